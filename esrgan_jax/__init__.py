@@ -1,0 +1,4 @@
+"""esrgan_jax: ESRGAN in JAX/Flax."""
+from esrgan_jax.discriminator import VGGStyleDiscriminator
+from esrgan_jax.rrdbnet import RRDBNet
+from esrgan_jax.vgg import VGG19Features

@@ -1,0 +1,80 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from esrgan_jax import RRDBNet
+
+
+def param_count(module, shape=(1, 16, 16, 3)):
+  variables = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros(shape))
+  return sum(x.size for x in jax.tree.leaves(variables['params']))
+
+
+def test_param_counts_match_official_models():
+  assert param_count(RRDBNet()) == 16_697_987  # RRDB_ESRGAN_x4 / ESRGAN_SRx4_DF2KOST
+  assert param_count(RRDBNet(num_block=6)) == 4_467_779  # RealESRGAN_x4plus_anime_6B
+
+
+@pytest.mark.parametrize('scale,in_ch', [(2, 12), (1, 48)])
+def test_pixel_unshuffle_scales_widen_conv_first(scale, in_ch):
+  variables = jax.eval_shape(RRDBNet(scale=scale, num_block=1).init, jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+  assert variables['params']['conv_first']['kernel'].shape == (3, 3, in_ch, 64)
+
+
+@pytest.mark.parametrize('scale', [4, 2, 1])
+def test_output_shape(scale):
+  net = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
+  x = jnp.ones((2, 8, 12, 3))
+  params = net.init(jax.random.key(0), x)['params']
+  assert net.apply({'params': params}, x).shape == (2, 8 * scale, 12 * scale, 3)
+
+
+def test_init_scales_only_rdb_convs():
+  net = RRDBNet(num_block=2)
+  params = net.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
+  rdb_kernel = params['body_0']['rdb1']['conv3']['kernel']  # fan_in = 9 * (64 + 2*32)
+  np.testing.assert_allclose(float(rdb_kernel.std()), 0.1 * np.sqrt(2 / (9 * 128)), rtol=0.05)
+  np.testing.assert_array_equal(params['body_1']['rdb3']['conv5']['bias'], 0)
+  trunk = params['conv_body']['kernel']  # PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+  np.testing.assert_allclose(float(trunk.std()), 1 / np.sqrt(3 * 9 * 64), rtol=0.05)
+  assert float(jnp.abs(params['conv_body']['bias']).max()) > 0
+
+
+def test_init_scale_is_configurable():
+  params = RRDBNet(num_block=1, init_scale=1.0).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
+  np.testing.assert_allclose(float(params['body_0']['rdb1']['conv1']['kernel'].std()), np.sqrt(2 / (9 * 64)),
+                             rtol=0.05)
+
+
+def test_res_scale_is_used():
+  x = jax.random.uniform(jax.random.key(1), (1, 8, 8, 3))
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)
+  params = net.init(jax.random.key(0), x)['params']
+  out_a = net.apply({'params': params}, x)
+  out_b = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, res_scale=0.5).apply({'params': params}, x)
+  assert float(jnp.abs(out_a - out_b).max()) > 1e-6
+
+
+def test_rejects_indivisible_input_for_scale_1():
+  net = RRDBNet(scale=1, num_feat=8, num_block=1, num_grow_ch=4)
+  with pytest.raises(ValueError, match='divisible by 4'):
+    net.init(jax.random.key(0), jnp.zeros((1, 10, 12, 3)))
+
+
+def test_rejects_wrong_channels_and_scale():
+  with pytest.raises(ValueError, match='3 channels'):
+    RRDBNet(num_block=1).init(jax.random.key(0), jnp.zeros((1, 8, 8, 4)))
+  with pytest.raises(ValueError, match='scale must be 4, 2 or 1'):
+    RRDBNet(scale=3, num_block=1).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+
+
+def test_bfloat16_compute_keeps_float32_params():
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, dtype=jnp.bfloat16)
+  x = jax.random.uniform(jax.random.key(1), (1, 8, 8, 3))
+  params = net.init(jax.random.key(0), x)['params']
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(params))
+  out = net.apply({'params': params}, x)
+  assert out.dtype == jnp.bfloat16
+  ref = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4).apply({'params': params}, x)
+  np.testing.assert_allclose(np.asarray(out, np.float32), ref, atol=0.05)

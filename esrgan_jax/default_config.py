@@ -1,0 +1,63 @@
+"""The default training config: ESRGAN x4 as in the paper and BasicSR's configs (reference §4).
+
+`configs/*.py` start from `get_config()` and override fields. Both stages run in order, each into its own folder of
+the workdir; `stages=('gan',)` with `gan.pretrained` fine-tunes any generator file (e.g. converted RRDB_PSNR_x4).
+"""
+import ml_collections
+
+from esrgan_jax import input_pipeline
+
+
+def stage_config(**overrides) -> ml_collections.ConfigDict:
+  """Fields shared by both stages, with BasicSR's defaults; `overrides` replace some."""
+  stage = ml_collections.ConfigDict(dict(
+      num_steps=400_000,
+      batch_size=16,  # global, over all devices and processes
+      gt_size=128,  # HR patch size; the LR patch is gt_size / scale
+      schedule='multistep',  # constant | multistep | cosine_restarts
+      milestones=(50_000, 100_000, 200_000, 300_000),  # multistep: lr *= gamma from each of these steps on
+      gamma=0.5,
+      periods=(250_000,) * 4,  # cosine_restarts
+      restart_weights=(1.0,) * 4,
+      eta_min=1e-7,
+      b1=0.9,
+      b2=0.99,  # BasicSR; the paper used 0.999
+      pixel_weight=1.0,
+  ))
+  stage.update(overrides)
+  return stage
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.scale = 4
+  config.stages = ('psnr', 'gan')
+  config.model = ml_collections.ConfigDict(dict(num_feat=64, num_block=23, num_grow_ch=32, res_scale=0.2,
+                                                init_scale=0.1))
+  config.discriminator = ml_collections.ConfigDict(dict(num_feat=64))
+  config.half_precision = False  # bfloat16 compute, float32 params and losses
+  config.ema_decay = 0.999
+
+  config.psnr = stage_config(num_steps=1_000_000, lr=2e-4, schedule='cosine_restarts')
+  config.gan = stage_config(
+      lr_g=1e-4, lr_d=1e-4, pixel_weight=1e-2,
+      perceptual_weight=1.0, perceptual_layers={'conv5_4': 1.0},
+      vgg_weights='',  # '' = third_party/vgg_weights/vgg19.msgpack (python -m esrgan_jax.convert vgg19 ...)
+      gan_weight=5e-3, net_d_iters=1, net_d_init_iters=0,
+      pretrained='')  # generator to start from; '' = this workdir's psnr stage
+
+  config.train_data = input_pipeline.default_data_config()
+  config.train_data.source = 'tfds'
+  config.train_data.tfds_name = 'div2k/bicubic_x4'
+  config.train_data.tfds_split = 'train'
+  config.val_data = input_pipeline.default_data_config()
+  config.val_data.source = 'tfds'
+  config.val_data.tfds_name = 'div2k/bicubic_x4'
+  config.val_data.tfds_split = 'validation[:10]'
+
+  config.log_every_steps = 100
+  config.eval_every_steps = 5000
+  config.checkpoint_every_steps = 5000
+  config.keep_checkpoints = 3  # the latest N, plus the best by validation PSNR
+  return config

@@ -1,0 +1,421 @@
+"""ESRGAN training: PSNR-oriented pre-training (L1), then RaGAN fine-tuning from the PSNR generator.
+
+Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `Mesh` ('data'), the batch sharded
+on its leading axis and the train state replicated. Each process feeds its own slice of the global batch.
+Batch statistics and the RaGAN means are taken over the global batch, so N devices compute what one device would.
+"""
+import functools
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from absl import logging
+from clu import metric_writers, periodic_actions
+from flax import serialization, struct
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from esrgan_jax import image_io, input_pipeline, losses, metrics, model_io, tiling
+from esrgan_jax.discriminator import VGGStyleDiscriminator
+from esrgan_jax.imresize import imresize
+from esrgan_jax.rrdbnet import RRDBNet
+from esrgan_jax.vgg import VGG19Features
+
+STAGES = ('psnr', 'gan')
+GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes
+
+
+@struct.dataclass
+class PSNRState:
+  step: jax.Array
+  g_params: Any
+  g_opt_state: Any
+  ema_params: Any
+
+
+@struct.dataclass
+class GANState(PSNRState):
+  d_params: Any
+  d_batch_stats: Any
+  d_opt_state: Any
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first bad field of a training config."""
+  if not config.stages or any(s not in STAGES for s in config.stages):
+    raise ValueError(f'config.stages must be a non-empty sequence of {STAGES}, got {tuple(config.stages)}.')
+  if config.scale not in (1, 2, 4):
+    raise ValueError(f'config.scale must be 4, 2 or 1, got {config.scale}.')
+  for name in config.stages:
+    stage = config[name]
+    if stage.gt_size % 4 or stage.gt_size < 16:
+      raise ValueError(f'config.{name}.gt_size must be a multiple of 4 and >= 16, got {stage.gt_size}.')
+    if stage.num_steps < 1:
+      raise ValueError(f'config.{name}.num_steps must be >= 1, got {stage.num_steps}.')
+    if stage.schedule not in ('constant', 'multistep', 'cosine_restarts'):
+      raise ValueError(f'config.{name}.schedule must be constant, multistep or cosine_restarts, got {stage.schedule}.')
+    try:
+      input_pipeline.validate_batch_config(stage.batch_size, jax.device_count(), jax.process_count())
+    except ValueError as e:
+      raise ValueError(f'config.{name}.batch_size: {e}') from e
+  if 'gan' in config.stages and config.gan.gt_size not in (128, 256):
+    raise ValueError(f'config.gan.gt_size must be 128 or 256 (the VGG-style discriminator input), '
+                     f'got {config.gan.gt_size}.')
+  if not 0 <= config.ema_decay < 1:
+    raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}.')
+
+
+def create_generator(config: ml_collections.ConfigDict) -> RRDBNet:
+  m = config.model
+  return RRDBNet(scale=config.scale, num_feat=m.num_feat, num_block=m.num_block, num_grow_ch=m.num_grow_ch,
+                 res_scale=m.res_scale, init_scale=m.init_scale, dtype=compute_dtype(config))
+
+
+def create_discriminator(config: ml_collections.ConfigDict) -> VGGStyleDiscriminator:
+  return VGGStyleDiscriminator(num_feat=config.discriminator.num_feat, input_size=config.gan.gt_size,
+                               dtype=compute_dtype(config))
+
+
+def compute_dtype(config: ml_collections.ConfigDict) -> Any:
+  return jnp.bfloat16 if config.half_precision else None
+
+
+def create_learning_rate_fn(stage: ml_collections.ConfigDict, base_lr: float) -> optax.Schedule:
+  """lr per step (0-based). multistep: x`gamma` from each milestone on (torch MultiStepLR); cosine_restarts:
+  BasicSR's CosineAnnealingRestartLR, `eta_min + w * (base - eta_min) * (1 + cos(pi * t / period)) / 2`."""
+  if stage.schedule == 'constant':
+    return optax.constant_schedule(base_lr)
+  if stage.schedule == 'multistep':
+    return optax.piecewise_constant_schedule(base_lr, {int(m): stage.gamma for m in stage.milestones})
+  pieces = []
+  for period, weight in zip(stage.periods, stage.restart_weights, strict=True):
+    peak = stage.eta_min + weight * (base_lr - stage.eta_min)
+    pieces.append(optax.cosine_decay_schedule(peak, period, alpha=stage.eta_min / peak))
+  return optax.join_schedules(pieces, list(np.cumsum(stage.periods)[:-1]))
+
+
+def create_optimizer(stage: ml_collections.ConfigDict, base_lr: float) -> optax.GradientTransformation:
+  return optax.adam(create_learning_rate_fn(stage, base_lr), b1=stage.b1, b2=stage.b2)
+
+
+def _ema(params: Any, ema_params: Any, decay: float) -> Any:
+  return optax.incremental_update(params, ema_params, step_size=1.0 - decay)
+
+
+def psnr_train_step(state: PSNRState, batch: dict[str, jax.Array], *, generator: RRDBNet,
+                    tx: optax.GradientTransformation, pixel_weight: float,
+                    ema_decay: float) -> tuple[PSNRState, dict[str, jax.Array]]:
+  """One L1 step. batch: {'lr': [B, h, w, 3], 'hr': [B, h*scale, w*scale, 3]} in [0, 1]."""
+
+  def loss_fn(params):
+    sr = generator.apply({'params': params}, batch['lr'])
+    return pixel_weight * losses.l1_loss(sr, batch['hr'])
+
+  loss, grads = jax.value_and_grad(loss_fn)(state.g_params)
+  updates, opt_state = tx.update(grads, state.g_opt_state, state.g_params)
+  params = optax.apply_updates(state.g_params, updates)
+  new_state = state.replace(step=state.step + 1, g_params=params, g_opt_state=opt_state,
+                            ema_params=_ema(params, state.ema_params, ema_decay))
+  return new_state, {'l_pix': loss}
+
+
+def gan_train_step(state: GANState, batch: dict[str, jax.Array], vgg_params: Any, *, generator: RRDBNet,
+                   discriminator: VGGStyleDiscriminator, vgg: VGG19Features | None,
+                   g_tx: optax.GradientTransformation, d_tx: optax.GradientTransformation,
+                   stage: ml_collections.ConfigDict, ema_decay: float) -> tuple[GANState, dict[str, jax.Array]]:
+  """One ESRGAN step as BasicSR's ESRGANModel: the G step (D frozen but in train mode), then the D step on the same
+  SR output; both from the pre-step parameters. G is updated only when `(step+1) % net_d_iters == 0` and
+  `step+1 > net_d_init_iters` (BasicSR counts iterations from 1); D every step."""
+  lr_img, hr = batch['lr'], batch['hr']
+
+  def d_apply(params, batch_stats, x):
+    logits, updates = discriminator.apply({'params': params, 'batch_stats': batch_stats}, x, train=True,
+                                          mutable=['batch_stats'])
+    return logits.astype(jnp.float32), updates['batch_stats']
+
+  def g_loss_fn(g_params):
+    sr = generator.apply({'params': g_params}, lr_img)
+    l_pix = stage.pixel_weight * losses.l1_loss(sr, hr)
+    l_percep = jnp.zeros((), jnp.float32)
+    if stage.perceptual_weight:
+      features_fn = lambda x: vgg.apply({'params': vgg_params}, x)
+      l_percep = stage.perceptual_weight * losses.perceptual_loss(features_fn, sr, hr, stage.perceptual_layers)
+    real_logits, batch_stats = d_apply(state.d_params, state.d_batch_stats, hr)
+    fake_logits, batch_stats = d_apply(state.d_params, batch_stats, sr)
+    l_gan = stage.gan_weight * losses.ragan_generator_loss(real_logits, fake_logits)
+    total = l_pix + l_percep + l_gan
+    return total, (sr, batch_stats, {'l_g_pix': l_pix, 'l_g_percep': l_percep, 'l_g_gan': l_gan,
+                                     'l_g_total': total})
+
+  (_, (sr, batch_stats, g_metrics)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(state.g_params)
+  sr = jax.lax.stop_gradient(sr)
+
+  def d_loss_fn(d_params):
+    real_logits, new_stats = d_apply(d_params, batch_stats, hr)
+    fake_logits, new_stats = d_apply(d_params, new_stats, sr)
+    return losses.ragan_discriminator_loss(real_logits, fake_logits), (new_stats, real_logits, fake_logits)
+
+  (l_d, (d_batch_stats, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
+      state.d_params)
+  d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
+  d_params = optax.apply_updates(state.d_params, d_updates)
+
+  iteration = state.step + 1
+  update_g = (iteration % stage.net_d_iters == 0) & (iteration > stage.net_d_init_iters)
+  g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, g_updates)
+  keep_if_frozen = lambda new, old: jax.tree.map(lambda n, o: jnp.where(update_g, n, o), new, old)
+  g_params = keep_if_frozen(g_params, state.g_params)
+  g_opt_state = keep_if_frozen(g_opt_state, state.g_opt_state)
+
+  new_state = state.replace(step=iteration, g_params=g_params, g_opt_state=g_opt_state,
+                            ema_params=_ema(g_params, state.ema_params, ema_decay), d_params=d_params,
+                            d_batch_stats=d_batch_stats, d_opt_state=d_opt_state)
+  return new_state, {**g_metrics, 'l_d': l_d, 'out_d_real': jnp.mean(real_logits),
+                     'out_d_fake': jnp.mean(fake_logits)}
+
+
+def create_mesh(devices: list[jax.Device] | None = None) -> jax.sharding.Mesh:
+  """A 1-D mesh ('data') over `devices` (default: every device of every process)."""
+  devices = devices or jax.devices()
+  return jax.make_mesh((len(devices),), ('data',), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
+
+
+def global_batch(local_batch: dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
+  """Assembles each process's slice into global arrays sharded on the batch axis."""
+  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local_batch.items()}
+
+
+def init_state(config: ml_collections.ConfigDict, stage_name: str, sample_lr: jax.Array, *,
+               generator_params: Any = None) -> PSNRState | GANState:
+  """Fresh state of a stage; `generator_params` (e.g. the PSNR model) replace G's random init and seed the EMA."""
+  stage = config[stage_name]
+  rng_g, rng_d = jax.random.split(jax.random.key(config.seed))
+  g_params = generator_params
+  if g_params is None:
+    g_params = create_generator(config).init(rng_g, sample_lr)['params']
+  g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
+  fields = dict(step=jnp.zeros((), jnp.int32), g_params=g_params,
+                g_opt_state=create_optimizer(stage, g_lr).init(g_params), ema_params=g_params)
+  if stage_name == 'psnr':
+    return PSNRState(**fields)
+  sample_hr = jnp.zeros((1, stage.gt_size, stage.gt_size, 3), jnp.float32)
+  d_vars = create_discriminator(config).init(rng_d, sample_hr, train=False)
+  return GANState(**fields, d_params=d_vars['params'], d_batch_stats=d_vars['batch_stats'],
+                  d_opt_state=create_optimizer(stage, stage.lr_d).init(d_vars['params']))
+
+
+def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: Path) -> Any:
+  """The GAN stage's starting generator: `config.gan.pretrained`, or the PSNR stage's export in this workdir."""
+  path = Path(config.gan.pretrained) if config.gan.pretrained else workdir / 'psnr' / GENERATOR_FILE
+  if not path.is_file():
+    raise FileNotFoundError(
+        f'The GAN stage starts from a PSNR-trained generator, but {path} does not exist. Run the psnr stage first '
+        f"(config.stages=('psnr', 'gan')) or set --config.gan.pretrained to a generator file (ours, or official "
+        f'weights converted with `python -m esrgan_jax.convert generator`).')
+  module, params = model_io.load_generator(path)
+  expected = create_generator(config)
+  fields = ('scale', 'num_feat', 'num_block', 'num_grow_ch')
+  mismatched = {f: (getattr(module, f), getattr(expected, f)) for f in fields
+                if getattr(module, f) != getattr(expected, f)}
+  if mismatched:
+    raise ValueError(f'Pretrained generator {path} does not match config.model/config.scale: '
+                     f'{ {f: f"file {a} vs config {b}" for f, (a, b) in mismatched.items()} }.')
+  return params
+
+
+def upscale_fn(generator: RRDBNet):
+  """A jitted `(params, [N, h, w, 3]) -> [N, h*s, w*s, 3]` clipped to [0, 1], float32."""
+  return jax.jit(lambda params, x: jnp.clip(generator.apply({'params': params}, x), 0, 1).astype(jnp.float32))
+
+
+def evaluate(apply_fn, params: Any, val_images: list[dict], scale: int) -> tuple[dict[str, float], list[np.ndarray]]:
+  """Y-channel PSNR/SSIM (crop = scale, outputs rounded to 8 bit) of whole validation images; returns the SR images."""
+  psnrs, ssims, outputs = [], [], []
+  for item in val_images:
+    sr = tiling.upscale_image(lambda x: apply_fn(params, x), item['lr'], scale=scale)
+    sr = np.round(np.clip(sr, 0, 1) * 255) / 255
+    psnrs.append(metrics.psnr(sr, item['hr'], crop_border=scale))
+    ssims.append(metrics.ssim(sr, item['hr'], crop_border=scale))
+    outputs.append(sr.astype(np.float32))
+  return {'val_psnr': float(np.mean(psnrs)), 'val_ssim': float(np.mean(ssims))}, outputs
+
+
+def bicubic_psnr(val_images: list[dict], scale: int) -> float:
+  """Mean Y-PSNR of MATLAB bicubic upscaling of the validation LR images (the baseline to beat)."""
+  values = []
+  for item in val_images:
+    up = np.clip(np.round(imresize(item['lr'], scale) * 255), 0, 255).astype(np.uint8)
+    values.append(metrics.psnr(up, item['hr'], crop_border=scale))
+  return float(np.mean(values))
+
+
+def _checkpoint_manager(directory: Path, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
+  policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+      ocp.checkpoint_managers.LatestN(config.keep_checkpoints),
+      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m['val_psnr'], n=1),
+  ])
+  return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(preservation_policy=policy))
+
+
+class NonFiniteLossError(FloatingPointError):
+  pass
+
+
+def _check_finite(step: int, values: dict[str, float], ckpt_dir: Path, last_saved: int | None) -> None:
+  bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+  if bad:
+    where = f'the last good checkpoint is step {last_saved} in {ckpt_dir}' if last_saved else 'no checkpoint yet'
+    raise NonFiniteLossError(f'Non-finite loss at step {step}: {bad}. Training stopped; {where}. Lower the learning '
+                             f'rate or the GAN weight, or check the data, then rerun the same command to resume.')
+
+
+def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Path) -> dict[str, float]:
+  """Trains one stage into `workdir/stage_name`, resuming from its latest checkpoint; returns final val metrics."""
+  stage = config[stage_name]
+  stage_dir = workdir / stage_name
+  export_path = stage_dir / GENERATOR_FILE
+  summary_path = stage_dir / 'summary.json'
+  if summary_path.is_file():
+    logging.info('Stage %s already complete (%s); skipping.', stage_name, summary_path)
+    return json.loads(summary_path.read_text())
+  is_writer = jax.process_index() == 0
+  mesh = create_mesh()
+  replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  generator, scale = create_generator(config), config.scale
+  lr_size = stage.gt_size // scale
+  sample_lr = jnp.zeros((1, lr_size, lr_size, 3), jnp.float32)
+  pretrained = load_pretrained_generator(config, workdir) if stage_name == 'gan' else None
+  state = jax.jit(functools.partial(init_state, config, stage_name), out_shardings=replicated)(
+      sample_lr, generator_params=pretrained)
+
+  ckpt_dir = stage_dir / 'checkpoints'
+  manager = _checkpoint_manager(ckpt_dir, config)
+  last_saved = manager.latest_step()
+  best_psnr = -math.inf
+  if last_saved is not None:
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, serialization.to_state_dict(state))
+    restored = manager.restore(last_saved, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+    state = serialization.from_state_dict(state, restored['state'])
+    best_psnr = restored['meta'].get('best_val_psnr', best_psnr)
+    logging.info('Resumed stage %s from step %d (%s).', stage_name, last_saved, ckpt_dir)
+  start_step = int(state.step)
+
+  if stage_name == 'psnr':
+    train_step = jax.jit(
+        functools.partial(psnr_train_step, generator=generator, tx=create_optimizer(stage, stage.lr),
+                          pixel_weight=stage.pixel_weight, ema_decay=config.ema_decay),
+        in_shardings=(replicated, data_sharding), out_shardings=(replicated, replicated), donate_argnums=0)
+  else:
+    vgg = VGG19Features(layers=tuple(stage.perceptual_layers), dtype=compute_dtype(config))
+    vgg_params = jax.device_put(
+        model_io.load_vgg19_params(stage.vgg_weights or None) if stage.perceptual_weight else {}, replicated)
+    gan_step = jax.jit(
+        functools.partial(gan_train_step, generator=generator, discriminator=create_discriminator(config), vgg=vgg,
+                          g_tx=create_optimizer(stage, stage.lr_g), d_tx=create_optimizer(stage, stage.lr_d),
+                          stage=stage, ema_decay=config.ema_decay),
+        in_shardings=(replicated, data_sharding, replicated), out_shardings=(replicated, replicated),
+        donate_argnums=0)
+    train_step = lambda state, batch: gan_step(state, batch, vgg_params)
+  lr_schedule = create_learning_rate_fn(stage, stage.lr if stage_name == 'psnr' else stage.lr_g)
+
+  dataset = input_pipeline.create_train_dataset(config.train_data, scale=scale, gt_size=stage.gt_size,
+                                                global_batch_size=stage.batch_size, seed=config.seed,
+                                                start_step=start_step)
+  batches: Iterator = dataset.as_numpy_iterator()
+  val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
+  apply_fn = upscale_fn(generator)
+
+  writer = metric_writers.create_default_writer(str(stage_dir), just_logging=not is_writer)
+  report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
+  history = (stage_dir / 'history.jsonl').open('a') if is_writer else None
+  val = {}
+  if start_step == 0 and val_images:
+    bicubic = bicubic_psnr(val_images, scale)
+    writer.write_scalars(0, {'val_psnr_bicubic': bicubic})
+  log_step = functools.partial(_log_step, writer=writer, history=history, lr_schedule=lr_schedule,
+                               log_every_steps=config.log_every_steps, num_steps=stage.num_steps, ckpt_dir=ckpt_dir)
+  pending = None  # (step, metrics) fetched one step late so the host never waits on the device
+  with metric_writers.ensure_flushes(writer):
+    for step in range(start_step + 1, stage.num_steps + 1):
+      with jax.profiler.StepTraceAnnotation('train', step_num=step):
+        state, step_metrics = train_step(state, global_batch(next(batches), data_sharding))
+      if pending is not None:
+        log_step(*pending, last_saved=last_saved)
+      pending = (step, step_metrics)
+      report(step)
+      is_last = step == stage.num_steps
+      do_eval = val_images and (step % config.eval_every_steps == 0 or is_last)
+      do_save = step % config.checkpoint_every_steps == 0 or is_last
+      if do_eval or do_save:
+        log_step(*pending, last_saved=last_saved)
+        pending = None
+      if do_eval:
+        with report.timed('eval'):
+          val, sr_images = evaluate(apply_fn, state.ema_params, val_images, scale)
+        best_psnr = max(best_psnr, val['val_psnr'])
+        writer.write_scalars(step, val)
+        writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
+        logging.info('[%s] step %d: val Y-PSNR %.3f dB, SSIM %.4f (EMA generator)', stage_name, step,
+                     val['val_psnr'], val['val_ssim'])
+      if do_save:
+        manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(serialization.to_state_dict(state)),
+            meta=ocp.args.JsonSave({'stage': stage_name, 'step': step, 'seed': config.seed, 'data_position': step,
+                                    'best_val_psnr': best_psnr})),
+                     metrics=val if do_eval else None)
+        last_saved = step
+  manager.wait_until_finished()
+  if history:
+    history.close()
+  summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
+  if val_images:
+    summary['val_psnr_bicubic'] = bicubic_psnr(val_images, scale)
+  if is_writer:
+    model_io.save_generator(export_path, generator, jax.device_get(state.ema_params))
+    if val_images:
+      for item, img in zip(val_images, sr_images):
+        image_io.write_image(stage_dir / 'samples' / f'{item["name"]}_x{scale}.png', img)
+    summary_path.write_text(json.dumps(summary, indent=2))
+  return summary
+
+
+def _log_step(step: int, step_metrics: dict[str, jax.Array], writer, history, lr_schedule, log_every_steps: int,
+              num_steps: int, ckpt_dir: Path, last_saved: int | None) -> None:
+  """Checks one step's losses, appends them to history.jsonl (process 0) and writes scalars every few steps."""
+  values = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
+  _check_finite(step, values, ckpt_dir, last_saved)
+  if history:
+    history.write(json.dumps({'step': step, **values}) + '\n')
+    history.flush()
+  if step % log_every_steps == 0 or step == num_steps:
+    writer.write_scalars(step, {**values, 'lr': float(lr_schedule(step - 1))})
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, dict[str, float]]:
+  """Runs `config.stages` in order (each resumable) and returns each stage's final validation metrics."""
+  validate_config(config)
+  workdir = Path(workdir)
+  results = {}
+  for stage_name in config.stages:
+    results[stage_name] = train_stage(config, stage_name, workdir)
+  return results
+
+
+def print_summary(results: dict[str, dict[str, float]], workdir: str) -> None:
+  """Prints each stage's validation Y-PSNR/SSIM of the EMA generator next to bicubic's on the same images."""
+  for stage_name, summary in results.items():
+    line = f'{stage_name}: {summary["steps"]} steps'
+    if 'val_psnr' in summary:
+      gain = summary['val_psnr'] - summary['val_psnr_bicubic']
+      line += (f', validation Y-PSNR {summary["val_psnr"]:.2f} dB (bicubic {summary["val_psnr_bicubic"]:.2f} dB, '
+               f'{gain:+.2f} dB), SSIM {summary["val_ssim"]:.4f}')
+    print(f'{line}; generator: {Path(workdir) / stage_name / GENERATOR_FILE}')

@@ -1,0 +1,152 @@
+"""Train steps, schedules and sharding: tiny nets, 8 virtual CPU devices (tests/conftest.py)."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from esrgan_jax import default_config, train
+
+
+def tiny_config(**stage_overrides) -> ml_collections.ConfigDict:
+  config = default_config.get_config()
+  config.model.update(num_feat=8, num_block=1, num_grow_ch=4)
+  config.discriminator.num_feat = 4
+  for name in ('psnr', 'gan'):
+    config[name].update(batch_size=8, gt_size=128, **stage_overrides)
+  config.gan.perceptual_weight = 0.0
+  return config
+
+
+def make_batch(n=8, gt=128, scale=4, seed=0):
+  rng = np.random.default_rng(seed)
+  hr = rng.random((n, gt, gt, 3), np.float32)
+  lr = hr.reshape(n, gt // scale, scale, gt // scale, scale, 3).mean((2, 4))
+  return {'lr': lr, 'hr': hr}
+
+
+def test_multistep_schedule_halves_at_milestones():
+  stage = default_config.stage_config(schedule='multistep', milestones=(3, 5), gamma=0.5)
+  fn = train.create_learning_rate_fn(stage, 1.0)
+  np.testing.assert_allclose([fn(i) for i in range(7)], [1, 1, 1, .5, .5, .25, .25])
+
+
+def test_cosine_restart_schedule_matches_basicsr_formula():
+  stage = default_config.stage_config(schedule='cosine_restarts', periods=(4, 6), restart_weights=(1.0, 0.5),
+                                      eta_min=0.1)
+  fn = train.create_learning_rate_fn(stage, 1.0)
+  expected = [0.1 + 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 4)) for t in range(4)]
+  expected += [0.1 + 0.5 * 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 6)) for t in range(6)]
+  np.testing.assert_allclose([fn(i) for i in range(10)], expected, rtol=1e-6)
+  np.testing.assert_allclose(fn(50), 0.1, rtol=1e-6)
+
+
+def test_validate_config_names_bad_fields():
+  config = tiny_config()
+  config.gan.gt_size = 96
+  with pytest.raises(ValueError, match='config.gan.gt_size'):
+    train.validate_config(config)
+  config = tiny_config()
+  config.psnr.batch_size = 12  # 8 devices
+  with pytest.raises(ValueError, match='config.psnr.batch_size'):
+    train.validate_config(config)
+  config = tiny_config()
+  config.stages = ('psnr', 'finetune')
+  with pytest.raises(ValueError, match='config.stages'):
+    train.validate_config(config)
+
+
+def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
+  """`num_steps` jitted steps on a mesh of `devices`; returns (state, metrics) on the host.
+
+  `sgd_lr` replaces Adam by SGD, whose update is linear in the gradient (Adam's first step is lr * sign(g) for
+  |g| >> eps but arbitrarily sensitive for |g| near eps, which hides nothing yet makes comparisons flaky).
+  """
+  mesh = train.create_mesh(devices)
+  replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  stage = config[stage_name]
+  batch = make_batch()
+  tx = lambda base_lr: optax.sgd(sgd_lr) if sgd_lr else train.create_optimizer(stage, base_lr)
+  state = jax.jit(functools.partial(train.init_state, config, stage_name), out_shardings=replicated)(
+      jnp.zeros((1, 32, 32, 3)))
+  if sgd_lr:
+    state = state.replace(g_opt_state=optax.sgd(sgd_lr).init(state.g_params))
+    if stage_name == 'gan':
+      state = state.replace(d_opt_state=optax.sgd(sgd_lr).init(state.d_params))
+  if stage_name == 'psnr':
+    step = functools.partial(train.psnr_train_step, generator=train.create_generator(config),
+                             tx=tx(stage.lr), pixel_weight=1.0, ema_decay=0.9)
+    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
+  else:
+    step = functools.partial(train.gan_train_step, vgg_params={}, generator=train.create_generator(config),
+                             discriminator=train.create_discriminator(config), vgg=None,
+                             g_tx=tx(stage.lr_g), d_tx=tx(stage.lr_d), stage=stage, ema_decay=0.9)
+    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
+  history = []
+  for _ in range(num_steps):
+    state, metrics = step(state, jax.device_put(batch, data))
+    history.append(jax.device_get(metrics))
+  return jax.device_get(state), history
+
+
+@pytest.mark.parametrize('stage_name', ['psnr', 'gan'])
+def test_eight_devices_equal_one_device(stage_name):
+  config = tiny_config()
+  one_state, (one_metrics,) = run_steps(config, stage_name, jax.devices()[:1], num_steps=1, sgd_lr=0.1)
+  eight_state, (eight_metrics,) = run_steps(config, stage_name, jax.devices()[:8], num_steps=1, sgd_lr=0.1)
+  for k in one_metrics:  # same params and data: only the reduction order differs
+    np.testing.assert_allclose(one_metrics[k], eight_metrics[k], rtol=1e-5, atol=1e-6, err_msg=k)
+  init = jax.device_get(train.init_state(config, stage_name, jnp.zeros((1, 32, 32, 3))))
+  fields = ('g_params', 'ema_params') + (('d_params', 'd_batch_stats') if stage_name == 'gan' else ())
+  pick = lambda state: {f: getattr(state, f) for f in fields}
+  for (path, a), b, c in zip(jax.tree_util.tree_leaves_with_path(pick(one_state)), jax.tree.leaves(pick(eight_state)),
+                             jax.tree.leaves(pick(init))):
+    # Compare the updates: each leaf's must agree to 1% of its largest entry (a per-device BatchNorm or RaGAN
+    # mean would be off by tens of percent). (Backprop through BatchNorm sums
+    # many cancelling terms, so single float32 entries may differ more in relative terms.)
+    one_update, eight_update = np.asarray(a, np.float64) - c, np.asarray(b, np.float64) - c
+    np.testing.assert_allclose(eight_update, one_update, rtol=0, atol=1e-2 * np.abs(one_update).max() + 1e-7,
+                               err_msg=jax.tree_util.keystr(path))
+  assert int(eight_state.step) == 1
+
+
+def test_psnr_step_reduces_l1_and_updates_ema():
+  config = tiny_config(lr=1e-3)
+  state, hist = run_steps(config, 'psnr', jax.devices()[:1], num_steps=8)
+  assert hist[-1]['l_pix'] < hist[0]['l_pix']
+  ema, params = jax.tree.leaves(state.ema_params), jax.tree.leaves(state.g_params)
+  assert any(float(np.abs(e - p).max()) > 0 for e, p in zip(ema, params))
+
+
+def test_gan_step_updates_both_nets_and_gates_generator():
+  config = tiny_config()
+  config.gan.net_d_init_iters = 1  # BasicSR counts iterations from 1: G frozen at iteration 1, updated at 2
+  init = jax.device_get(jax.jit(functools.partial(train.init_state, config, 'gan'))(jnp.zeros((1, 32, 32, 3))))
+  state1, _ = run_steps(config, 'gan', jax.devices()[:1], num_steps=1)
+  state2, hist = run_steps(config, 'gan', jax.devices()[:1], num_steps=2)
+  same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+  assert same(state1.g_params, init.g_params)
+  assert not same(state1.d_params, init.d_params)
+  assert not same(state2.g_params, init.g_params)
+  assert not same(state1.d_batch_stats, init.d_batch_stats)
+  assert {'l_g_pix', 'l_g_gan', 'l_d', 'out_d_real', 'out_d_fake'} <= set(hist[0])
+
+
+def test_gan_step_with_perceptual_loss_uses_vgg_features():
+  config = tiny_config()
+  config.gan.perceptual_weight = 1.0
+  config.gan.perceptual_layers = {'conv2_2': 1.0}
+  from esrgan_jax.vgg import VGG19Features
+  vgg = VGG19Features(layers=('conv2_2',))
+  vgg_params = vgg.init(jax.random.key(3), jnp.zeros((1, 16, 16, 3)))['params']
+  state = train.init_state(config, 'gan', jnp.zeros((1, 32, 32, 3)))
+  step = jax.jit(functools.partial(
+      train.gan_train_step, generator=train.create_generator(config),
+      discriminator=train.create_discriminator(config), vgg=vgg, g_tx=train.create_optimizer(config.gan, 1e-4),
+      d_tx=train.create_optimizer(config.gan, 1e-4), stage=config.gan, ema_decay=0.9))
+  _, metrics = step(state, make_batch(n=2), vgg_params)
+  assert float(metrics['l_g_percep']) > 0

@@ -1,0 +1,186 @@
+"""Tests for esrgan_jax.upscale: the CLI's formats, folders, alpha, outscale, precision, errors and overwrite rules."""
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from esrgan_jax import upscale
+from esrgan_jax.image_io import read_image_raw, write_image
+from esrgan_jax.imresize import imresize
+from esrgan_jax.model_io import save_generator
+from esrgan_jax.rrdbnet import RRDBNet
+
+SCALE = 2
+
+
+def tiny_generator(scale: int) -> tuple[RRDBNet, dict]:
+  """A 1-block, 8-feature RRDBNet with random params (drawn in numpy: flax's init compiles for seconds)."""
+  module = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
+  shapes = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda s: rng.normal(0.0, 0.1, s.shape).astype(np.float32), shapes)
+  params['conv_last']['bias'] += 0.5  # outputs around mid-gray, so little is clipped
+  return module, params
+
+
+@pytest.fixture(scope='module')
+def generator(tmp_path_factory):
+  """(path, module, params) of a tiny x2 RRDBNet saved as a generator file."""
+  module, params = tiny_generator(SCALE)
+  path = tmp_path_factory.mktemp('model') / 'tiny_x2.msgpack'
+  save_generator(path, module, params)
+  return path, module, params
+
+
+def _pixels(shape, bits=8, seed=0):
+  return np.random.default_rng(seed).integers(0, 2**bits, shape).astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def _network(generator, rgb):
+  """Direct x2 network output of float HW3 [0, 1], clipped (the reference for the CLI)."""
+  _, module, params = generator
+  return np.clip(np.asarray(jax.jit(module.apply)({'params': params}, rgb[None].astype(np.float32)))[0], 0, 1)
+
+
+def _run(generator, *args):
+  return upscale.main([*map(str, args), '--model', str(generator[0])])
+
+
+def test_rgb_png_matches_the_network(generator, tmp_path):
+  pixels = _pixels((12, 16, 3))
+  Image.fromarray(pixels).save(tmp_path / 'a.png')
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out') == 0
+  out, bits = read_image_raw(tmp_path / 'out' / 'a_out.png')
+  assert bits == 8 and out.shape == (24, 32, 3)
+  np.testing.assert_array_equal(out, np.round(_network(generator, pixels / 255.0) * 255))
+
+
+def test_folder_is_recursive_with_suffix_and_ext(generator, tmp_path):
+  (tmp_path / 'in' / 'sub').mkdir(parents=True)
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'in' / 'a.png')
+  Image.fromarray(_pixels((8, 12, 3), seed=1)).save(tmp_path / 'in' / 'sub' / 'b.jpg')
+  (tmp_path / 'in' / 'readme.txt').write_text('not an image')
+  assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'auto') == 0
+  assert sorted(p.relative_to(tmp_path / 'auto').as_posix() for p in (tmp_path / 'auto').rglob('*.*')) == [
+      'a_out.png', 'sub/b_out.jpg']
+  assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'png', '--suffix', '', '--ext', 'png') == 0
+  assert sorted(p.relative_to(tmp_path / 'png').as_posix() for p in (tmp_path / 'png').rglob('*.*')) == [
+      'a.png', 'sub/b.png']
+  assert Image.open(tmp_path / 'png' / 'sub' / 'b.png').size == (24, 16)
+
+
+@pytest.mark.parametrize('name, shape', [('c16.png', (8, 12, 3)), ('g16.png', (8, 12)), ('c16.tif', (8, 12, 3))])
+def test_16_bit_in_gives_16_bit_out(generator, tmp_path, name, shape):
+  pixels = _pixels(shape, bits=16)
+  write_image(tmp_path / name, pixels / 65535.0, bit_depth=16)
+  assert _run(generator, '-i', tmp_path / name, '-o', tmp_path / 'out') == 0
+  out, bits = read_image_raw(tmp_path / 'out' / name.replace('.', '_out.'))
+  assert bits == 16 and out.dtype == np.uint16 and out.shape == (16, 24) + shape[2:]
+
+
+def test_gray_in_gives_gray_out(generator, tmp_path):
+  gray = _pixels((8, 12))
+  Image.fromarray(gray).save(tmp_path / 'g.png')
+  assert _run(generator, '-i', tmp_path / 'g.png', '-o', tmp_path / 'out') == 0
+  out, _ = read_image_raw(tmp_path / 'out' / 'g_out.png')
+  rgb = _network(generator, np.repeat(gray[..., None], 3, -1) / 255.0)
+  assert out.shape == (16, 24)
+  np.testing.assert_allclose(out, rgb @ [0.299, 0.587, 0.114] * 255, atol=0.5 + 1e-4)
+
+
+@pytest.mark.parametrize('upsampler', ['bicubic', 'network'])
+def test_rgba_alpha_is_upscaled_separately_and_saved_as_png(generator, tmp_path, upsampler):
+  rgba = _pixels((8, 12, 4), seed=3)
+  Image.fromarray(rgba).save(tmp_path / 'a.png')
+  args = ['-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--ext', 'jpg', '--alpha-upsampler', upsampler]
+  assert _run(generator, *args) == 0
+  out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')  # jpg asked, png written: JPEG has no alpha
+  alpha = rgba[..., 3] / 255.0
+  if upsampler == 'bicubic':
+    expected = np.clip(imresize(alpha, SCALE), 0, 1)
+  else:
+    expected = _network(generator, np.repeat(alpha[..., None], 3, -1)) @ [0.299, 0.587, 0.114]
+  assert out.shape == (16, 24, 4)
+  np.testing.assert_allclose(out[..., 3], expected * 255, atol=0.5 + 1e-4)
+  np.testing.assert_array_equal(out[..., :3], np.round(_network(generator, rgba[..., :3] / 255.0) * 255))
+
+
+def test_outscale_resizes_the_network_output(generator, tmp_path):
+  pixels = _pixels((8, 12, 3))
+  Image.fromarray(pixels).save(tmp_path / 'a.png')
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--outscale', '3.5') == 0
+  out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')
+  expected = np.clip(imresize(_network(generator, pixels / 255.0), output_shape=(28, 42)), 0, 1)
+  np.testing.assert_allclose(out, expected * 255, atol=0.5 + 1e-4)
+
+
+def test_bf16_runs_the_module_in_bfloat16(generator, tmp_path, monkeypatch):
+  Image.fromarray(_pixels((8, 12, 3))).save(tmp_path / 'a.png')
+  dtypes = []
+  load = upscale.load_generator
+
+  def spy(path, dtype=None):
+    dtypes.append(dtype)
+    return load(path, dtype=dtype)
+
+  monkeypatch.setattr(upscale, 'load_generator', spy)
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'bf16', '--bf16') == 0
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'fp32', '--fp32') == 0
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'default') == 0
+  assert dtypes == [jnp.bfloat16, None, None]
+  bf16, _ = read_image_raw(tmp_path / 'bf16' / 'a_out.png')
+  fp32, _ = read_image_raw(tmp_path / 'fp32' / 'a_out.png')
+  assert np.abs(bf16.astype(int) - fp32).max() <= 8  # bfloat16 keeps 8 mantissa bits
+
+
+def test_unreadable_file_is_reported_and_skipped(generator, tmp_path, capsys):
+  (tmp_path / 'in').mkdir()
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'in' / 'a.png')
+  (tmp_path / 'in' / 'b.png').write_bytes(b'\x89PNG\r\n\x1a\n garbage')
+  Image.fromarray(_pixels((8, 8, 3), seed=1)).save(tmp_path / 'in' / 'c.png')
+  assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'out') == 1
+  assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['a_out.png', 'c_out.png']
+  assert 'b.png' in capsys.readouterr().err
+
+
+def test_overwriting_an_input_needs_overwrite(generator, tmp_path, capsys):
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'a.png')
+  before = (tmp_path / 'a.png').read_bytes()
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path, '--suffix', '') == 1
+  assert (tmp_path / 'a.png').read_bytes() == before and '--overwrite' in capsys.readouterr().err
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path, '--suffix', '', '--overwrite') == 0
+  assert Image.open(tmp_path / 'a.png').size == (16, 16)
+
+
+def test_tiled_run_shows_tile_progress_and_compiles_once(generator, tmp_path, capsys):
+  pixels = _pixels((40, 44, 3))
+  Image.fromarray(pixels).save(tmp_path / 'a.png')
+  compiled = upscale._forward._cache_size()
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--tile', '8', '--tile-pad', '4') == 0
+  assert upscale._forward._cache_size() == compiled + 1  # 6 x 6 tiles, one shape
+  assert 'tiles' in capsys.readouterr().err
+  out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')
+  # The receptive field exceeds this small overlap: close to, not equal to, the untiled output.
+  assert np.abs(out - np.round(_network(generator, pixels / 255.0) * 255)).mean() < 2
+
+
+def test_bad_arguments(generator, tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    _run(generator, '-i', tmp_path / 'missing.png', '-o', tmp_path / 'out')
+  (tmp_path / 'empty').mkdir()
+  assert _run(generator, '-i', tmp_path / 'empty', '-o', tmp_path / 'out') == 1
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'a.png')
+  assert upscale.main(['-i', str(tmp_path / 'a.png'), '-o', str(tmp_path), '--model', str(tmp_path / 'a.png')]) == 2
+  assert 'Cannot load --model' in capsys.readouterr().err
+
+
+def test_command_line_smoke(generator, tmp_path):
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'a.png')
+  cmd = [sys.executable, '-m', 'esrgan_jax.upscale', '-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'),
+         '--model', str(generator[0])]
+  subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+  assert Image.open(tmp_path / 'out' / 'a_out.png').size == (16, 16)

@@ -3,6 +3,8 @@
 Kept short on purpose; the training logic is in `train.py`. Rerunning the same command resumes from the last
 checkpoint. On multi-host systems (TPU pods, multi-node GPU) run the same command on every host.
 """
+import logging as std_logging
+
 import jax
 import tensorflow as tf
 from absl import app, flags, logging
@@ -23,8 +25,11 @@ config_flags.DEFINE_config_file('config', None, 'Training config file (configs/*
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  # Orbax logs every save step by step at INFO; keep its warnings and errors only.
+  logging.get_absl_logger().addFilter(lambda r: r.levelno >= std_logging.WARNING or '/orbax/' not in r.pathname)
   tf.config.set_visible_devices([], 'GPU')  # tf.data only; keep the accelerators for JAX
   if FLAGS.distributed:
+    jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes
     jax.distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
   logging.info('JAX process %d / %d, %d local / %d global devices', jax.process_index(), jax.process_count(),
                jax.local_device_count(), jax.device_count())

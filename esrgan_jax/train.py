@@ -22,7 +22,7 @@ from clu import metric_writers, periodic_actions
 from flax import serialization, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from esrgan_jax import image_io, input_pipeline, losses, metrics, model_io, tiling
+from esrgan_jax import image_io, input_pipeline, losses, metrics, model_io, tiling, upscale
 from esrgan_jax.discriminator import VGGStyleDiscriminator
 from esrgan_jax.imresize import imresize
 from esrgan_jax.rrdbnet import RRDBNet
@@ -231,16 +231,17 @@ def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: Path) 
   return params
 
 
-def upscale_fn(generator: RRDBNet):
-  """A jitted `(params, [N, h, w, 3]) -> [N, h*s, w*s, 3]` clipped to [0, 1], float32."""
-  return jax.jit(lambda params, x: jnp.clip(generator.apply({'params': params}, x), 0, 1).astype(jnp.float32))
+def host_copy(tree: Any) -> Any:
+  """numpy copy of a replicated pytree, from this process's first shard (works across processes)."""
+  return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
 
 
-def evaluate(apply_fn, params: Any, val_images: list[dict], scale: int) -> tuple[dict[str, float], list[np.ndarray]]:
+def evaluate(generator: RRDBNet, params: Any, val_images: list[dict]) -> tuple[dict[str, float], list[np.ndarray]]:
   """Y-channel PSNR/SSIM (crop = scale, outputs rounded to 8 bit) of whole validation images; returns the SR images."""
+  apply_fn, scale = upscale.make_apply_fn(generator, params), generator.scale
   psnrs, ssims, outputs = [], [], []
   for item in val_images:
-    sr = tiling.upscale_image(lambda x: apply_fn(params, x), item['lr'], scale=scale)
+    sr = tiling.upscale_image(apply_fn, item['lr'], scale=scale)
     sr = np.round(np.clip(sr, 0, 1) * 255) / 255
     psnrs.append(metrics.psnr(sr, item['hr'], crop_border=scale))
     ssims.append(metrics.ssim(sr, item['hr'], crop_border=scale))
@@ -332,12 +333,11 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
                                                 start_step=start_step)
   batches: Iterator = dataset.as_numpy_iterator()
   val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
-  apply_fn = upscale_fn(generator)
 
   writer = metric_writers.create_default_writer(str(stage_dir), just_logging=not is_writer)
   report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
   history = (stage_dir / 'history.jsonl').open('a') if is_writer else None
-  val = {}
+  val, sr_images = {}, None
   if start_step == 0 and val_images:
     bicubic = bicubic_psnr(val_images, scale)
     writer.write_scalars(0, {'val_psnr_bicubic': bicubic})
@@ -360,7 +360,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
         pending = None
       if do_eval:
         with report.timed('eval'):
-          val, sr_images = evaluate(apply_fn, state.ema_params, val_images, scale)
+          val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
         best_psnr = max(best_psnr, val['val_psnr'])
         writer.write_scalars(step, val)
         writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
@@ -376,12 +376,15 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   manager.wait_until_finished()
   if history:
     history.close()
+  if val_images and sr_images is None:  # resumed from the final checkpoint
+    val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
   summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
   if val_images:
     summary['val_psnr_bicubic'] = bicubic_psnr(val_images, scale)
   if is_writer:
-    model_io.save_generator(export_path, generator, jax.device_get(state.ema_params))
+    model_io.save_generator(export_path, generator, host_copy(state.ema_params))
     if val_images:
+      (stage_dir / 'samples').mkdir(exist_ok=True)
       for item, img in zip(val_images, sr_images):
         image_io.write_image(stage_dir / 'samples' / f'{item["name"]}_x{scale}.png', img)
     summary_path.write_text(json.dumps(summary, indent=2))
@@ -398,6 +401,8 @@ def _log_step(step: int, step_metrics: dict[str, jax.Array], writer, history, lr
     history.flush()
   if step % log_every_steps == 0 or step == num_steps:
     writer.write_scalars(step, {**values, 'lr': float(lr_schedule(step - 1))})
+    if history:
+      print(f'step {step}/{num_steps} ' + ' '.join(f'{k}={v:.4g}' for k, v in values.items()), flush=True)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, dict[str, float]]:

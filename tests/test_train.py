@@ -1,5 +1,11 @@
 """Train steps, schedules and sharding: tiny nets, 8 virtual CPU devices (tests/conftest.py)."""
 import functools
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -86,9 +92,11 @@ def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
                              discriminator=train.create_discriminator(config), vgg=None,
                              g_tx=tx(stage.lr_g), d_tx=tx(stage.lr_d), stage=stage, ema_decay=0.9)
     step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
+  n_local = len(batch['lr']) // jax.process_count()  # each process feeds its own slice of the global batch
+  local = {k: v[jax.process_index() * n_local:(jax.process_index() + 1) * n_local] for k, v in batch.items()}
   history = []
   for _ in range(num_steps):
-    state, metrics = step(state, jax.device_put(batch, data))
+    state, metrics = step(state, train.global_batch(local, data))
     history.append(jax.device_get(metrics))
   return jax.device_get(state), history
 
@@ -100,18 +108,46 @@ def test_eight_devices_equal_one_device(stage_name):
   eight_state, (eight_metrics,) = run_steps(config, stage_name, jax.devices()[:8], num_steps=1, sgd_lr=0.1)
   for k in one_metrics:  # same params and data: only the reduction order differs
     np.testing.assert_allclose(one_metrics[k], eight_metrics[k], rtol=1e-5, atol=1e-6, err_msg=k)
+  assert_same_updates(stage_name, config, one_state, eight_state)
+  assert int(eight_state.step) == 1
+
+
+def assert_same_updates(stage_name, config, state_a, state_b):
+  """The parameter updates of two runs agree to 1% of each leaf's largest update (a per-device BatchNorm or RaGAN
+  mean would be off by tens of percent; backprop through BatchNorm sums many cancelling float32 terms)."""
   init = jax.device_get(train.init_state(config, stage_name, jnp.zeros((1, 32, 32, 3))))
   fields = ('g_params', 'ema_params') + (('d_params', 'd_batch_stats') if stage_name == 'gan' else ())
   pick = lambda state: {f: getattr(state, f) for f in fields}
-  for (path, a), b, c in zip(jax.tree_util.tree_leaves_with_path(pick(one_state)), jax.tree.leaves(pick(eight_state)),
+  for (path, a), b, c in zip(jax.tree_util.tree_leaves_with_path(pick(state_a)), jax.tree.leaves(pick(state_b)),
                              jax.tree.leaves(pick(init))):
-    # Compare the updates: each leaf's must agree to 1% of its largest entry (a per-device BatchNorm or RaGAN
-    # mean would be off by tens of percent). (Backprop through BatchNorm sums
-    # many cancelling terms, so single float32 entries may differ more in relative terms.)
-    one_update, eight_update = np.asarray(a, np.float64) - c, np.asarray(b, np.float64) - c
-    np.testing.assert_allclose(eight_update, one_update, rtol=0, atol=1e-2 * np.abs(one_update).max() + 1e-7,
+    update_a, update_b = np.asarray(a, np.float64) - c, np.asarray(b, np.float64) - c
+    np.testing.assert_allclose(update_b, update_a, rtol=0, atol=1e-2 * np.abs(update_a).max() + 1e-7,
                                err_msg=jax.tree_util.keystr(path))
-  assert int(eight_state.step) == 1
+
+
+@pytest.mark.parametrize('stage_name', ['psnr', 'gan'])
+def test_two_processes_equal_one_process(stage_name, tmp_path):
+  """Two local processes (jax.distributed over 127.0.0.1, gloo), 2 CPU devices each, each feeding half the batch."""
+  port = socket.socket()
+  port.bind(('127.0.0.1', 0))
+  address = f'127.0.0.1:{port.getsockname()[1]}'
+  port.close()
+  worker = [sys.executable, str(Path(__file__).with_name('distributed_worker.py')), stage_name]
+  env = {**os.environ, 'PYTHONPATH': str(Path(__file__).resolve().parent.parent), 'JAX_PLATFORMS': 'cpu'}
+  procs = [subprocess.Popen(worker + [str(tmp_path / f'out{i}.pkl'), address, '2', str(i)], env=env,
+                            stderr=subprocess.PIPE, text=True) for i in range(2)]
+  for p in procs:
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-3000:]
+  single = subprocess.run(worker + [str(tmp_path / 'single.pkl')], env=env, capture_output=True, text=True,
+                          timeout=600)
+  assert single.returncode == 0, single.stderr[-3000:]
+  load = lambda name: pickle.loads((tmp_path / name).read_bytes())
+  (two_state, two_metrics), (one_state, one_metrics) = load('out0.pkl'), load('single.pkl')
+  assert two_metrics['devices'] == 4 and one_metrics['devices'] == 2
+  for k in one_metrics['history'][0]:
+    np.testing.assert_allclose(two_metrics['history'][0][k], one_metrics['history'][0][k], rtol=1e-5, atol=1e-6)
+  assert_same_updates(stage_name, tiny_config(), one_state, two_state)
 
 
 def test_psnr_step_reduces_l1_and_updates_ema():

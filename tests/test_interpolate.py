@@ -1,0 +1,169 @@
+"""Tests for esrgan_jax.interpolate: blend values, mismatch errors, the extrapolation warning and the CLI."""
+import dataclasses
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from esrgan_jax import interpolate as interpolate_lib
+from esrgan_jax.interpolate import interpolate, sweep_file_name
+from esrgan_jax.model_io import load_generator, save_generator
+from test_upscale import tiny_generator
+
+
+def hand_params(array_fn=np.asarray, dtype=np.float32) -> tuple[dict, dict]:
+  """Two small trees whose 0.8 blend is easy by hand: 0.2 * psnr + 0.8 * gan = kernel [8, 5, 2], bias [0]."""
+  psnr = {'conv': {'kernel': array_fn(np.array([0.0, 1.0, -2.0]), dtype), 'bias': array_fn(np.array([4.0]), dtype)}}
+  gan = {'conv': {'kernel': array_fn(np.array([10.0, 6.0, 3.0]), dtype), 'bias': array_fn(np.array([-1.0]), dtype)}}
+  return psnr, gan
+
+
+@pytest.mark.parametrize('array_fn', [np.asarray, jnp.asarray], ids=['numpy', 'jax'])
+def test_blend_values(array_fn):
+  psnr, gan = hand_params(array_fn)
+  np.testing.assert_array_equal(interpolate(psnr, gan, 0.0)['conv']['kernel'], [0.0, 1.0, -2.0])
+  np.testing.assert_array_equal(interpolate(psnr, gan, 1.0)['conv']['kernel'], [10.0, 6.0, 3.0])
+  blend = interpolate(psnr, gan, 0.8)
+  np.testing.assert_allclose(blend['conv']['kernel'], [8.0, 5.0, 2.0], rtol=1e-6)
+  np.testing.assert_allclose(blend['conv']['bias'], [0.0], atol=1e-6)
+  assert jax.tree.structure(blend) == jax.tree.structure(psnr)
+  for blended, original in zip(jax.tree.leaves(blend), jax.tree.leaves(psnr)):
+    assert type(blended) is type(original) and blended.dtype == np.float32
+
+
+def test_keeps_bfloat16():
+  psnr, gan = hand_params(jnp.asarray, jnp.bfloat16)
+  blend = interpolate(psnr, gan, 0.8)
+  assert blend['conv']['kernel'].dtype == jnp.bfloat16
+  np.testing.assert_array_equal(np.asarray(blend['conv']['kernel'], np.float32), [8.0, 5.0, 2.0])
+
+
+def test_extrapolation_warns():
+  psnr, gan = hand_params()
+  with pytest.warns(UserWarning, match=r'alpha=1.5 is outside \[0, 1\].*beyond the GAN model'):
+    blend = interpolate(psnr, gan, 1.5)
+  np.testing.assert_allclose(blend['conv']['kernel'], [15.0, 8.5, 5.5], rtol=1e-6)  # -0.5 psnr + 1.5 gan
+  with pytest.warns(UserWarning, match='beyond the PSNR model'):
+    interpolate(psnr, gan, -0.2)
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    interpolate(psnr, gan, 0.5)
+
+
+def test_structure_mismatch_names_the_key():
+  _, params = tiny_generator(4)
+  two_blocks = {**params, 'body_1': params['body_0']}  # the tree of the same net with num_block=2
+  with pytest.raises(ValueError, match=r"'body_1/rdb1/conv1/bias' is in the GAN params but not in the PSNR params.*"
+                                       r'must share one architecture.*num_block'):
+    interpolate(params, two_blocks, 0.5)
+  with pytest.raises(ValueError, match=r"'body_1/rdb1/conv1/bias' is in the PSNR params but not in the GAN"):
+    interpolate(two_blocks, params, 0.5)
+
+
+def test_container_mismatch():
+  psnr, gan = hand_params()
+  with pytest.raises(ValueError, match='same keys, different containers'):
+    interpolate({'w': [psnr['conv']['bias']]}, {'w': (gan['conv']['bias'],)}, 0.5)
+
+
+def test_shape_and_dtype_mismatch_name_the_key_and_both_shapes():
+  psnr, gan = hand_params()
+  gan['conv']['kernel'] = np.zeros((4,), np.float32)
+  with pytest.raises(ValueError, match=r"'conv/kernel' is float32\[3\] in the PSNR params but float32\[4\] in the GAN "
+                                       r'params.*same RRDBNet config'):
+    interpolate(psnr, gan, 0.5)
+  psnr, gan = hand_params()
+  gan['conv']['bias'] = gan['conv']['bias'].astype(np.float16)
+  with pytest.raises(ValueError, match=r"'conv/bias' is float32\[1\] in the PSNR params but float16\[1\]"):
+    interpolate(psnr, gan, 0.5)
+
+
+@pytest.mark.parametrize('alpha, name', [(0.0, 'interp_00.msgpack'), (0.8, 'interp_08.msgpack'),
+                                         (1.0, 'interp_10.msgpack'), (0.1 * 6, 'interp_06.msgpack'),
+                                         (0.85, 'interp_0.85.msgpack'), (1.2, 'interp_12.msgpack')])
+def test_sweep_file_name(alpha, name):
+  assert sweep_file_name(alpha) == name
+
+
+@pytest.fixture(scope='module')
+def generator_files(tmp_path_factory):
+  """(psnr path, gan path, module, psnr params, gan params): a tiny x4 RRDBNet and a perturbed copy of it."""
+  module, params_psnr = tiny_generator(4)
+  rng = np.random.default_rng(1)
+  params_gan = jax.tree.map(lambda p: p + rng.normal(0.0, 0.1, p.shape).astype(np.float32), params_psnr)
+  folder = tmp_path_factory.mktemp('models')
+  save_generator(folder / 'psnr.msgpack', module, params_psnr)
+  save_generator(folder / 'gan.msgpack', module, params_gan)
+  return folder / 'psnr.msgpack', folder / 'gan.msgpack', module, params_psnr, params_gan
+
+
+def assert_trees_close(actual, expected, **tolerance):
+  assert jax.tree.structure(actual) == jax.tree.structure(expected)
+  for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected)):
+    np.testing.assert_allclose(a, e, **tolerance)
+
+
+def run_cli(psnr_path, gan_path, out, alphas) -> int:
+  argv = ['--psnr', str(psnr_path), '--gan', str(gan_path), '--out', str(out)]
+  return interpolate_lib.main(argv + [arg for alpha in alphas for arg in ('--alpha', alpha)])
+
+
+def test_cli_single_alpha(generator_files, tmp_path, capsys):
+  psnr_path, gan_path, module, params_psnr, params_gan = generator_files
+  out = tmp_path / 'esrgan_08.msgpack'
+  assert run_cli(psnr_path, gan_path, out, ['0.8']) == 0
+  assert f'alpha 0.8: wrote {out}' in capsys.readouterr().out
+  loaded_module, loaded = load_generator(out)
+  assert loaded_module == module
+  expected = jax.tree.map(lambda p, g: 0.2 * p + 0.8 * g, params_psnr, params_gan)
+  assert_trees_close(loaded, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_cli_sweep(generator_files, tmp_path):
+  psnr_path, gan_path, module, params_psnr, params_gan = generator_files
+  assert run_cli(psnr_path, gan_path, tmp_path / 'sweep', ['0', '0.2', '0.4', '0.6', '0.8', '1']) == 0
+  names = sorted(p.name for p in (tmp_path / 'sweep').iterdir())
+  assert names == [f'interp_{i:02d}.msgpack' for i in (0, 2, 4, 6, 8, 10)]
+  assert_trees_close(load_generator(tmp_path / 'sweep' / 'interp_00.msgpack')[1], params_psnr, rtol=0, atol=0)
+  assert_trees_close(load_generator(tmp_path / 'sweep' / 'interp_10.msgpack')[1], params_gan, rtol=0, atol=0)
+  expected = jax.tree.map(lambda p, g: 0.6 * p + 0.4 * g, params_psnr, params_gan)
+  assert_trees_close(load_generator(tmp_path / 'sweep' / 'interp_04.msgpack')[1], expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'num_block': 2}, 'num_block 1 vs 2'),
+    ({'res_scale': 0.5}, 'res_scale 0.2 vs 0.5'),  # same tree and shapes: only the config check can catch it
+])
+def test_cli_config_mismatch(generator_files, tmp_path, capsys, change, message):
+  psnr_path, _, module, params, _ = generator_files
+  other = {**params, 'body_1': params['body_0']} if 'num_block' in change else params
+  save_generator(tmp_path / 'other.msgpack', dataclasses.replace(module, **change), other)
+  assert run_cli(psnr_path, tmp_path / 'other.msgpack', tmp_path / 'out', ['0.8']) == 2
+  err = capsys.readouterr().err
+  assert 'describe different generators' in err and message in err and 'must share one architecture' in err
+  assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('alphas, out_name, message', [
+    (['0.2', '0.8'], 'blend.msgpack', 'need a folder; drop the .msgpack suffix'),
+    (['0.2', '0.2'], 'sweep', 'repeat an output name'),
+])
+def test_cli_bad_alphas_for_out(generator_files, tmp_path, capsys, alphas, out_name, message):
+  assert run_cli(*generator_files[:2], tmp_path / out_name, alphas) == 2
+  assert message in capsys.readouterr().err
+  assert not (tmp_path / out_name).exists()
+
+
+def test_cli_refuses_to_overwrite_an_input(generator_files, capsys):
+  psnr_path, gan_path = generator_files[:2]
+  before = psnr_path.read_bytes()
+  assert run_cli(psnr_path, gan_path, psnr_path, ['0.8']) == 2
+  assert 'would overwrite an input model' in capsys.readouterr().err
+  assert psnr_path.read_bytes() == before
+
+
+def test_cli_missing_model(generator_files, tmp_path, capsys):
+  assert run_cli(tmp_path / 'missing.msgpack', generator_files[1], tmp_path / 'out.msgpack', ['0.8']) == 2
+  assert f'No model file at {tmp_path / "missing.msgpack"}' in capsys.readouterr().err

@@ -261,7 +261,8 @@ def bicubic_psnr(val_images: list[dict], scale: int) -> float:
 def _checkpoint_manager(directory: Path, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
   policy = ocp.checkpoint_managers.AnyPreservationPolicy([
       ocp.checkpoint_managers.LatestN(config.keep_checkpoints),
-      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m['val_psnr'], n=1),
+      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m['val_psnr'], n=1,
+                                    keep_checkpoints_without_metrics=False),
   ])
   return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(preservation_policy=policy))
 
@@ -344,38 +345,40 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   log_step = functools.partial(_log_step, writer=writer, history=history, lr_schedule=lr_schedule,
                                log_every_steps=config.log_every_steps, num_steps=stage.num_steps, ckpt_dir=ckpt_dir)
   pending = None  # (step, metrics) fetched one step late so the host never waits on the device
-  with metric_writers.ensure_flushes(writer):
-    for step in range(start_step + 1, stage.num_steps + 1):
-      with jax.profiler.StepTraceAnnotation('train', step_num=step):
-        state, step_metrics = train_step(state, global_batch(next(batches), data_sharding))
-      if pending is not None:
-        log_step(*pending, last_saved=last_saved)
-      pending = (step, step_metrics)
-      report(step)
-      is_last = step == stage.num_steps
-      do_eval = val_images and (step % config.eval_every_steps == 0 or is_last)
-      do_save = step % config.checkpoint_every_steps == 0 or is_last
-      if do_eval or do_save:
-        log_step(*pending, last_saved=last_saved)
-        pending = None
-      if do_eval:
-        with report.timed('eval'):
-          val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
-        best_psnr = max(best_psnr, val['val_psnr'])
-        writer.write_scalars(step, val)
-        writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
-        logging.info('[%s] step %d: val Y-PSNR %.3f dB, SSIM %.4f (EMA generator)', stage_name, step,
-                     val['val_psnr'], val['val_ssim'])
-      if do_save:
-        manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(serialization.to_state_dict(state)),
-            meta=ocp.args.JsonSave({'stage': stage_name, 'step': step, 'seed': config.seed, 'data_position': step,
-                                    'best_val_psnr': best_psnr})),
-                     metrics=val if do_eval else None)
-        last_saved = step
-  manager.wait_until_finished()
-  if history:
-    history.close()
+  try:  # on any error, still finish the pending async save: it is the last good checkpoint
+    with metric_writers.ensure_flushes(writer):
+      for step in range(start_step + 1, stage.num_steps + 1):
+        with jax.profiler.StepTraceAnnotation('train', step_num=step):
+          state, step_metrics = train_step(state, global_batch(next(batches), data_sharding))
+        if pending is not None:
+          log_step(*pending, last_saved=last_saved)
+        pending = (step, step_metrics)
+        report(step)
+        is_last = step == stage.num_steps
+        do_eval = val_images and (step % config.eval_every_steps == 0 or is_last)
+        do_save = step % config.checkpoint_every_steps == 0 or is_last
+        if do_eval or do_save:
+          log_step(*pending, last_saved=last_saved)
+          pending = None
+        if do_eval:
+          with report.timed('eval'):
+            val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
+          best_psnr = max(best_psnr, val['val_psnr'])
+          writer.write_scalars(step, val)
+          writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
+          logging.info('[%s] step %d: val Y-PSNR %.3f dB, SSIM %.4f (EMA generator)', stage_name, step,
+                       val['val_psnr'], val['val_ssim'])
+        if do_save:
+          manager.save(step, args=ocp.args.Composite(
+              state=ocp.args.StandardSave(serialization.to_state_dict(state)),
+              meta=ocp.args.JsonSave({'stage': stage_name, 'step': step, 'seed': config.seed, 'data_position': step,
+                                      'best_val_psnr': best_psnr})),
+                       metrics=val if do_eval else None)
+          last_saved = step
+  finally:
+    manager.wait_until_finished()
+    if history:
+      history.close()
   if val_images and sr_images is None:  # resumed from the final checkpoint
     val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
   summary = {'stage': stage_name, 'steps': stage.num_steps, **val}

@@ -186,3 +186,27 @@ def test_gan_step_with_perceptual_loss_uses_vgg_features():
       d_tx=train.create_optimizer(config.gan, 1e-4), stage=config.gan, ema_decay=0.9))
   _, metrics = step(state, make_batch(n=2), vgg_params)
   assert float(metrics['l_g_percep']) > 0
+
+
+def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path):
+  import tiny_config  # pylint: disable=g-import-not-at-top (tests/ is on sys.path under pytest)
+  config = tiny_config.get_config()
+  config.stages = ('psnr',)
+  config.psnr.lr = 1e30  # Adam moves every weight by ~lr: the second forward pass overflows
+  config.checkpoint_every_steps = 1
+  with pytest.raises(train.NonFiniteLossError, match=r'Non-finite loss at step 2.*last good checkpoint is step 1'):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert sorted(p.name for p in (tmp_path / 'psnr' / 'checkpoints').iterdir() if p.name.isdigit()) == ['1']
+  assert not (tmp_path / 'psnr' / 'summary.json').exists()
+
+
+def test_checkpoints_keep_latest_and_best_by_val_psnr(tmp_path):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  config = tiny_config()
+  config.keep_checkpoints = 2
+  manager = train._checkpoint_manager(tmp_path, config)  # pylint: disable=protected-access
+  for step, psnr in [(1, 30.0), (2, 35.0), (3, 31.0), (4, None), (5, None)]:
+    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave({'x': np.full(2, step)})),
+                 metrics={'val_psnr': psnr} if psnr else None)
+    manager.wait_until_finished()
+  assert manager.all_steps() == [2, 4, 5]

@@ -1,5 +1,6 @@
 """Tests for esrgan_jax.interpolate: blend values, mismatch errors, the extrapolation warning and the CLI."""
 import dataclasses
+import importlib
 import warnings
 
 import jax
@@ -7,10 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from esrgan_jax import interpolate as interpolate_lib
 from esrgan_jax.interpolate import interpolate, sweep_file_name
 from esrgan_jax.model_io import load_generator, save_generator
 from test_upscale import tiny_generator
+
+# The module itself: `esrgan_jax.interpolate` as a package attribute is the function of the same name.
+interpolate_lib = importlib.import_module('esrgan_jax.interpolate')
 
 
 def hand_params(array_fn=np.asarray, dtype=np.float32) -> tuple[dict, dict]:

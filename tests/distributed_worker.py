@@ -18,7 +18,7 @@ def main(stage_name: str, out: str, coordinator: str | None = None, num_processe
   if coordinator:
     jax.distributed.initialize(coordinator, int(num_processes), int(process_id))
   import test_train  # pylint: disable=g-import-not-at-top (after jax.distributed.initialize)
-  state, history = test_train.run_steps(test_train.tiny_config(), stage_name, jax.devices(), num_steps=1,
+  (state,), history = test_train.run_steps(test_train.tiny_config(), stage_name, jax.devices(), num_steps=1,
                                         sgd_lr=0.1)
   if jax.process_index() == 0:
     with open(out, 'wb') as f:

@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,10 +29,10 @@ def test_rejects_other_input_sizes(size):
 def test_train_mode_updates_batch_stats_and_eval_uses_them():
   d = VGGStyleDiscriminator(num_feat=8)
   x = jax.random.uniform(jax.random.key(1), (4, 128, 128, 3))
-  variables = d.init(jax.random.key(0), x, train=False)
-  logits, updates = d.apply(variables, x, train=True, mutable=['batch_stats'])
+  variables = jax.jit(functools.partial(d.init, train=False))(jax.random.key(0), x)
+  logits, updates = jax.jit(functools.partial(d.apply, train=True, mutable=['batch_stats']))(variables, x)
   assert logits.shape == (4, 1)
   mean = updates['batch_stats']['bn1_1']['mean']
   assert float(jnp.abs(mean).max()) > 0  # moved from its zero init by momentum 0.9
-  eval_logits = d.apply(variables, x, train=False)
+  eval_logits = jax.jit(functools.partial(d.apply, train=False))(variables, x)
   assert float(jnp.abs(eval_logits - logits).max()) > 1e-6

@@ -67,7 +67,7 @@ def test_validate_config_names_bad_fields():
 
 
 def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
-  """`num_steps` jitted steps on a mesh of `devices`; returns (state, metrics) on the host.
+  """`num_steps` jitted steps on a mesh of `devices`; returns the host states and metrics after each step.
 
   `sgd_lr` replaces Adam by SGD, whose update is linear in the gradient (Adam's first step is lr * sign(g) for
   |g| >> eps but arbitrarily sensitive for |g| near eps, which hides nothing yet makes comparisons flaky).
@@ -94,18 +94,19 @@ def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
     step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
   n_local = len(batch['lr']) // jax.process_count()  # each process feeds its own slice of the global batch
   local = {k: v[jax.process_index() * n_local:(jax.process_index() + 1) * n_local] for k, v in batch.items()}
-  history = []
+  states, history = [], []
   for _ in range(num_steps):
     state, metrics = step(state, train.global_batch(local, data))
+    states.append(jax.device_get(state))
     history.append(jax.device_get(metrics))
-  return jax.device_get(state), history
+  return states, history
 
 
 @pytest.mark.parametrize('stage_name', ['psnr', 'gan'])
 def test_eight_devices_equal_one_device(stage_name):
   config = tiny_config()
-  one_state, (one_metrics,) = run_steps(config, stage_name, jax.devices()[:1], num_steps=1, sgd_lr=0.1)
-  eight_state, (eight_metrics,) = run_steps(config, stage_name, jax.devices()[:8], num_steps=1, sgd_lr=0.1)
+  (one_state,), (one_metrics,) = run_steps(config, stage_name, jax.devices()[:1], num_steps=1, sgd_lr=0.1)
+  (eight_state,), (eight_metrics,) = run_steps(config, stage_name, jax.devices()[:8], num_steps=1, sgd_lr=0.1)
   for k in one_metrics:  # same params and data: only the reduction order differs
     np.testing.assert_allclose(one_metrics[k], eight_metrics[k], rtol=1e-5, atol=1e-6, err_msg=k)
   assert_same_updates(stage_name, config, one_state, eight_state)
@@ -152,7 +153,7 @@ def test_two_processes_equal_one_process(stage_name, tmp_path):
 
 def test_psnr_step_reduces_l1_and_updates_ema():
   config = tiny_config(lr=1e-3)
-  state, hist = run_steps(config, 'psnr', jax.devices()[:1], num_steps=8)
+  (*_, state), hist = run_steps(config, 'psnr', jax.devices()[:1], num_steps=8)
   assert hist[-1]['l_pix'] < hist[0]['l_pix']
   ema, params = jax.tree.leaves(state.ema_params), jax.tree.leaves(state.g_params)
   assert any(float(np.abs(e - p).max()) > 0 for e, p in zip(ema, params))
@@ -162,8 +163,7 @@ def test_gan_step_updates_both_nets_and_gates_generator():
   config = tiny_config()
   config.gan.net_d_init_iters = 1  # BasicSR counts iterations from 1: G frozen at iteration 1, updated at 2
   init = jax.device_get(jax.jit(functools.partial(train.init_state, config, 'gan'))(jnp.zeros((1, 32, 32, 3))))
-  state1, _ = run_steps(config, 'gan', jax.devices()[:1], num_steps=1)
-  state2, hist = run_steps(config, 'gan', jax.devices()[:1], num_steps=2)
+  (state1, state2), hist = run_steps(config, 'gan', jax.devices()[:1], num_steps=2)
   same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
   assert same(state1.g_params, init.g_params)
   assert not same(state1.d_params, init.d_params)

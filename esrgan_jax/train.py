@@ -339,8 +339,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
   history = (stage_dir / 'history.jsonl').open('a') if is_writer else None
   val, sr_images = {}, None
+  bicubic = bicubic_psnr(val_images, scale) if val_images else None
   if start_step == 0 and val_images:
-    bicubic = bicubic_psnr(val_images, scale)
     writer.write_scalars(0, {'val_psnr_bicubic': bicubic})
   log_step = functools.partial(_log_step, writer=writer, history=history, lr_schedule=lr_schedule,
                                log_every_steps=config.log_every_steps, num_steps=stage.num_steps, ckpt_dir=ckpt_dir)
@@ -383,7 +383,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
   summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
   if val_images:
-    summary['val_psnr_bicubic'] = bicubic_psnr(val_images, scale)
+    summary['val_psnr_bicubic'] = bicubic
   if is_writer:
     model_io.save_generator(export_path, generator, host_copy(state.ema_params))
     if val_images:

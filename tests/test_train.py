@@ -210,3 +210,12 @@ def test_checkpoints_keep_latest_and_best_by_val_psnr(tmp_path):
                  metrics={'val_psnr': psnr} if psnr else None)
     manager.wait_until_finished()
   assert manager.all_steps() == [2, 4, 5]
+
+
+def test_half_precision_step_keeps_float32_params_and_losses():
+  config = tiny_config(lr=1e-3)
+  config.half_precision = True
+  (state,), (metrics,) = run_steps(config, 'psnr', jax.devices()[:1], num_steps=1)
+  assert train.create_generator(config).dtype == jnp.bfloat16
+  assert metrics['l_pix'].dtype == np.float32 and np.isfinite(metrics['l_pix'])
+  assert all(p.dtype == np.float32 for p in jax.tree.leaves(state.g_params))

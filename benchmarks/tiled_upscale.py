@@ -1,7 +1,8 @@
 """A large image through the tiled upscale path: ours (`tiling.upscale_image` + `upscale.make_apply_fn`, blended
 overlapping tiles) vs a Real-ESRGAN-style PyTorch tiler (non-overlapping core tiles cut from padded crops), fp32.
 
-    python benchmarks/tiled_upscale.py [--quick] [--size 2048] [--num_block 23] [--tile 512] [--tile_pad 16] [--json FILE]
+    python benchmarks/tiled_upscale.py [--quick] [--size 2048] [--num_block 23] [--tile 512] [--tile_pad 16]
+                                       [--json FILE]
 
 Both use the same weights and the same tile size and padding. Reported: seconds per image (the two tilers take turns
 in one process); memory, from one upscale per tiler in a fresh process that loads only what that tiler's users load

@@ -46,7 +46,8 @@ def ours_step(config, stage_name: str, batch: dict[str, np.ndarray]):
     vgg_params = vgg.init(jax.random.key(1), jnp.zeros((1, stage.gt_size, stage.gt_size, 3)))['params']
     step = functools.partial(train.gan_train_step, generator=generator,
                              discriminator=train.create_discriminator(config), vgg=vgg,
-                             g_tx=train.create_optimizer(stage, stage.lr_g), d_tx=train.create_optimizer(stage, stage.lr_d),
+                             g_tx=train.create_optimizer(stage, stage.lr_g),
+                             d_tx=train.create_optimizer(stage, stage.lr_d),
                              stage=stage, ema_decay=config.ema_decay)
     extra = (vgg_params,)
   step = jax.jit(step, donate_argnums=0)
@@ -164,7 +165,8 @@ def main() -> None:
         times = timing.interleave({'ours jit fp32': ours, TORCH_EAGER: torch_step}, args.rounds, warmup=0)
     case = f'{stage_name} b{batch_size} gt{args.gt_size}'
     baselines = {TORCH_EAGER: times[TORCH_EAGER]}
-    print(f'{case}: {flops / 1e9:.0f} GFLOP per step (XLA cost analysis); ours compiled in {compiles.seconds:.1f} s', flush=True)
+    print(f'{case}: {flops / 1e9:.0f} GFLOP per step (XLA cost analysis); ours compiled in {compiles.seconds:.1f} s',
+          flush=True)
     stage_rows = [timing.row('train_step', case, name, t, flops=flops, baselines=baselines, other_load=load.cores,
                              compile_s=compiles.seconds if name.startswith('ours') else None,
                              recompiles=recompiles.count if name.startswith('ours') else None)

@@ -61,7 +61,8 @@ assert xla_flags.use_fast_cpu_flags()
 import jax, numpy as np
 rng = np.random.default_rng(0)
 x, k, b = rng.random((1, 32, 32, 32), np.float32), rng.random((3, 3, 32, 32), np.float32), rng.random(32, np.float32)
-conv = lambda x, k, b: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + b
+conv = lambda x, k, b: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME',
+                                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + b
 compiled = jax.jit(conv).lower(x, k, b).compile()
 padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
 expected = sum(padded[:, i:i + 32, j:j + 32] @ k[i, j] for i in range(3) for j in range(3)) + b

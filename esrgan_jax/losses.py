@@ -1,4 +1,7 @@
-"""ESRGAN losses as pure, jit-able functions (BasicSR's formulation, reference §4). Images NHWC in [0, 1]."""
+"""ESRGAN and SRGAN losses as pure, jit-able functions (BasicSR's formulation, reference §4). Images NHWC in [0, 1].
+
+GAN losses take D's logits (any shape, e.g. [B, 1]) and return float32 scalars.
+"""
 from collections.abc import Callable, Mapping
 
 import jax
@@ -39,3 +42,16 @@ def ragan_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> 
   real_term = bce_with_logits(real_logits - jnp.mean(jax.lax.stop_gradient(fake_logits)), 1.0)
   fake_term = bce_with_logits(fake_logits - jnp.mean(jax.lax.stop_gradient(real_logits)), 0.0)
   return 0.5 * (real_term + fake_term)
+
+
+def vanilla_generator_loss(fake_logits: jax.Array) -> jax.Array:
+  """Standard (SRGAN) GAN loss of G, non-saturating: BCE(D(G(x)), 1) (BasicSR's GANLoss('vanilla'), unweighted)."""
+  return bce_with_logits(fake_logits, 1.0)
+
+
+def vanilla_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """Standard GAN loss of D: BCE(D(x_r), 1) + BCE(D(x_f), 0), the sum of BasicSR's two separate backward passes.
+
+  Pass the fake logits of a detached SR batch; no weight applies (BasicSR weights only G's GAN loss).
+  """
+  return bce_with_logits(real_logits, 1.0) + bce_with_logits(fake_logits, 0.0)

@@ -61,11 +61,54 @@ def test_ragan_losses_and_gradients_match_basicsr(spread):
   np.testing.assert_allclose(ours_d_f, d_grad_f, rtol=1e-4, atol=1e-7)
 
 
-def test_ragan_finite_for_extreme_logits():
+def vanilla_torch(real, fake):
+  """BasicSR's SRGANModel with GANLoss('vanilla'): (l_g / weight, its grad w.r.t. the fake logits, l_d, D's grads).
+
+  D backprops the real and the (detached-SR) fake term separately; the gradients add up.
+  """
+  f = torch.tensor(fake, requires_grad=True)
+  l_g = bce(f, torch.ones_like(f))
+  g_grad_f, = torch.autograd.grad(l_g, f)
+  r2, f2 = torch.tensor(real, requires_grad=True), torch.tensor(fake, requires_grad=True)
+  l_real, l_fake = bce(r2, torch.ones_like(r2)), bce(f2, torch.zeros_like(f2))
+  l_real.backward()
+  l_fake.backward()
+  return l_g.item(), g_grad_f.numpy(), (l_real + l_fake).item(), r2.grad.numpy(), f2.grad.numpy()
+
+
+@pytest.mark.parametrize('spread', [1.0, 50.0])
+def test_vanilla_gan_losses_and_gradients_match_basicsr(spread):
+  rng = np.random.default_rng(2)
+  real, fake = (rng.normal(size=(2, 8, 1)) * spread).astype(np.float32)
+  l_g, g_grad_f, l_d, d_grad_r, d_grad_f = vanilla_torch(real, fake)
+  ours_g, ours_g_f = jax.value_and_grad(losses.vanilla_generator_loss)(fake)
+  ours_d, (ours_d_r, ours_d_f) = jax.value_and_grad(losses.vanilla_discriminator_loss, argnums=(0, 1))(real, fake)
+  np.testing.assert_allclose(ours_g, l_g, rtol=1e-5)
+  np.testing.assert_allclose(ours_g_f, g_grad_f, rtol=1e-4, atol=1e-7)
+  np.testing.assert_allclose(ours_d, l_d, rtol=1e-5)
+  np.testing.assert_allclose(ours_d_r, d_grad_r, rtol=1e-4, atol=1e-7)
+  np.testing.assert_allclose(ours_d_f, d_grad_f, rtol=1e-4, atol=1e-7)
+
+
+def test_vanilla_gan_losses_by_hand():
+  """G: -log sigmoid(f); D: -log sigmoid(r) - log(1 - sigmoid(f)); at logit 0 each BCE term is log 2."""
+  zeros = jnp.zeros((4, 1))
+  np.testing.assert_allclose(losses.vanilla_generator_loss(zeros), np.log(2), rtol=1e-6)
+  np.testing.assert_allclose(losses.vanilla_discriminator_loss(zeros, zeros), 2 * np.log(2), rtol=1e-6)
+  real, fake = jnp.array([[2.0], [-1.0]]), jnp.array([[0.5], [-3.0]])
+  sig = lambda x: 1 / (1 + np.exp(-np.asarray(x, np.float64)))
+  np.testing.assert_allclose(losses.vanilla_generator_loss(fake), -np.mean(np.log(sig(fake))), rtol=1e-6)
+  expected_d = -np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake)))
+  np.testing.assert_allclose(losses.vanilla_discriminator_loss(real, fake), expected_d, rtol=1e-6)
+
+
+def test_gan_losses_finite_for_extreme_logits():
   real, fake = jnp.array([[1e4], [-1e4]]), jnp.array([[-1e4], [3e4]])
-  for fn in (losses.ragan_generator_loss, losses.ragan_discriminator_loss):
+  for fn in (losses.ragan_generator_loss, losses.ragan_discriminator_loss, losses.vanilla_discriminator_loss):
     value, grads = jax.value_and_grad(fn, argnums=(0, 1))(real, fake)
     assert np.isfinite(value) and all(np.all(np.isfinite(g)) for g in grads)
+  value, grad = jax.value_and_grad(losses.vanilla_generator_loss)(fake)
+  assert np.isfinite(value) and np.all(np.isfinite(grad))
 
 
 def test_perceptual_loss_weights_layers_and_detaches_target():

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.layers import Conv, Dense
+from esrgan_jax.layers import Conv, Dense, batch_norm
 from esrgan_jax.rrdbnet import lrelu
 
 
@@ -31,8 +31,7 @@ class VGGStyleDiscriminator(nn.Module):
                        f'[B, {self.input_size}, {self.input_size}, {self.num_in_ch}], got {x.shape}. Crop or resize '
                        f'the patches (gt_size) to {self.input_size}, or set input_size to 128/256.')
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, use_fast_variance=False,
-                                     name=name, **kw)
+    norm = lambda name: batch_norm(train, name, **kw)
     widths = [self.num_feat * m for m in (1, 2, 4, 8, 8)] + ([self.num_feat * 8] if self.input_size == 256 else [])
     for i, width in enumerate(widths):
       if i == 0:

@@ -1,4 +1,4 @@
-"""Convolution and dense layers initialised like PyTorch's defaults, plus NHWC pixel (un)shuffle.
+"""Convolution, dense and BatchNorm layers with PyTorch's defaults and semantics, plus NHWC pixel (un)shuffle.
 
 PyTorch's default `nn.Conv2d` / `nn.Linear` init draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 Flax can draw the weights that way (`variance_scaling(1/3, 'fan_in', 'uniform')`), but bias initialisers get no
@@ -73,6 +73,22 @@ class Dense(nn.Module):
     return x @ kernel + bias
 
 
+def check_nhwc(x: jax.Array, channels: int, arch: str) -> None:
+  """Raises ValueError unless x is [B, H, W, channels]."""
+  if x.ndim != 4 or x.shape[-1] != channels:
+    raise ValueError(f'{arch} expects NHWC input with {channels} channels, got shape {x.shape}.')
+
+
+BN_EPSILON = 1e-5  # torch.nn.BatchNorm2d's eps
+
+
+def batch_norm(train: bool, name: str, dtype: Any = None, param_dtype: Any = jnp.float32) -> nn.BatchNorm:
+  """`torch.nn.BatchNorm2d` semantics: batch statistics and `batch_stats` updates when `train`, running statistics
+  otherwise; torch momentum 0.1 is flax momentum 0.9. Params `scale`, `bias`; batch_stats `mean`, `var`."""
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=BN_EPSILON, use_fast_variance=False,
+                      dtype=dtype, param_dtype=param_dtype, name=name)
+
+
 def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
   """[B, H, W, C] -> [B, H/f, W/f, C*f*f] with torch's channel order `c*f*f + i*f + j`."""
   b, h, w, c = x.shape
@@ -82,6 +98,17 @@ def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
   x = x.reshape(b, h // factor, factor, w // factor, factor, c)
   x = x.transpose(0, 1, 3, 5, 2, 4)
   return x.reshape(b, h // factor, w // factor, c * factor * factor)
+
+
+def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
+  """[B, H, W, C*f*f] -> [B, H*f, W*f, C], inverse of `pixel_unshuffle` (torch channel order `c*f*f + i*f + j`)."""
+  b, h, w, channels = x.shape
+  if channels % (factor * factor):
+    raise ValueError(f'pixel_shuffle by {factor} needs channels divisible by {factor * factor}, got {channels}.')
+  c = channels // (factor * factor)
+  x = x.reshape(b, h, w, c, factor, factor)
+  x = x.transpose(0, 1, 4, 2, 5, 3)
+  return x.reshape(b, h * factor, w * factor, c)
 
 
 def upsample_nearest2x(x: jax.Array) -> jax.Array:

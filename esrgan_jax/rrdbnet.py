@@ -1,7 +1,8 @@
 """RRDBNet, the ESRGAN generator (Wang et al. 2018), laid out like BasicSR's `RRDBNet`.
 
 Parameter names follow BasicSR (`conv_first`, `body_{i}/rdb{k}/conv{j}`, `conv_body`, `conv_up1`, `conv_up2`,
-`conv_hr`, `conv_last`), so official weights map one to one (see `esrgan_jax.convert`).
+`conv_hr`, `conv_last`), so official weights map one to one (see `esrgan_jax.convert`). `use_bn=True` adds a
+BatchNorm `bn{j}` after each RDB conv (the paper's with-BN ablation); fold them with `esrgan_jax.fold_batch_norm`.
 """
 from typing import Any
 
@@ -9,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.layers import Conv, kaiming_normal_init, pixel_unshuffle, upsample_nearest2x
+from esrgan_jax.layers import Conv, batch_norm, check_nhwc, kaiming_normal_init, pixel_unshuffle, upsample_nearest2x
 
 
 def lrelu(x: jax.Array) -> jax.Array:
@@ -17,22 +18,30 @@ def lrelu(x: jax.Array) -> jax.Array:
 
 
 class ResidualDenseBlock(nn.Module):
-  """Five densely connected 3x3 convs; returns `conv5(...) * res_scale + x`. x: [B, H, W, num_feat]."""
+  """Five densely connected 3x3 convs; returns `conv5(...) * res_scale + x`. x: [B, H, W, num_feat].
+
+  With `use_bn`, BatchNorm `bn{j}` follows conv{j} (before the LeakyReLU, and before the residual scaling for j = 5).
+  """
   num_feat: int = 64
   num_grow_ch: int = 32
   res_scale: float = 0.2
   init_scale: float = 0.1
+  use_bn: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    conv = lambda features, i: Conv(features, kernel_init=kaiming_normal_init(self.init_scale), dtype=self.dtype,
-                                    param_dtype=self.param_dtype, name=f'conv{i}')
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+
+    def conv(features: int, j: int, inputs: jax.Array) -> jax.Array:
+      out = Conv(features, kernel_init=kaiming_normal_init(self.init_scale), name=f'conv{j}', **kw)(inputs)
+      return batch_norm(train, f'bn{j}', **kw)(out) if self.use_bn else out
+
     feats = x
-    for i in range(1, 5):  # torch concatenates (x, x1, x2, ...) on channels; NHWC keeps that order on the last axis
-      feats = jnp.concatenate([feats, lrelu(conv(self.num_grow_ch, i)(feats))], axis=-1)
-    return conv(self.num_feat, 5)(feats) * self.res_scale + x
+    for j in range(1, 5):  # torch concatenates (x, x1, x2, ...) on channels; NHWC keeps that order on the last axis
+      feats = jnp.concatenate([feats, lrelu(conv(self.num_grow_ch, j, feats))], axis=-1)
+    return conv(self.num_feat, 5, feats) * self.res_scale + x
 
 
 class RRDB(nn.Module):
@@ -41,15 +50,16 @@ class RRDB(nn.Module):
   num_grow_ch: int = 32
   res_scale: float = 0.2
   init_scale: float = 0.1
+  use_bn: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     out = x
     for k in range(1, 4):
-      out = ResidualDenseBlock(self.num_feat, self.num_grow_ch, self.res_scale, self.init_scale, self.dtype,
-                               self.param_dtype, name=f'rdb{k}')(out)
+      out = ResidualDenseBlock(self.num_feat, self.num_grow_ch, self.res_scale, self.init_scale, self.use_bn,
+                               self.dtype, self.param_dtype, name=f'rdb{k}')(out, train)
     return out * self.res_scale + x
 
 
@@ -59,6 +69,7 @@ class RRDBNet(nn.Module):
   `scale` 2 and 1 pixel-unshuffle the input by 2 and 4 first (Real-ESRGAN's x2/x1 models), so H and W must be
   divisible by 2 (scale 2) or 4 (scale 1); the trunk always upsamples x4. `init_scale` multiplies the Kaiming init of
   the RDB convs (all other convs keep PyTorch's default init); `res_scale` is the residual scaling beta.
+  `train` matters only with `use_bn` (batch statistics; mark `batch_stats` mutable).
   `dtype` is the compute dtype (e.g. bfloat16), `param_dtype` the storage dtype of the params.
   """
   num_in_ch: int = 3
@@ -69,23 +80,23 @@ class RRDBNet(nn.Module):
   num_grow_ch: int = 32
   res_scale: float = 0.2
   init_scale: float = 0.1
+  use_bn: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     if self.scale not in (1, 2, 4):
       raise ValueError(f'RRDBNet scale must be 4, 2 or 1, got {self.scale}.')
-    if x.ndim != 4 or x.shape[-1] != self.num_in_ch:
-      raise ValueError(f'RRDBNet expects NHWC input with {self.num_in_ch} channels, got shape {x.shape}.')
+    check_nhwc(x, self.num_in_ch, 'RRDBNet')
     conv = lambda features, name: Conv(features, dtype=self.dtype, param_dtype=self.param_dtype, name=name)
     if self.scale < 4:
       x = pixel_unshuffle(x, 4 // self.scale)
     feat = conv(self.num_feat, 'conv_first')(x)
     body = feat
     for i in range(self.num_block):
-      body = RRDB(self.num_feat, self.num_grow_ch, self.res_scale, self.init_scale, self.dtype, self.param_dtype,
-                  name=f'body_{i}')(body)
+      body = RRDB(self.num_feat, self.num_grow_ch, self.res_scale, self.init_scale, self.use_bn, self.dtype,
+                  self.param_dtype, name=f'body_{i}')(body, train)
     feat = feat + conv(self.num_feat, 'conv_body')(body)
     feat = lrelu(conv(self.num_feat, 'conv_up1')(upsample_nearest2x(feat)))
     feat = lrelu(conv(self.num_feat, 'conv_up2')(upsample_nearest2x(feat)))

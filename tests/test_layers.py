@@ -27,6 +27,21 @@ def test_pixel_unshuffle_rejects_indivisible_size():
     layers.pixel_unshuffle(jnp.zeros((1, 6, 8, 3)), 4)
 
 
+@pytest.mark.parametrize('factor', [2, 3])
+def test_pixel_shuffle_matches_torch_and_inverts_unshuffle(factor):
+  torch = pytest.importorskip('torch')
+  x = np.random.default_rng(0).normal(size=(2, 4, 5, 2 * factor * factor)).astype(np.float32)
+  ours = np.asarray(layers.pixel_shuffle(jnp.asarray(x), factor))
+  ref = torch.nn.functional.pixel_shuffle(torch.from_numpy(x).permute(0, 3, 1, 2), factor).permute(0, 2, 3, 1)
+  np.testing.assert_array_equal(ours, ref.numpy())
+  np.testing.assert_array_equal(layers.pixel_unshuffle(jnp.asarray(ours), factor), x)
+
+
+def test_pixel_shuffle_rejects_indivisible_channels():
+  with pytest.raises(ValueError, match='divisible by 4'):
+    layers.pixel_shuffle(jnp.zeros((1, 2, 2, 6)), 2)
+
+
 def test_upsample_nearest2x():
   x = jnp.arange(4.0).reshape(1, 2, 2, 1)
   np.testing.assert_array_equal(layers.upsample_nearest2x(x)[0, ..., 0],

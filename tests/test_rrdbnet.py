@@ -78,3 +78,28 @@ def test_bfloat16_compute_keeps_float32_params():
   assert out.dtype == jnp.bfloat16
   ref = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4).apply({'params': params}, x)
   np.testing.assert_allclose(np.asarray(out, np.float32), ref, atol=0.05)
+
+
+def test_batch_norm_variant_follows_each_rdb_conv_and_trains_its_stats():
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, use_bn=True)
+  x = jax.random.uniform(jax.random.key(1), (2, 8, 8, 3))
+  variables = net.init(jax.random.key(0), x)
+  rdb = variables['params']['body_0']['rdb2']
+  assert sorted(rdb) == [f'{kind}{j}' for kind in ('bn', 'conv') for j in range(1, 6)]
+  assert rdb['bn5']['scale'].shape == (8,) and rdb['bn1']['scale'].shape == (4,)
+  assert 'bn1' not in variables['params']['body_0'] and 'conv_body' in variables['params']
+  out, updates = net.apply(variables, x, train=True, mutable=['batch_stats'])
+  assert out.shape == (2, 32, 32, 3)
+  stats, new_stats = variables['batch_stats'], updates['batch_stats']
+  assert jax.tree.structure(new_stats) == jax.tree.structure(stats)
+  assert all(float(jnp.abs(a - b).max()) > 1e-4 for a, b in zip(jax.tree.leaves(new_stats), jax.tree.leaves(stats)))
+  eval_out = net.apply(variables, x)  # running statistics: (0, 1) after init
+  assert float(jnp.abs(eval_out - out).max()) > 1e-4
+
+
+def test_without_batch_norm_the_train_flag_changes_nothing():
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)
+  x = jax.random.uniform(jax.random.key(1), (1, 8, 8, 3))
+  variables = net.init(jax.random.key(0), x)
+  assert list(variables) == ['params']
+  np.testing.assert_array_equal(net.apply(variables, x, train=True), net.apply(variables, x))

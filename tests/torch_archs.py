@@ -93,3 +93,68 @@ def torch_vgg19_features() -> nn.Sequential:
       prev = width
     layers.append(nn.MaxPool2d(2, 2))
   return nn.Sequential(*layers)
+
+
+class TorchResidualBlock(nn.Module):
+  """x + conv2(relu(conv1(x))); with BN (SRGAN): x + bn2(conv2(relu(bn1(conv1(x)))))."""
+
+  def __init__(self, nf: int, use_bn: bool):
+    super().__init__()
+    self.conv1, self.conv2 = nn.Conv2d(nf, nf, 3, 1, 1), nn.Conv2d(nf, nf, 3, 1, 1)
+    self.bn1, self.bn2 = (nn.BatchNorm2d(nf), nn.BatchNorm2d(nf)) if use_bn else (nn.Identity(), nn.Identity())
+
+  def forward(self, x):
+    return x + self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+
+
+class TorchMSRResNet(nn.Module):
+  """BasicSR-named MSRResNet: conv_first, body.{i}.conv{1,2} (+ bn{1,2}), upconv1 (+ upconv2 for x4), conv_hr,
+  conv_last; output plus the bilinearly upsampled input."""
+
+  def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_block=16, upscale=4, use_bn=False):
+    super().__init__()
+    self.upscale = upscale
+    self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+    self.body = nn.Sequential(*[TorchResidualBlock(num_feat, use_bn) for _ in range(num_block)])
+    shuffle = 2 if upscale == 4 else upscale
+    self.upconv1 = nn.Conv2d(num_feat, num_feat * shuffle**2, 3, 1, 1)
+    if upscale == 4:
+      self.upconv2 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+    self.pixel_shuffle = nn.PixelShuffle(shuffle)
+    self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+  def forward(self, x):
+    act = lambda t: F.leaky_relu(t, 0.1)
+    out = self.body(act(self.conv_first(x)))
+    out = act(self.pixel_shuffle(self.upconv1(out)))
+    if self.upscale == 4:
+      out = act(self.pixel_shuffle(self.upconv2(out)))
+    out = self.conv_last(act(self.conv_hr(out)))
+    return out + F.interpolate(x, scale_factor=self.upscale, mode='bilinear', align_corners=False)
+
+
+class TorchMINCNet(nn.Module):
+  """ESRGAN's material-recognition VGG16 (VGG16minc_53.pth): conv11 .. conv53, ceil-mode max-pools, output conv53
+  before its ReLU."""
+
+  GROUPS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+  def __init__(self):
+    super().__init__()
+    prev = 3
+    for g, (width, n) in enumerate(self.GROUPS, 1):
+      for i in range(1, n + 1):
+        setattr(self, f'conv{g}{i}', nn.Conv2d(prev, width, 3, 1, 1))
+        prev = width
+    self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
+
+  def forward(self, x):
+    for g, (_, n) in enumerate(self.GROUPS, 1):
+      if g > 1:
+        x = self.pool(x)
+      for i in range(1, n + 1):
+        x = getattr(self, f'conv{g}{i}')(x)
+        if (g, i) != (5, 3):
+          x = F.relu(x)
+    return x

@@ -1,22 +1,37 @@
 """Self-describing model files: flax msgpack holding `{'arch', 'config', 'variables'}`; no torch needed to load.
 
 `arch` names a module class of this package and `config` its constructor fields, so `load_generator` can rebuild
-the network of any converted official file (scale 4/2/1, any block count) or of our own training export.
+the generator (RRDBNet or MSRResNet, any scale and block count) of a converted official file or of our own training
+export, and `load_perceptual_params` the VGG19 or MINC weights of the perceptual loss.
 """
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import numpy as np
 from flax import serialization
 
 from esrgan_jax.discriminator import VGGStyleDiscriminator
+from esrgan_jax.minc import MINCNet
 from esrgan_jax.rrdbnet import RRDBNet
+from esrgan_jax.srresnet import MSRResNet
 from esrgan_jax.vgg import VGG19Features
 
-ARCHS = {cls.__name__: cls for cls in (RRDBNet, VGGStyleDiscriminator, VGG19Features)}
-DEFAULT_VGG19_PATH = Path(__file__).resolve().parent.parent / 'third_party' / 'vgg_weights' / 'vgg19.msgpack'
+ARCHS = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, VGGStyleDiscriminator, VGG19Features, MINCNet)}
+GENERATOR_ARCHS: dict[str, type] = {cls.__name__: cls for cls in (RRDBNet, MSRResNet)}
+_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / 'third_party' / 'vgg_weights'
+DEFAULT_VGG19_PATH = _WEIGHTS_DIR / 'vgg19.msgpack'
+DEFAULT_MINC_PATH = _WEIGHTS_DIR / 'vgg16_minc53.msgpack'
+# Perceptual-loss network -> (convert command, the official file it reads); its default path is `default_path(arch)`.
+PERCEPTUAL_SOURCES = {
+    'VGG19Features': ('vgg19', 'vgg19-dcbb9e9d.pth', "torchvision's ImageNet VGG19 (vgg19-dcbb9e9d.pth, from "
+                      'torchvision.models.vgg19(weights="IMAGENET1K_V1") or the PyTorch model zoo)'),
+    'MINCNet': ('minc', 'VGG16minc_53.pth', "ESRGAN's material-recognition VGG16 (VGG16minc_53.pth, from the ESRGAN "
+                'repository\'s PIRM models)'),
+}
 
 
 def save_model(path: str | os.PathLike, arch: str, config: dict[str, Any], variables: Any) -> None:
@@ -47,30 +62,44 @@ def load_model(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, 
   return state['arch'], dict(state.get('config', {})), state['variables']
 
 
-def save_generator(path: str | os.PathLike, module: RRDBNet, params: Any) -> None:
-  """Saves an RRDBNet's params with the fields needed to rebuild it (dtype is not stored)."""
-  fields = ('num_in_ch', 'num_out_ch', 'scale', 'num_feat', 'num_block', 'num_grow_ch', 'res_scale', 'init_scale')
-  save_model(path, 'RRDBNet', {f: getattr(module, f) for f in fields}, {'params': params})
+def default_perceptual_path(arch: str) -> Path:
+  """Where `load_perceptual_params` looks for the converted weights of `arch` ('VGG19Features' or 'MINCNet')."""
+  return {'VGG19Features': DEFAULT_VGG19_PATH, 'MINCNet': DEFAULT_MINC_PATH}[arch]
 
 
-def load_generator(path: str | os.PathLike, dtype: Any = None) -> tuple[RRDBNet, Any]:
-  """Returns (RRDBNet, params) from a generator file; `dtype` sets the compute dtype (e.g. jnp.bfloat16)."""
+def save_generator(path: str | os.PathLike, module: nn.Module, params: Any) -> None:
+  """Saves a BN-free generator (any of GENERATOR_ARCHS) with its constructor fields (not dtype/param_dtype)."""
+  arch = type(module).__name__
+  if arch not in GENERATOR_ARCHS:
+    raise ValueError(f'save_generator saves generators ({", ".join(GENERATOR_ARCHS)}), not {arch}.')
+  if module.use_bn:
+    raise ValueError(f'{arch} has BatchNorm layers (use_bn=True); generator files hold BN-free generators. Fold the '
+                     'BatchNorm first: module, params = esrgan_jax.fold_batch_norm.fold_batch_norm(module, variables).')
+  skip = ('dtype', 'param_dtype', 'parent', 'name')
+  config = {f.name: getattr(module, f.name) for f in dataclasses.fields(module) if f.name not in skip}
+  save_model(path, arch, config, {'params': params})
+
+
+def load_generator(path: str | os.PathLike, dtype: Any = None) -> tuple[nn.Module, Any]:
+  """Returns (generator, params) from a generator file; `dtype` sets the compute dtype (e.g. jnp.bfloat16)."""
   arch, config, variables = load_model(path)
-  if arch != 'RRDBNet':
-    raise ValueError(f'{path} holds a {arch}, not a generator (RRDBNet).')
-  return RRDBNet(**config, dtype=dtype), variables['params']
+  if arch not in GENERATOR_ARCHS:
+    raise ValueError(f'{path} holds a {arch}, not a generator ({", ".join(GENERATOR_ARCHS)}).')
+  return GENERATOR_ARCHS[arch](**config, dtype=dtype), variables['params']
 
 
-def load_vgg19_params(path: str | os.PathLike | None = None) -> Any:
-  """Params of `VGG19Features` converted from torchvision's `vgg19-dcbb9e9d.pth` (default: third_party/vgg_weights)."""
-  path = Path(path or DEFAULT_VGG19_PATH)
+def load_perceptual_params(path: str | os.PathLike | None = None, arch: str = 'VGG19Features') -> Any:
+  """Params of a perceptual-loss network (`VGG19Features` or `MINCNet`) from a file written by `esrgan_jax.convert`;
+  `path=None` means `default_perceptual_path(arch)` (third_party/vgg_weights)."""
+  if arch not in PERCEPTUAL_SOURCES:
+    raise ValueError(f'Unknown perceptual network {arch!r}; expected one of {sorted(PERCEPTUAL_SOURCES)}.')
+  command, source, description = PERCEPTUAL_SOURCES[arch]
+  path = Path(path or default_perceptual_path(arch))
   if not path.is_file():
     raise FileNotFoundError(
-        f'VGG19 weights not found at {path}. The perceptual loss needs torchvision\'s ImageNet VGG19 '
-        f'(vgg19-dcbb9e9d.pth, from torchvision.models.vgg19(weights="IMAGENET1K_V1") or the PyTorch model zoo). '
-        f'Convert it once with: python -m esrgan_jax.convert vgg19 vgg19-dcbb9e9d.pth {DEFAULT_VGG19_PATH}')
-  arch, _, variables = load_model(path)
-  if arch != 'VGG19Features':
-    raise ValueError(f'{path} holds a {arch}, not VGG19 features.')
+        f'{arch} weights not found at {path}. The perceptual loss needs {description}. Convert it once with: '
+        f'python -m esrgan_jax.convert {command} {source} {path}')
+  stored, _, variables = load_model(path)
+  if stored != arch:
+    raise ValueError(f'{path} holds a {stored}, not {arch} weights.')
   return variables['params']
-

@@ -203,7 +203,7 @@ def vgg19_pth(tmp_path_factory) -> tuple[Path, torch.nn.Sequential]:
 def test_vgg19_parity(tmp_path, vgg19_pth):
   path, features = vgg19_pth
   run_cli('vgg19', path, tmp_path / 'vgg19.msgpack')
-  params = model_io.load_vgg19_params(tmp_path / 'vgg19.msgpack')
+  params = model_io.load_perceptual_params(tmp_path / 'vgg19.msgpack')
   x = images((2, 32, 32, 3))
   out = VGG19Features(layers=('relu3_2', 'conv5_4')).apply({'params': params}, x)
   normalised = (x - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
@@ -215,13 +215,13 @@ def test_missing_vgg19_file_names_the_command_that_makes_it(tmp_path, monkeypatc
   default = tmp_path / 'third_party' / 'vgg19.msgpack'
   monkeypatch.setattr(model_io, 'DEFAULT_VGG19_PATH', default)
   with pytest.raises(FileNotFoundError, match='python -m esrgan_jax.convert vgg19') as error:
-    model_io.load_vgg19_params()
+    model_io.load_perceptual_params()
   command = str(error.value).split('python -m esrgan_jax.convert ')[1].split()
   assert command == ['vgg19', 'vgg19-dcbb9e9d.pth', str(default)]
   run_cli(command[0], vgg19_pth[0], *command[2:])  # Exactly the named command, on the user's downloaded file.
   run_cli(command[0], vgg19_pth[0])  # The output defaults to where training looks.
-  assert jax.tree.structure(model_io.load_vgg19_params()) == jax.tree.structure(
-      model_io.load_vgg19_params(default))
+  assert jax.tree.structure(model_io.load_perceptual_params()) == jax.tree.structure(
+      model_io.load_perceptual_params(default))
 
 
 def test_generator_round_trip_through_pth(tmp_path):

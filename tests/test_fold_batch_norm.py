@@ -9,6 +9,7 @@ from esrgan_jax.rrdbnet import RRDBNet
 from esrgan_jax.srresnet import MSRResNet
 from test_convert import random_variables  # unit-gain convs and BN layers far from their init
 
+
 @pytest.mark.parametrize('net', [RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, use_bn=True),
                                  MSRResNet(scale=3, num_feat=8, num_block=2, use_bn=True)],
                          ids=lambda net: type(net).__name__)

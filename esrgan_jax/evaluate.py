@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from esrgan_jax import metrics
+from esrgan_jax import metrics, xla_flags
 from esrgan_jax.image_io import IMAGE_EXTENSIONS, read_image_raw, to_rgb
 from esrgan_jax.imresize import imresize, modcrop
 from esrgan_jax.model_io import load_generator
@@ -177,4 +177,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+  xla_flags.use_fast_cpu_flags()
   sys.exit(main())

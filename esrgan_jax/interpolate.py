@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 
+from esrgan_jax import xla_flags
 from esrgan_jax.model_io import load_generator, save_generator
 from esrgan_jax.rrdbnet import RRDBNet
 
@@ -130,4 +131,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+  xla_flags.use_fast_cpu_flags()
   sys.exit(main())

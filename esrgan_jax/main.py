@@ -10,7 +10,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from esrgan_jax import train
+from esrgan_jax import train, xla_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, TensorBoard logs and exported generators.')
@@ -39,5 +39,6 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  xla_flags.use_fast_cpu_flags()
   flags.mark_flags_as_required(['config', 'workdir'])
   app.run(main)

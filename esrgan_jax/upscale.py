@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from esrgan_jax import xla_flags
 from esrgan_jax.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_raw, write_image
 from esrgan_jax.imresize import imresize
 from esrgan_jax.model_io import load_generator
@@ -166,4 +167,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+  xla_flags.use_fast_cpu_flags()
   sys.exit(main())

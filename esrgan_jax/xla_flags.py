@@ -6,6 +6,8 @@ elementwise ops after it (bias add, scaling) into one YNNPACK graph, which uses 
 benchmarks/RESULTS.md for what it gains. XLA reads XLA_FLAGS once, when the first JAX computation starts its
 backend, and kills the process on a flag it does not know, so the flags are only set on jaxlib releases they were
 checked on, and never over a user's own XLA_FLAGS (even an empty one).
+The command-line entry points (`main`, `upscale`, `evaluate`, `interpolate`, `ablation`) call it when run as
+scripts; in a notebook, call it first thing.
 """
 import importlib.metadata
 import logging

@@ -88,3 +88,17 @@ print(sum(float(tf.reduce_sum(x)) for x in ds))
   result = _run_fresh_python(code)
   assert result.returncode == 0, result.stderr[-3000:]
   assert float(result.stdout.split()[-1]) == 4 * 4 * 3 * (0 + 1 + 2 + 3)
+
+
+@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
+@pytest.mark.parametrize('module', ['main', 'upscale', 'evaluate', 'interpolate'])
+def test_entry_points_set_flags_when_run_as_scripts(module):
+  """`python -m esrgan_jax.X` sets the flags before its first JAX computation (here: before --help exits)."""
+  code = f'''
+import atexit, os, runpy, sys
+atexit.register(lambda: print('XLA_FLAGS=' + os.environ.get('XLA_FLAGS', '<unset>')))
+sys.argv = ['{module}', '--help']
+runpy.run_module('esrgan_jax.{module}', run_name='__main__')
+'''
+  result = _run_fresh_python(code)
+  assert f'XLA_FLAGS={" ".join(xla_flags.FAST_CPU_FLAGS)}' in result.stdout.splitlines(), result.stderr[-2000:]

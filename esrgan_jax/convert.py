@@ -1,13 +1,15 @@
 """Converts official PyTorch ESRGAN weights into esrgan_jax model files, and our networks back into `.pth` files.
 
-Reads `.pth` files with `esrgan_jax.torch_io` (no torch needed, no pickle code run). Generators come in three key
-schemes (`GENERATOR_SCHEMES`): BasicSR / Real-ESRGAN, the ESRGAN repo of 2019 and the oldest `model.N` Sequential one,
-optionally wrapped as BasicSR's `{'params': sd, 'params_ema': sd}` and/or with DataParallel's `module.` prefix. The
-architecture (block count, widths, scale) is inferred from the keys and shapes. Usage:
+Reads `.pth` files with `esrgan_jax.torch_io` (no torch needed, no pickle code run). RRDBNet generators come in three
+key schemes (`GENERATOR_SCHEMES`): BasicSR / Real-ESRGAN, the ESRGAN repo of 2019 and the oldest `model.N` Sequential
+one; BasicSR's MSRResNet (SRResNet) is recognised by its keys too. Either may be wrapped as BasicSR's
+`{'params': sd, 'params_ema': sd}` and/or carry DataParallel's `module.` prefix. The architecture (block count,
+widths, scale) is inferred from the keys and shapes. Usage:
 
   python -m esrgan_jax.convert generator RRDB_ESRGAN_x4.pth esrgan_x4.msgpack [--params-key params]
   python -m esrgan_jax.convert discriminator net_d.pth net_d.msgpack
   python -m esrgan_jax.convert vgg19 vgg19-dcbb9e9d.pth [third_party/vgg_weights/vgg19.msgpack]
+  python -m esrgan_jax.convert minc VGG16minc_53.pth [third_party/vgg_weights/vgg16_minc53.msgpack]
   python -m esrgan_jax.convert to-pth esrgan_x4.msgpack esrgan_x4.pth [--key params]
 """
 import argparse
@@ -22,7 +24,9 @@ from flax import traverse_util
 
 from esrgan_jax import model_io, torch_io
 from esrgan_jax.discriminator import VGGStyleDiscriminator
+from esrgan_jax.minc import MINCNet
 from esrgan_jax.rrdbnet import RRDBNet
+from esrgan_jax.srresnet import MSRResNet
 from esrgan_jax.vgg import VGG19_LAYERS, VGG19Features
 
 # Torch module name of each RRDBNet part per key scheme. `rdb` is conv{j} of RDB {k} (1-3) of RRDB block {i};
@@ -36,14 +40,17 @@ GENERATOR_SCHEMES = {
                        conv_body='model.1.sub.{num_block}', conv_up1='model.3', conv_up2='model.6', conv_hr='model.8',
                        conv_last='model.10'),
 }
+# BasicSR's MSRResNet: conv_first, body.{i}.conv{1,2}, upconv1 (and upconv2 at x4), conv_hr, conv_last.
+_MSRRESNET_KEY = re.compile(r'(conv_first|body\.(\d+)\.conv[12]|upconv[12]|conv_hr|conv_last)\.(weight|bias)')
 # BasicSR checkpoint keys holding a state dict, in order of preference.
 WRAPPER_KEYS = ('params_ema', 'params')
 # Flax (collection, leaf name) -> torch parameter or buffer name.
 _TORCH_LEAF_NAMES = {('params', 'kernel'): 'weight', ('params', 'scale'): 'weight', ('params', 'bias'): 'bias',
                      ('batch_stats', 'mean'): 'running_mean', ('batch_stats', 'var'): 'running_var'}
 _FLAX_RDB_CONV = re.compile(r'body_(?P<i>\d+)/rdb(?P<k>\d)/conv(?P<j>\d)')
-_GENERATOR_HINT = ('Only ESRGAN/BasicSR/Real-ESRGAN RRDBNet generators are supported (e.g. RRDB_ESRGAN_x4.pth, '
-                   'ESRGAN_SRx4_DF2KOST_official-ff704c30.pth, RealESRGAN_x4plus.pth), not other architectures.')
+_GENERATOR_HINT = ('Only ESRGAN/BasicSR/Real-ESRGAN RRDBNet generators (e.g. RRDB_ESRGAN_x4.pth, '
+                   'ESRGAN_SRx4_DF2KOST_official-ff704c30.pth, RealESRGAN_x4plus.pth) and BasicSR\'s MSRResNet '
+                   '(e.g. MSRResNet_x4.pth) are supported, not other architectures.')
 
 FlatPath = tuple[str, ...]  # (collection, *module names, leaf name)
 
@@ -135,37 +142,55 @@ def _num_blocks(keys: Sequence[str], scheme: str) -> int:
 
 
 def _detect_scheme(keys: Sequence[str]) -> str:
-  """The scheme that names the most of `keys` (BasicSR on a tie)."""
+  """The RRDBNet scheme, or 'MSRResNet', that names the most of `keys` (BasicSR on a tie)."""
 
   def named_keys(scheme: str) -> int:
+    if scheme == 'MSRResNet':
+      return sum(bool(_MSRRESNET_KEY.fullmatch(key)) for key in keys)
     names = GENERATOR_SCHEMES[scheme]
     pattern = _rdb_key_pattern(names['rdb'])
     fixed = {names[part].format(num_block=_num_blocks(keys, scheme)) for part in names if part != 'rdb'}
     return sum(bool(pattern.match(key)) or key.rpartition('.')[0] in fixed for key in keys)
 
-  return max(GENERATOR_SCHEMES, key=named_keys)
+  return max((*GENERATOR_SCHEMES, 'MSRResNet'), key=named_keys)
 
 
-def _generator_torch_module(scheme: str, num_block: int) -> Callable[[str], str]:
-  """Flax module path of an RRDBNet ('conv_first', 'body_3/rdb1/conv2', ...) -> its torch name in `scheme`."""
+def _generator_torch_module(module: RRDBNet | MSRResNet, scheme: str) -> Callable[[str], str]:
+  """Flax module path of a generator ('conv_first', 'body_3/rdb1/conv2', 'body_3/conv1', ...) -> its torch name in
+  `scheme` (MSRResNet has BasicSR's names only: `body.3.conv1`)."""
+  if isinstance(module, MSRResNet):
+    return lambda flax_module: re.sub(r'^body_(\d+)/', r'body.\1.', flax_module)
   names = GENERATOR_SCHEMES[scheme]
 
   def torch_module(flax_module: str) -> str:
     rdb = _FLAX_RDB_CONV.fullmatch(flax_module)
-    return names['rdb'].format(**rdb.groupdict()) if rdb else names[flax_module].format(num_block=num_block)
+    return names['rdb'].format(**rdb.groupdict()) if rdb else names[flax_module].format(num_block=module.num_block)
 
   return torch_module
 
 
-def _describe_generator(module: RRDBNet) -> str:
-  return (f'RRDBNet(scale {module.scale}, {module.num_block} blocks, num_feat {module.num_feat}, num_grow_ch '
-          f'{module.num_grow_ch}, {module.num_in_ch}->{module.num_out_ch} channels)')
+def _describe_generator(module: RRDBNet | MSRResNet) -> str:
+  widths = f'num_feat {module.num_feat}'
+  if isinstance(module, RRDBNet):
+    widths += f', num_grow_ch {module.num_grow_ch}'
+  return (f'{type(module).__name__}(scale {module.scale}, {module.num_block} blocks, {widths}, '
+          f'{module.num_in_ch}->{module.num_out_ch} channels)')
 
 
-def _infer_generator(state: Mapping[str, Any]) -> tuple[str, RRDBNet]:
-  """(scheme, RRDBNet) of an unwrapped state dict. Input and output channel counts are equal unless conv_first's
+def _infer_msrresnet(state: Mapping[str, Any]) -> MSRResNet:
+  """MSRResNet of an unwrapped BasicSR state dict: x4 with upconv2, else x2 or x3 from upconv1's out-channels
+  (num_feat * scale**2); x4 when neither fits (the error then names upconv1/upconv2)."""
+  num_feat = _dim(state, 'conv_first.weight', 0, 64)
+  up_ratio, remainder = divmod(_dim(state, 'upconv1.weight', 0, 4 * num_feat), num_feat)
+  scale = 4 if 'upconv2.weight' in state or remainder else {4: 2, 9: 3}.get(up_ratio, 4)
+  blocks = [int(m[2]) for m in map(_MSRRESNET_KEY.fullmatch, state) if m and m[2]]
+  return MSRResNet(num_in_ch=_dim(state, 'conv_first.weight', 1, 3), num_out_ch=_dim(state, 'conv_last.weight', 0, 3),
+                   scale=scale, num_feat=num_feat, num_block=1 + max(blocks, default=-1))
+
+
+def _infer_rrdbnet(state: Mapping[str, Any], scheme: str) -> RRDBNet:
+  """RRDBNet of an unwrapped state dict in `scheme`. Input and output channel counts are equal unless conv_first's
   in-channels are not 1x, 4x or 16x conv_last's out-channels (scale 4, 2, 1); then the scale is 4."""
-  scheme = _detect_scheme(list(state))
   names, num_block = GENERATOR_SCHEMES[scheme], _num_blocks(list(state), scheme)
   num_out_ch = _dim(state, f'{names["conv_last"]}.weight', 0, 3)
   first_in_ch = _dim(state, f'{names["conv_first"]}.weight', 1, num_out_ch)
@@ -175,34 +200,35 @@ def _infer_generator(state: Mapping[str, Any]) -> tuple[str, RRDBNet]:
       num_in_ch=num_in_ch, num_out_ch=num_out_ch, scale=scale, num_block=num_block,
       num_feat=_dim(state, f'{names["conv_first"]}.weight', 0, 64),
       num_grow_ch=_dim(state, names['rdb'].format(i=0, k=1, j=1) + '.weight', 0, 32))
-  return scheme, module
+  return module
 
 
-def _generator_from_torch(state: Mapping, params_key: str | None) -> tuple[str, RRDBNet, Any]:
+def _generator_from_torch(state: Mapping, params_key: str | None) -> tuple[str, RRDBNet | MSRResNet, Any]:
   state = _unwrap(state, params_key)
-  scheme, module = _infer_generator(state)
+  scheme = _detect_scheme(list(state))
+  module = _infer_msrresnet(state) if scheme == 'MSRResNet' else _infer_rrdbnet(state, scheme)
   shapes = _variable_shapes(module, (1, 4, 4, module.num_in_ch))
-  keys = _torch_keys(list(shapes), _generator_torch_module(scheme, module.num_block))
+  keys = _torch_keys(list(shapes), _generator_torch_module(module, scheme))
   variables = _variables_from_torch(state, shapes, keys, lambda key: False,
                                     f'{_describe_generator(module)} in {scheme} key names', _GENERATOR_HINT)
   return scheme, module, variables['params']
 
 
-def generator_from_torch(state: Mapping, params_key: str | None = None) -> tuple[RRDBNet, Any]:
-  """(RRDBNet, params) from a generator state dict as `torch_io.load_state_dict` returns it.
+def generator_from_torch(state: Mapping, params_key: str | None = None) -> tuple[RRDBNet | MSRResNet, Any]:
+  """(RRDBNet or MSRResNet, params) from a generator state dict as `torch_io.load_state_dict` returns it.
 
-  Accepts the three `GENERATOR_SCHEMES`, a BasicSR `{'params', 'params_ema'}` wrapper (`params_ema` is preferred
-  unless `params_key` names one) and a `module.` prefix. Block count, widths and scale are inferred. Raises
-  ValueError listing every missing, unknown and wrongly shaped key.
+  Accepts the three `GENERATOR_SCHEMES` and BasicSR's MSRResNet names, a BasicSR `{'params', 'params_ema'}` wrapper
+  (`params_ema` is preferred unless `params_key` names one) and a `module.` prefix. Block count, widths and scale are
+  inferred. Raises ValueError listing every missing, unknown and wrongly shaped key.
   """
   _, module, params = _generator_from_torch(state, params_key)
   return module, params
 
 
-def generator_to_torch(module: RRDBNet, params: Any) -> dict[str, np.ndarray]:
-  """BasicSR-named state dict (float32 arrays, torch layout) of an RRDBNet's params."""
+def generator_to_torch(module: RRDBNet | MSRResNet, params: Any) -> dict[str, np.ndarray]:
+  """BasicSR-named state dict (float32 arrays, torch layout) of a BN-free RRDBNet's or MSRResNet's params."""
   shapes = _variable_shapes(module, (1, 4, 4, module.num_in_ch))
-  keys = _torch_keys(list(shapes), _generator_torch_module('BasicSR', module.num_block))
+  keys = _torch_keys(list(shapes), _generator_torch_module(module, 'BasicSR'))
   return _variables_to_torch({'params': params}, shapes, keys, _describe_generator(module))
 
 
@@ -214,8 +240,8 @@ def _discriminator_shapes(module: VGGStyleDiscriminator) -> dict[FlatPath, tuple
   return _variable_shapes(module, (1, module.input_size, module.input_size, module.num_in_ch))
 
 
-def _discriminator_torch_module(flax_module: str) -> str:
-  return flax_module  # BasicSR names the discriminator's modules as we do: conv0_0, bn1_1, linear1, ...
+def _same_torch_module(flax_module: str) -> str:
+  return flax_module  # BasicSR's discriminator and ESRGAN's MINCNet name their modules as we do: conv0_0, conv11, ...
 
 
 def discriminator_from_torch(state: Mapping, params_key: str | None = None) -> tuple[VGGStyleDiscriminator, Any]:
@@ -229,7 +255,7 @@ def discriminator_from_torch(state: Mapping, params_key: str | None = None) -> t
                                  num_feat=_dim(state, 'conv0_0.weight', 0, 64),
                                  input_size=256 if any(key.startswith('conv5_') for key in state) else 128)
   shapes = _discriminator_shapes(module)
-  keys = _torch_keys(list(shapes), _discriminator_torch_module)
+  keys = _torch_keys(list(shapes), _same_torch_module)
   return module, _variables_from_torch(state, shapes, keys, lambda key: key.endswith('.num_batches_tracked'),
                                        _describe_discriminator(module))
 
@@ -237,7 +263,7 @@ def discriminator_from_torch(state: Mapping, params_key: str | None = None) -> t
 def discriminator_to_torch(module: VGGStyleDiscriminator, variables: Any) -> dict[str, np.ndarray]:
   """BasicSR-named state dict of a discriminator's {'params', 'batch_stats'}; num_batches_tracked is written as 0."""
   shapes = _discriminator_shapes(module)
-  state = _variables_to_torch(variables, shapes, _torch_keys(list(shapes), _discriminator_torch_module),
+  state = _variables_to_torch(variables, shapes, _torch_keys(list(shapes), _same_torch_module),
                               _describe_discriminator(module))
   for key in [k for k in state if k.endswith('.running_mean')]:
     state[key.replace('.running_mean', '.num_batches_tracked')] = np.array(0, np.int64)
@@ -256,6 +282,19 @@ def vgg19_from_torch(state: Mapping) -> Any:
   keys = _torch_keys(list(shapes), _torchvision_vgg19_module)
   return _variables_from_torch(state, shapes, keys, lambda key: key.startswith('classifier.'),
                                "torchvision's vgg19 (features.N)")['params']
+
+
+def minc_from_torch(state: Mapping) -> Any:
+  """`MINCNet` params from ESRGAN's `VGG16minc_53.pth` (`conv11.weight` ... `conv53.bias`, torch OIHW)."""
+  state = _unwrap(state, None)
+  shapes = _variable_shapes(MINCNet(), (1, 16, 16, 3))
+  keys = _torch_keys(list(shapes), _same_torch_module)
+  return _variables_from_torch(state, shapes, keys, lambda key: False,
+                               "ESRGAN's MINCNet (conv11 .. conv53)")['params']
+
+
+# model_io's perceptual arch -> the function reading its official state dict.
+_PERCEPTUAL_FROM_TORCH = {'VGG19Features': vgg19_from_torch, 'MINCNet': minc_from_torch}
 
 
 def _param_count(params: Any) -> str:
@@ -277,16 +316,16 @@ def _convert_discriminator(args: argparse.Namespace) -> None:
         f'wrote {args.output}')
 
 
-def _convert_vgg19(args: argparse.Namespace) -> None:
-  params = vgg19_from_torch(torch_io.load_state_dict(args.input))
-  model_io.save_model(args.output, 'VGG19Features', {}, {'params': params})
-  print(f'{args.input}: VGG19 features conv1_1..conv5_4, {_param_count(params)} params; wrote {args.output}')
+def _convert_perceptual(args: argparse.Namespace) -> None:
+  params = _PERCEPTUAL_FROM_TORCH[args.arch](torch_io.load_state_dict(args.input))
+  model_io.save_model(args.output, args.arch, {}, {'params': params})
+  print(f'{args.input}: {args.arch} params ({_param_count(params)}); wrote {args.output}')
 
 
 def _export_pth(args: argparse.Namespace) -> None:
   arch, config, variables = model_io.load_model(args.input)
-  if arch == 'RRDBNet':
-    module = RRDBNet(**config)
+  if arch in model_io.GENERATOR_ARCHS:
+    module = model_io.GENERATOR_ARCHS[arch](**config)
     state, wrapper_keys = generator_to_torch(module, variables['params']), ('params', 'params_ema')
     what = _describe_generator(module)
   elif arch == 'VGGStyleDiscriminator':
@@ -294,7 +333,8 @@ def _export_pth(args: argparse.Namespace) -> None:
     state, wrapper_keys = discriminator_to_torch(module, variables), ('params',)
     what = _describe_discriminator(module)
   else:
-    raise ValueError(f'{args.input} holds {arch}; to-pth exports generators (RRDBNet) and discriminators.')
+    raise ValueError(f'{args.input} holds {arch}; to-pth exports generators ({", ".join(model_io.GENERATOR_ARCHS)}) '
+                     'and discriminators.')
   wrapper_keys = (args.key,) if args.key else wrapper_keys
   torch_io.save_state_dict(args.output, {key: state for key in wrapper_keys})
   print(f'{args.input}: {what} -> BasicSR key names under {" and ".join(wrapper_keys)}; wrote {args.output}')
@@ -303,7 +343,7 @@ def _export_pth(args: argparse.Namespace) -> None:
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(prog='python -m esrgan_jax.convert', description=__doc__.split('\n')[0])
   commands = parser.add_subparsers(dest='command', required=True)
-  for name, run, what in (('generator', _convert_generator, 'an RRDBNet generator (any of the three key schemes)'),
+  for name, run, what in (('generator', _convert_generator, 'an RRDBNet (any of the three key schemes) or MSRResNet'),
                           ('discriminator', _convert_discriminator, "BasicSR's VGGStyleDiscriminator")):
     command = commands.add_parser(name, help=f'.pth of {what} -> esrgan_jax model file')
     command.add_argument('input', help='.pth file (torch zip or legacy format)')
@@ -311,11 +351,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     command.add_argument('--params-key', choices=WRAPPER_KEYS, default=None,
                          help='state dict to take from a BasicSR checkpoint (default: params_ema if present)')
     command.set_defaults(run=run)
-  vgg19 = commands.add_parser('vgg19', help="torchvision's vgg19 .pth (vgg19-dcbb9e9d.pth) -> VGG19Features params")
-  vgg19.add_argument('input', help='.pth with features.N.weight/bias')
-  vgg19.add_argument('output', nargs='?', default=str(model_io.DEFAULT_VGG19_PATH),
-                     help='model file to write (default: %(default)s, where training looks for it)')
-  vgg19.set_defaults(run=_convert_vgg19)
+  for arch, (name, source, _) in model_io.PERCEPTUAL_SOURCES.items():
+    command = commands.add_parser(name, help=f'{source} -> {arch} params (perceptual loss)')
+    command.add_argument('input', help=f'the official {source}')
+    command.add_argument('output', nargs='?', default=str(model_io.default_perceptual_path(arch)),
+                         help='model file to write (default: %(default)s, where training looks for it)')
+    command.set_defaults(run=_convert_perceptual, arch=arch)
   to_pth = commands.add_parser('to-pth', help='esrgan_jax generator/discriminator file -> BasicSR-style .pth')
   to_pth.add_argument('input', help='model file written by esrgan_jax')
   to_pth.add_argument('output', help='.pth to write (torch zip format)')

@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 
 from esrgan_jax import xla_flags
 from esrgan_jax.model_io import load_generator, save_generator
-from esrgan_jax.rrdbnet import RRDBNet
 
-_SAME_ARCH_HINT = ('The two models must share one architecture: train or convert both with the same RRDBNet config '
-                   '(scale, num_feat, num_block, num_grow_ch).')
+_SAME_ARCH_HINT = ('The two models must share one architecture: train or convert both with the same generator config '
+                   '(arch, scale, num_feat, num_block, num_grow_ch).')
 
 
 def _key(path: jax.tree_util.KeyPath) -> str:
@@ -75,8 +75,10 @@ def sweep_file_name(alpha: float) -> str:
   return f'interp_{alpha:g}.msgpack'
 
 
-def _config_difference(a: RRDBNet, b: RRDBNet) -> dict[str, tuple[Any, Any]]:
-  """{field: (value in a, value in b)} for every constructor field where the two generators differ."""
+def _config_difference(a: nn.Module, b: nn.Module) -> dict[str, tuple[Any, Any]]:
+  """{field: (value in a, value in b)} for every constructor field where the two generators differ, or the arch."""
+  if type(a) is not type(b):
+    return {'arch': (type(a).__name__, type(b).__name__)}
   fields = (f.name for f in dataclasses.fields(a))
   return {f: (getattr(a, f), getattr(b, f)) for f in fields if getattr(a, f) != getattr(b, f)}
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,7 +24,6 @@ from esrgan_jax import xla_flags
 from esrgan_jax.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_raw, write_image
 from esrgan_jax.imresize import imresize
 from esrgan_jax.model_io import load_generator
-from esrgan_jax.rrdbnet import RRDBNet
 from esrgan_jax.tiling import ApplyFn, upscale_image
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
@@ -38,11 +38,11 @@ def list_images(path: str | os.PathLike) -> list[Path]:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _forward(module: RRDBNet, params: Any, x: jax.Array) -> jax.Array:
+def _forward(module: nn.Module, params: Any, x: jax.Array) -> jax.Array:
   return module.apply({'params': params}, x).astype(jnp.float32)
 
 
-def make_apply_fn(module: RRDBNet, params: Any) -> ApplyFn:
+def make_apply_fn(module: nn.Module, params: Any) -> ApplyFn:
   """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32 with `params` moved to the device once.
 
   One jitted function serves all calls: equal module configs and input shapes compile once per process.

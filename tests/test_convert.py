@@ -14,10 +14,12 @@ import pytest
 from esrgan_jax import convert, model_io, torch_io
 from esrgan_jax.discriminator import VGGStyleDiscriminator
 from esrgan_jax.rrdbnet import RRDBNet
+from esrgan_jax.srresnet import MSRResNet
 from esrgan_jax.vgg import VGG19Features
 
 torch = pytest.importorskip('torch')
-from torch_archs import TorchRRDBNet, TorchVGGStyleDiscriminator, torch_vgg19_features  # noqa: E402  (needs torch)
+from torch_archs import (TorchMSRResNet, TorchRRDBNet, TorchVGGStyleDiscriminator,  # noqa: E402  (needs torch)
+                         torch_vgg19_features)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(num_feat=8, num_block=2, num_grow_ch=4)
@@ -243,6 +245,39 @@ def test_generator_round_trip_through_pth(tmp_path):
   assert list(torch.load(tmp_path / 'params_only.pth', weights_only=True)) == ['params']
 
 
+@pytest.mark.parametrize('scale', [4, 3])
+def test_msrresnet_round_trip_through_pth(tmp_path, capsys, scale):
+  module = MSRResNet(scale=scale, num_feat=8, num_block=3)
+  params = random_variables(module, (1, 8, 8, 3))['params']
+  model_io.save_generator(tmp_path / 'ours.msgpack', module, params)
+  run_cli('to-pth', tmp_path / 'ours.msgpack', tmp_path / 'ours.pth')
+  exported = torch.load(tmp_path / 'ours.pth', weights_only=True)
+  net = TorchMSRResNet(upscale=scale, num_feat=8, num_block=3).eval()
+  net.load_state_dict(exported['params_ema'], strict=True)
+  x = images((1, 5, 7, 3))
+  assert_close(module.apply({'params': params}, x), torch_apply(net, x))
+  torch.save({'params': {f'module.{k}': v for k, v in exported['params'].items()}}, tmp_path / 'wrapped.pth')
+  run_cli('generator', tmp_path / 'wrapped.pth', tmp_path / 'back.msgpack')
+  expected = f'MSRResNet key names -> MSRResNet(scale {scale}, 3 blocks, num_feat 8, 3->3 channels)'
+  assert expected in capsys.readouterr().out
+  back_module, back_params = model_io.load_generator(tmp_path / 'back.msgpack')
+  assert back_module == module
+  assert_trees_equal(back_params, params)
+
+
+def test_broken_msrresnet_state_dict_names_the_bad_keys():
+  state = {k: v.numpy() for k, v in seeded(0, TorchMSRResNet, upscale=2, num_feat=8, num_block=2).state_dict().items()}
+  del state['body.1.conv2.bias']
+  state['conv_hr.weight'] = np.zeros((8, 4, 3, 3), np.float32)
+  state['body.0.bn1.weight'] = np.ones(8, np.float32)
+  with pytest.raises(ValueError) as error:
+    convert.generator_from_torch(state)
+  for pattern in (r'MSRResNet\(scale 2, 2 blocks, num_feat 8, 3->3 channels\) in MSRResNet key names',
+                  r'missing keys \(1\): body\.1\.conv2\.bias', r'unknown keys \(1\): body\.0\.bn1\.weight',
+                  r'wrong shapes \(1\): conv_hr\.weight has shape \(8, 4, 3, 3\), expected \(8, 8, 3, 3\)'):
+    assert re.search(pattern, str(error.value)), pattern
+
+
 def test_discriminator_round_trip_through_pth(tmp_path):
   module = VGGStyleDiscriminator(num_feat=8)
   variables = random_variables(module, (1, 128, 128, 3))
@@ -312,7 +347,7 @@ class _Payload:
     return os.system, (f'touch {self.marker}',)
 
 
-@pytest.mark.parametrize('command', ['generator', 'discriminator', 'vgg19'])
+@pytest.mark.parametrize('command', ['generator', 'discriminator', 'vgg19', 'minc'])
 def test_malicious_pth_is_refused_by_the_cli(tmp_path, capsys, command):
   marker = tmp_path / 'pwned'
   with zipfile.ZipFile(tmp_path / 'evil.pth', 'w') as archive:

@@ -10,7 +10,8 @@ import pytest
 
 from esrgan_jax.interpolate import interpolate, sweep_file_name
 from esrgan_jax.model_io import load_generator, save_generator
-from test_upscale import tiny_generator
+from esrgan_jax.srresnet import MSRResNet
+from test_upscale import random_params, tiny_generator
 
 # The module itself: `esrgan_jax.interpolate` as a package attribute is the function of the same name.
 interpolate_lib = importlib.import_module('esrgan_jax.interpolate')
@@ -75,7 +76,7 @@ def test_shape_and_dtype_mismatch_name_the_key_and_both_shapes():
   psnr, gan = hand_params()
   gan['conv']['kernel'] = np.zeros((4,), np.float32)
   with pytest.raises(ValueError, match=r"'conv/kernel' is float32\[3\] in the PSNR params but float32\[4\] in the GAN "
-                                       r'params.*same RRDBNet config'):
+                                       r'params.*same generator config'):
     interpolate(psnr, gan, 0.5)
   psnr, gan = hand_params()
   gan['conv']['bias'] = gan['conv']['bias'].astype(np.float16)
@@ -146,6 +147,14 @@ def test_cli_config_mismatch(generator_files, tmp_path, capsys, change, message)
   assert run_cli(psnr_path, tmp_path / 'other.msgpack', tmp_path / 'out', ['0.8']) == 2
   err = capsys.readouterr().err
   assert 'describe different generators' in err and message in err and 'must share one architecture' in err
+  assert not (tmp_path / 'out').exists()
+
+
+def test_cli_arch_mismatch(generator_files, tmp_path, capsys):
+  module = MSRResNet(num_feat=8, num_block=1)
+  save_generator(tmp_path / 'srresnet.msgpack', module, random_params(module))
+  assert run_cli(generator_files[0], tmp_path / 'srresnet.msgpack', tmp_path / 'out', ['0.8']) == 2
+  assert "arch 'RRDBNet' vs 'MSRResNet'" in capsys.readouterr().err
   assert not (tmp_path / 'out').exists()
 
 

@@ -4,7 +4,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from esrgan_jax import convert
 from esrgan_jax.srresnet import MSRResNet
+
+torch = pytest.importorskip('torch')
+from test_convert import assert_close, images, randomise_batch_norms, seeded, torch_apply  # noqa: E402  (torch)
+from torch_archs import TorchMSRResNet  # noqa: E402  (needs torch)
 
 TINY = dict(num_feat=8, num_block=2)
 
@@ -14,7 +19,8 @@ def shapes(module, input_shape=(1, 8, 8, 3)):
 
 
 def test_param_count_matches_basicsr():
-  assert sum(x.size for x in jax.tree.leaves(shapes(MSRResNet())['params'])) == 1_517_571  # MSRResNet x4, 16 blocks
+  assert sum(p.numel() for p in TorchMSRResNet().parameters()) == 1_517_571  # BasicSR's MSRResNet x4, 16 blocks
+  assert sum(x.size for x in jax.tree.leaves(shapes(MSRResNet())['params'])) == 1_517_571
 
 
 @pytest.mark.parametrize('scale,upconvs', [(4, {'upconv1': 256, 'upconv2': 256}), (3, {'upconv1': 576}),
@@ -54,3 +60,40 @@ def test_rejects_bad_scale_and_channels():
     MSRResNet(**TINY).init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
   with pytest.raises(ValueError, match=r'num_out_ch \(1\) must equal num_in_ch \(3\)'):
     MSRResNet(num_out_ch=1, **TINY).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+
+
+@pytest.mark.parametrize('scale', [2, 3, 4])
+def test_parity_with_torch(scale):
+  net = seeded(scale, TorchMSRResNet, upscale=scale, **TINY)
+  module, params = convert.generator_from_torch({k: v.numpy() for k, v in net.state_dict().items()})
+  assert module == MSRResNet(scale=scale, **TINY)
+  x = images((2, 7, 9, 3))
+  assert_close(module.apply({'params': params}, x), torch_apply(net, x))
+
+
+def bn_variables(net) -> tuple[MSRResNet, dict]:
+  """(MSRResNet with BN, {'params', 'batch_stats'}) of a torch MSRResNet with BN, by the converter's key mapping (the
+  converter itself reads BN-free generators only)."""
+  module = MSRResNet(num_feat=net.conv_first.out_channels, num_block=len(net.body), scale=net.upscale, use_bn=True)
+  shapes = convert._variable_shapes(module, (1, 4, 4, 3))
+  keys = convert._torch_keys(list(shapes), convert._generator_torch_module(module, 'BasicSR'))
+  state = {k: v.numpy().copy() for k, v in net.state_dict().items()}  # copies: torch updates its buffers in place
+  return module, convert._variables_from_torch(state, shapes, keys, lambda key: key.endswith('.num_batches_tracked'),
+                                               'MSRResNet with BN')
+
+
+def test_batch_norm_parity_with_torch_in_eval_and_train_mode():
+  net = seeded(0, TorchMSRResNet, upscale=2, use_bn=True, **TINY)
+  randomise_batch_norms(net)
+  module, variables = bn_variables(net)
+  x = images((2, 7, 9, 3))
+  assert_close(module.apply(variables, x), torch_apply(net, x))  # running statistics
+  out, updates = module.apply(variables, x, train=True, mutable=['batch_stats'])
+  assert_close(out, torch_apply(net.train(), x))  # batch statistics; torch updates its running stats (momentum 0.1)
+  old, new, bn = variables['batch_stats']['body_1']['bn2'], updates['batch_stats']['body_1']['bn2'], net.body[1].bn2
+  np.testing.assert_allclose(new['mean'], bn.running_mean.numpy(), rtol=0, atol=1e-6)
+  assert float(np.abs(new['mean'] - old['mean']).max()) > 1e-3
+  # torch folds the unbiased batch variance (n / (n - 1) times flax's biased one) into its running var.
+  n = x.shape[0] * x.shape[1] * x.shape[2]
+  np.testing.assert_allclose(new['var'] + (new['var'] - 0.9 * old['var']) / (n - 1), bn.running_var.numpy(),
+                             rtol=1e-5)

@@ -13,16 +13,22 @@ from esrgan_jax.image_io import read_image_raw, write_image
 from esrgan_jax.imresize import imresize
 from esrgan_jax.model_io import save_generator
 from esrgan_jax.rrdbnet import RRDBNet
+from esrgan_jax.srresnet import MSRResNet
 
 SCALE = 2
 
 
-def tiny_generator(scale: int) -> tuple[RRDBNet, dict]:
-  """A 1-block, 8-feature RRDBNet with random params (drawn in numpy: flax's init compiles for seconds)."""
-  module = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
+def random_params(module) -> dict:
+  """Params of a generator drawn from N(0, 0.1) in numpy (flax's init compiles for seconds)."""
   shapes = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
   rng = np.random.default_rng(0)
-  params = jax.tree.map(lambda s: rng.normal(0.0, 0.1, s.shape).astype(np.float32), shapes)
+  return jax.tree.map(lambda s: rng.normal(0.0, 0.1, s.shape).astype(np.float32), shapes)
+
+
+def tiny_generator(scale: int) -> tuple[RRDBNet, dict]:
+  """A 1-block, 8-feature RRDBNet with random params."""
+  module = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
+  params = random_params(module)
   params['conv_last']['bias'] += 0.5  # outputs around mid-gray, so little is clipped
   return module, params
 
@@ -41,7 +47,7 @@ def _pixels(shape, bits=8, seed=0):
 
 
 def _network(generator, rgb):
-  """Direct x2 network output of float HW3 [0, 1], clipped (the reference for the CLI)."""
+  """Direct network output of float HW3 [0, 1], clipped (the reference for the CLI)."""
   _, module, params = generator
   return np.clip(np.asarray(jax.jit(module.apply)({'params': params}, rgb[None].astype(np.float32)))[0], 0, 1)
 
@@ -56,6 +62,18 @@ def test_rgb_png_matches_the_network(generator, tmp_path):
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out') == 0
   out, bits = read_image_raw(tmp_path / 'out' / 'a_out.png')
   assert bits == 8 and out.shape == (24, 32, 3)
+  np.testing.assert_array_equal(out, np.round(_network(generator, pixels / 255.0) * 255))
+
+
+def test_msrresnet_model_file(tmp_path):
+  module = MSRResNet(scale=3, num_feat=8, num_block=1)
+  generator = (tmp_path / 'srresnet_x3.msgpack', module, random_params(module))
+  save_generator(*generator)
+  pixels = _pixels((6, 10, 3))
+  Image.fromarray(pixels).save(tmp_path / 'a.png')
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out') == 0
+  out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')
+  assert out.shape == (18, 30, 3)
   np.testing.assert_array_equal(out, np.round(_network(generator, pixels / 255.0) * 255))
 
 

@@ -196,11 +196,10 @@ def _infer_rrdbnet(state: Mapping[str, Any], scheme: str) -> RRDBNet:
   first_in_ch = _dim(state, f'{names["conv_first"]}.weight', 1, num_out_ch)
   scale = {1: 4, 4: 2, 16: 1}.get(first_in_ch // num_out_ch) if first_in_ch % num_out_ch == 0 else None
   num_in_ch, scale = (num_out_ch, scale) if scale else (first_in_ch, 4)
-  module = RRDBNet(
+  return RRDBNet(
       num_in_ch=num_in_ch, num_out_ch=num_out_ch, scale=scale, num_block=num_block,
       num_feat=_dim(state, f'{names["conv_first"]}.weight', 0, 64),
       num_grow_ch=_dim(state, names['rdb'].format(i=0, k=1, j=1) + '.weight', 0, 32))
-  return module
 
 
 def _generator_from_torch(state: Mapping, params_key: str | None) -> tuple[str, RRDBNet | MSRResNet, Any]:

@@ -2,7 +2,7 @@
 
     python benchmarks/run_all.py [--full] [--no-flag-study]
 
-Default: the --quick variant of each benchmark (about 15 minutes on 2 CPU cores); --full runs the full grids (hours on
+Default: the --quick variant of each benchmark (about 20 minutes on 2 CPU cores); --full runs the full grids (hours on
 CPU). The flag study reruns a small inference and train-step case under three XLA_FLAGS settings. RESULTS.md is
 rewritten above the line `NOTES_MARKER`; the hand-written notes below it are kept.
 """
@@ -41,6 +41,14 @@ def run(script: str, args: list[str], xla_flags: str | None = None) -> list[dict
           f'{" ".join(args)}', flush=True)
     subprocess.run([sys.executable, str(HERE / script), *args, '--json', str(out)], env=env, check=True)
     return json.loads(out.read_text())
+
+
+def run_text(script: str, args: list[str]) -> str:
+  """Runs benchmarks/`script` with `args` and returns (and echoes) what it prints."""
+  print(f'\n$ python {script} {" ".join(args)}', flush=True)
+  out = subprocess.run([sys.executable, str(HERE / script), *args], check=True, capture_output=True, text=True).stdout
+  print(out, flush=True)
+  return out
 
 
 def machine() -> list[str]:
@@ -90,13 +98,11 @@ def main() -> None:
   args = parser.parse_args()
   quick = [] if args.full else ['--quick']
   load_before = os.getloadavg()
-  print('\n$ python input_pipeline.py --seconds 5', flush=True)
-  pipeline = subprocess.run([sys.executable, str(HERE / 'input_pipeline.py'), '--seconds', '5'], check=True,
-                            capture_output=True, text=True).stdout
-  print(pipeline, flush=True)
+  pipeline = run_text('input_pipeline.py', ['--seconds', '5'])
   generator = run('generator.py', quick)
   train = run('train_step.py', quick)
   tiled = run('tiled_upscale.py', quick)
+  threads = run_text('thread_profile.py', [])
   study = []
   if args.flag_study:
     for name, flags in FLAG_SETTINGS.items():
@@ -129,6 +135,9 @@ def main() -> None:
   lines += table(tiled, (('peak RSS MB', 'peak_rss_mb', '.0f'), ('RSS rise MB', 'rss_rise_mb', '.0f'),
                          ('max abs dev', 'max_abs', '.2e'), ('mean dev near borders', 'mean_abs_near_borders', '.2e'),
                          ('share >= 1/255', 'share_off_by_1_level', '.2%')))
+  lines += ['', '## Where ours loses on 2 cores (`thread_profile.py`)', '',
+            'Single-core speed against multi-core scaling, and each layer\'s share of time spent on one core.', '',
+            threads.strip()]
   lines += ['', '## Input pipeline (`input_pipeline.py --seconds 5`)', '', '```', pipeline.strip(), '```']
   if study:
     lines += ['', '## XLA flag study', '', 'The same small cases under three XLA_FLAGS settings, each in its own '

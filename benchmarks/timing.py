@@ -22,9 +22,9 @@ _COMPILE_EVENTS = ('/jax/core/compile/jaxpr_trace_duration', '/jax/core/compile/
 
 def import_torch_reference():
   """tests/torch_archs.py (TorchRRDBNet, TorchVGGStyleDiscriminator, torch_vgg19_features), with torch threads =
-  CPU count; torch is a benchmark dependency only (`pip install -e .[bench]`)."""
+  the cores this process may run on; torch is a benchmark dependency only (`pip install -e .[bench]`)."""
   import torch  # pylint: disable=g-import-not-at-top
-  torch.set_num_threads(os.cpu_count())
+  torch.set_num_threads(len(os.sched_getaffinity(0)))
   sys.path.insert(0, str(REPO / 'tests'))
   import torch_archs  # pylint: disable=g-import-not-at-top
   return torch_archs

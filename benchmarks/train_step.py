@@ -45,7 +45,7 @@ def ours_step(config, stage_name: str, batch: dict[str, np.ndarray]):
     vgg = VGG19Features(layers=tuple(stage.perceptual_layers))
     vgg_params = vgg.init(jax.random.key(1), jnp.zeros((1, stage.gt_size, stage.gt_size, 3)))['params']
     step = functools.partial(train.gan_train_step, generator=generator,
-                             discriminator=train.create_discriminator(config), vgg=vgg,
+                             discriminator=train.create_discriminator(config), perceptual=vgg,
                              g_tx=train.create_optimizer(stage, stage.lr_g),
                              d_tx=train.create_optimizer(stage, stage.lr_d),
                              stage=stage, ema_decay=config.ema_decay)

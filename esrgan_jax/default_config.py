@@ -2,7 +2,13 @@
 
 `configs/*.py` start from `get_config()` and override fields. Both stages run in order, each into its own folder of
 the workdir; `stages=('gan',)` with `gan.pretrained` fine-tunes any generator file (e.g. converted RRDB_PSNR_x4).
+`config.model` holds `arch` plus that generator's constructor fields (scale and dtype come from `config.scale` and
+`config.half_precision`); an MSRResNet config replaces it wholesale (see configs/ablation/).
 """
+import importlib.util
+import os
+from pathlib import Path
+
 import ml_collections
 
 from esrgan_jax import input_pipeline
@@ -33,8 +39,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0
   config.scale = 4
   config.stages = ('psnr', 'gan')
-  config.model = ml_collections.ConfigDict(dict(num_feat=64, num_block=23, num_grow_ch=32, res_scale=0.2,
-                                                init_scale=0.1))
+  config.model = ml_collections.ConfigDict(dict(arch='RRDBNet', num_feat=64, num_block=23, num_grow_ch=32,
+                                                res_scale=0.2, init_scale=0.1, use_bn=False))
   config.discriminator = ml_collections.ConfigDict(dict(num_feat=64))
   config.half_precision = False  # bfloat16 compute, float32 params and losses
   config.ema_decay = 0.999
@@ -42,8 +48,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.psnr = stage_config(num_steps=1_000_000, lr=2e-4, schedule='cosine_restarts')
   config.gan = stage_config(
       lr_g=1e-4, lr_d=1e-4, pixel_weight=1e-2,
-      perceptual_weight=1.0, perceptual_layers={'conv5_4': 1.0},
-      vgg_weights='',  # '' = third_party/vgg_weights/vgg19.msgpack (python -m esrgan_jax.convert vgg19 ...)
+      perceptual_weight=1.0,
+      perceptual_network='vgg19',  # vgg19 | minc (VGG16 fine-tuned for material recognition, the PIRM-SR entry)
+      perceptual_layers={'conv5_4': 1.0},  # vgg19: convS_I before ReLU (ESRGAN) or reluS_I after (SRGAN); minc: conv53
+      vgg_weights='',  # weights of perceptual_network; '' = its file in third_party/ (python -m esrgan_jax.convert)
+      gan_type='ragan',  # ragan (relativistic average, ESRGAN) | vanilla (standard GAN, SRGAN)
       gan_weight=5e-3, net_d_iters=1, net_d_init_iters=0,
       pretrained='')  # generator to start from; '' = this workdir's psnr stage
 
@@ -61,3 +70,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 5000
   config.keep_checkpoints = 3  # the latest N, plus the best by validation PSNR
   return config
+
+
+def load_config_file(path: str | os.PathLike) -> ml_collections.ConfigDict:
+  """`get_config()` of a config file, as `--config PATH` loads it (e.g. to build one config on another)."""
+  path = Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f'No config file at {path}.')
+  spec = importlib.util.spec_from_file_location(f'esrgan_config_{path.stem}', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()

@@ -1,9 +1,15 @@
-"""ESRGAN training: PSNR-oriented pre-training (L1), then RaGAN fine-tuning from the PSNR generator.
+"""ESRGAN training: PSNR-oriented pre-training (L1), then GAN fine-tuning from the PSNR generator.
+
+The generator (RRDBNet or SRGAN's MSRResNet, with or without BatchNorm), the perceptual features (VGG19 before or
+after activation, MINC) and the GAN loss (RaGAN or the standard GAN) are config choices, so the paper's ablation
+(configs/ablation/) runs on the same code. A generator with BatchNorm trains in train mode (batch statistics); every
+exported or evaluated generator has its BatchNorm folded into the convs.
 
 Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `Mesh` ('data'), the batch sharded
 on its leading axis and the train state replicated. Each process feeds its own slice of the global batch.
 Batch statistics and the RaGAN means are taken over the global batch, so N devices compute what one device would.
 """
+import dataclasses
 import functools
 import json
 import math
@@ -11,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -22,14 +29,21 @@ from clu import metric_writers, periodic_actions
 from flax import serialization, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from esrgan_jax import image_io, input_pipeline, losses, metrics, model_io, tiling, upscale
+from esrgan_jax import image_io, input_pipeline, losses, metrics, model_io, srresnet, tiling, upscale
 from esrgan_jax.discriminator import VGGStyleDiscriminator
+from esrgan_jax.fold_batch_norm import fold_batch_norm
 from esrgan_jax.imresize import imresize
-from esrgan_jax.rrdbnet import RRDBNet
-from esrgan_jax.vgg import VGG19Features
+from esrgan_jax.minc import MINCNet
+from esrgan_jax.vgg import VGG19_LAYERS, VGG19Features
 
 STAGES = ('psnr', 'gan')
-GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes
+GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes, BatchNorm folded
+BN_GENERATOR_FILE = 'generator_bn.msgpack'  # generators with BatchNorm: also unfolded, for the GAN stage to start from
+GAN_TYPES = ('ragan', 'vanilla')
+PERCEPTUAL_NETWORKS = {  # config.gan.perceptual_network -> (model_io arch, its layer names)
+    'vgg19': ('VGG19Features', VGG19_LAYERS),
+    'minc': ('MINCNet', ('conv53',)),
+}
 
 
 @struct.dataclass
@@ -38,6 +52,7 @@ class PSNRState:
   g_params: Any
   g_opt_state: Any
   ema_params: Any
+  g_batch_stats: Any  # G's BatchNorm running statistics; {} for generators without BatchNorm
 
 
 @struct.dataclass
@@ -65,17 +80,57 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       input_pipeline.validate_batch_config(stage.batch_size, jax.device_count(), jax.process_count())
     except ValueError as e:
       raise ValueError(f'config.{name}.batch_size: {e}') from e
-  if 'gan' in config.stages and config.gan.gt_size not in (128, 256):
-    raise ValueError(f'config.gan.gt_size must be 128 or 256 (the VGG-style discriminator input), '
-                     f'got {config.gan.gt_size}.')
+  if config.model.arch == 'MSRResNet' and config.scale not in srresnet.SCALES:
+    raise ValueError(f'config.scale {config.scale} is not available for MSRResNet (scales {srresnet.SCALES}).')
+  create_generator(config)  # unknown arch or fields
+  if 'gan' in config.stages:
+    validate_gan_config(config.gan)
   if not 0 <= config.ema_decay < 1:
     raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}.')
 
 
-def create_generator(config: ml_collections.ConfigDict) -> RRDBNet:
-  m = config.model
-  return RRDBNet(scale=config.scale, num_feat=m.num_feat, num_block=m.num_block, num_grow_ch=m.num_grow_ch,
-                 res_scale=m.res_scale, init_scale=m.init_scale, dtype=compute_dtype(config))
+def validate_gan_config(gan: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first bad field of `config.gan`."""
+  if gan.gt_size not in (128, 256):
+    raise ValueError(f'config.gan.gt_size must be 128 or 256 (the VGG-style discriminator input), got {gan.gt_size}.')
+  if gan.gan_type not in GAN_TYPES:
+    raise ValueError(f'config.gan.gan_type must be one of {GAN_TYPES}, got {gan.gan_type!r}.')
+  if gan.perceptual_network not in PERCEPTUAL_NETWORKS:
+    raise ValueError(f'config.gan.perceptual_network must be one of {tuple(PERCEPTUAL_NETWORKS)}, '
+                     f'got {gan.perceptual_network!r}.')
+  layers = PERCEPTUAL_NETWORKS[gan.perceptual_network][1]
+  unknown = sorted(set(gan.perceptual_layers) - set(layers))
+  if unknown or not gan.perceptual_layers:
+    raise ValueError(f'config.gan.perceptual_layers names {unknown or "no layer"}; the {gan.perceptual_network} '
+                     f'layers are {", ".join(layers)}.')
+
+
+def generator_fields(cls: type[nn.Module]) -> tuple[str, ...]:
+  """The constructor fields of a generator class that configs and generator files hold (all but dtypes)."""
+  return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ('dtype', 'param_dtype', 'parent', 'name'))
+
+
+def create_generator(config: ml_collections.ConfigDict) -> nn.Module:
+  """`model_io.GENERATOR_ARCHS[config.model.arch]` with `config.scale`, the other `config.model` fields and the
+  compute dtype. Raises ValueError for an unknown arch or a field the arch lacks."""
+  fields = config.model.to_dict()
+  arch = fields.pop('arch')
+  if arch not in model_io.GENERATOR_ARCHS:
+    raise ValueError(f'config.model.arch must be one of {sorted(model_io.GENERATOR_ARCHS)}, got {arch!r}.')
+  cls = model_io.GENERATOR_ARCHS[arch]
+  allowed = set(generator_fields(cls)) - {'scale'}
+  unknown = sorted(set(fields) - allowed)
+  if unknown:
+    raise ValueError(f'config.model.{unknown[0]} is not a field of {arch}; {arch} takes {", ".join(sorted(allowed))} '
+                     f'(config.scale sets the scale).')
+  return cls(scale=config.scale, dtype=compute_dtype(config), **fields)
+
+
+def create_perceptual_network(config: ml_collections.ConfigDict) -> nn.Module:
+  """The perceptual loss's feature extractor: x [B, H, W, 3] in [0, 1] -> {layer: features}."""
+  if config.gan.perceptual_network == 'minc':
+    return MINCNet(dtype=compute_dtype(config))
+  return VGG19Features(layers=tuple(config.gan.perceptual_layers), dtype=compute_dtype(config))
 
 
 def create_discriminator(config: ml_collections.ConfigDict) -> VGGStyleDiscriminator:
@@ -109,29 +164,40 @@ def _ema(params: Any, ema_params: Any, decay: float) -> Any:
   return optax.incremental_update(params, ema_params, step_size=1.0 - decay)
 
 
-def psnr_train_step(state: PSNRState, batch: dict[str, jax.Array], *, generator: RRDBNet,
+def _generator_train_apply(generator: nn.Module, params: Any, batch_stats: Any,
+                           lr_img: jax.Array) -> tuple[jax.Array, Any]:
+  """G in train mode: (SR batch, updated batch_stats); a generator without BatchNorm ({} stats) keeps them."""
+  if not batch_stats:
+    return generator.apply({'params': params}, lr_img, train=True), batch_stats
+  sr, updates = generator.apply({'params': params, 'batch_stats': batch_stats}, lr_img, train=True,
+                                mutable=['batch_stats'])
+  return sr, updates['batch_stats']
+
+
+def psnr_train_step(state: PSNRState, batch: dict[str, jax.Array], *, generator: nn.Module,
                     tx: optax.GradientTransformation, pixel_weight: float,
                     ema_decay: float) -> tuple[PSNRState, dict[str, jax.Array]]:
   """One L1 step. batch: {'lr': [B, h, w, 3], 'hr': [B, h*scale, w*scale, 3]} in [0, 1]."""
 
   def loss_fn(params):
-    sr = generator.apply({'params': params}, batch['lr'])
-    return pixel_weight * losses.l1_loss(sr, batch['hr'])
+    sr, batch_stats = _generator_train_apply(generator, params, state.g_batch_stats, batch['lr'])
+    return pixel_weight * losses.l1_loss(sr, batch['hr']), batch_stats
 
-  loss, grads = jax.value_and_grad(loss_fn)(state.g_params)
+  (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
   updates, opt_state = tx.update(grads, state.g_opt_state, state.g_params)
   params = optax.apply_updates(state.g_params, updates)
   new_state = state.replace(step=state.step + 1, g_params=params, g_opt_state=opt_state,
-                            ema_params=_ema(params, state.ema_params, ema_decay))
+                            ema_params=_ema(params, state.ema_params, ema_decay), g_batch_stats=batch_stats)
   return new_state, {'l_pix': loss}
 
 
-def gan_train_step(state: GANState, batch: dict[str, jax.Array], vgg_params: Any, *, generator: RRDBNet,
-                   discriminator: VGGStyleDiscriminator, vgg: VGG19Features | None,
+def gan_train_step(state: GANState, batch: dict[str, jax.Array], perceptual_params: Any, *, generator: nn.Module,
+                   discriminator: VGGStyleDiscriminator, perceptual: nn.Module | None,
                    g_tx: optax.GradientTransformation, d_tx: optax.GradientTransformation,
                    stage: ml_collections.ConfigDict, ema_decay: float) -> tuple[GANState, dict[str, jax.Array]]:
-  """One ESRGAN step as BasicSR's ESRGANModel: the G step (D frozen but in train mode), then the D step on the same
-  SR output; both from the pre-step parameters. G is updated only when `(step+1) % net_d_iters == 0` and
+  """One GAN step as BasicSR's ESRGANModel (`stage.gan_type` 'ragan') or SRGANModel ('vanilla'): the G step (D
+  frozen but in train mode; D sees the HR batch too for RaGAN only), then the D step on the same SR output; both from
+  the pre-step parameters. G (and its BatchNorm statistics) is updated only when `(step+1) % net_d_iters == 0` and
   `step+1 > net_d_init_iters` (BasicSR counts iterations from 1); D every step."""
   lr_img, hr = batch['lr'], batch['hr']
 
@@ -141,26 +207,33 @@ def gan_train_step(state: GANState, batch: dict[str, jax.Array], vgg_params: Any
     return logits.astype(jnp.float32), updates['batch_stats']
 
   def g_loss_fn(g_params):
-    sr = generator.apply({'params': g_params}, lr_img)
+    sr, g_batch_stats = _generator_train_apply(generator, g_params, state.g_batch_stats, lr_img)
     l_pix = stage.pixel_weight * losses.l1_loss(sr, hr)
     l_percep = jnp.zeros((), jnp.float32)
     if stage.perceptual_weight:
-      features_fn = lambda x: vgg.apply({'params': vgg_params}, x)
+      features_fn = lambda x: perceptual.apply({'params': perceptual_params}, x)
       l_percep = stage.perceptual_weight * losses.perceptual_loss(features_fn, sr, hr, stage.perceptual_layers)
-    real_logits, batch_stats = d_apply(state.d_params, state.d_batch_stats, hr)
-    fake_logits, batch_stats = d_apply(state.d_params, batch_stats, sr)
-    l_gan = stage.gan_weight * losses.ragan_generator_loss(real_logits, fake_logits)
+    if stage.gan_type == 'ragan':
+      real_logits, batch_stats = d_apply(state.d_params, state.d_batch_stats, hr)
+      fake_logits, batch_stats = d_apply(state.d_params, batch_stats, sr)
+      l_gan = losses.ragan_generator_loss(real_logits, fake_logits)
+    else:
+      fake_logits, batch_stats = d_apply(state.d_params, state.d_batch_stats, sr)
+      l_gan = losses.vanilla_generator_loss(fake_logits)
+    l_gan = stage.gan_weight * l_gan
     total = l_pix + l_percep + l_gan
-    return total, (sr, batch_stats, {'l_g_pix': l_pix, 'l_g_percep': l_percep, 'l_g_gan': l_gan,
-                                     'l_g_total': total})
+    return total, (sr, g_batch_stats, batch_stats, {'l_g_pix': l_pix, 'l_g_percep': l_percep, 'l_g_gan': l_gan,
+                                                    'l_g_total': total})
 
-  (_, (sr, batch_stats, g_metrics)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(state.g_params)
+  (_, (sr, g_batch_stats, batch_stats, g_metrics)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+      state.g_params)
   sr = jax.lax.stop_gradient(sr)
+  d_loss = losses.ragan_discriminator_loss if stage.gan_type == 'ragan' else losses.vanilla_discriminator_loss
 
   def d_loss_fn(d_params):
     real_logits, new_stats = d_apply(d_params, batch_stats, hr)
     fake_logits, new_stats = d_apply(d_params, new_stats, sr)
-    return losses.ragan_discriminator_loss(real_logits, fake_logits), (new_stats, real_logits, fake_logits)
+    return d_loss(real_logits, fake_logits), (new_stats, real_logits, fake_logits)
 
   (l_d, (d_batch_stats, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
       state.d_params)
@@ -174,10 +247,11 @@ def gan_train_step(state: GANState, batch: dict[str, jax.Array], vgg_params: Any
   keep_if_frozen = lambda new, old: jax.tree.map(lambda n, o: jnp.where(update_g, n, o), new, old)
   g_params = keep_if_frozen(g_params, state.g_params)
   g_opt_state = keep_if_frozen(g_opt_state, state.g_opt_state)
+  g_batch_stats = keep_if_frozen(g_batch_stats, state.g_batch_stats)
 
   new_state = state.replace(step=iteration, g_params=g_params, g_opt_state=g_opt_state,
-                            ema_params=_ema(g_params, state.ema_params, ema_decay), d_params=d_params,
-                            d_batch_stats=d_batch_stats, d_opt_state=d_opt_state)
+                            ema_params=_ema(g_params, state.ema_params, ema_decay), g_batch_stats=g_batch_stats,
+                            d_params=d_params, d_batch_stats=d_batch_stats, d_opt_state=d_opt_state)
   return new_state, {**g_metrics, 'l_d': l_d, 'out_d_real': jnp.mean(real_logits),
                      'out_d_fake': jnp.mean(fake_logits)}
 
@@ -194,16 +268,19 @@ def global_batch(local_batch: dict[str, np.ndarray], sharding: NamedSharding) ->
 
 
 def init_state(config: ml_collections.ConfigDict, stage_name: str, sample_lr: jax.Array, *,
-               generator_params: Any = None) -> PSNRState | GANState:
-  """Fresh state of a stage; `generator_params` (e.g. the PSNR model) replace G's random init and seed the EMA."""
+               generator_variables: dict[str, Any] | None = None) -> PSNRState | GANState:
+  """Fresh state of a stage; `generator_variables` ({'params'[, 'batch_stats']}, e.g. the PSNR model) replace G's
+  random init and seed the EMA."""
   stage = config[stage_name]
   rng_g, rng_d = jax.random.split(jax.random.key(config.seed))
-  g_params = generator_params
-  if g_params is None:
-    g_params = create_generator(config).init(rng_g, sample_lr)['params']
+  variables = generator_variables
+  if variables is None:
+    variables = create_generator(config).init(rng_g, sample_lr)
+  g_params = variables['params']
   g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
   fields = dict(step=jnp.zeros((), jnp.int32), g_params=g_params,
-                g_opt_state=create_optimizer(stage, g_lr).init(g_params), ema_params=g_params)
+                g_opt_state=create_optimizer(stage, g_lr).init(g_params), ema_params=g_params,
+                g_batch_stats=variables.get('batch_stats', {}))
   if stage_name == 'psnr':
     return PSNRState(**fields)
   sample_hr = jnp.zeros((1, stage.gt_size, stage.gt_size, 3), jnp.float32)
@@ -212,23 +289,31 @@ def init_state(config: ml_collections.ConfigDict, stage_name: str, sample_lr: ja
                   d_opt_state=create_optimizer(stage, stage.lr_d).init(d_vars['params']))
 
 
-def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: Path) -> Any:
-  """The GAN stage's starting generator: `config.gan.pretrained`, or the PSNR stage's export in this workdir."""
-  path = Path(config.gan.pretrained) if config.gan.pretrained else workdir / 'psnr' / GENERATOR_FILE
+def pretrained_file_name(config: ml_collections.ConfigDict) -> str:
+  """The file of a finished stage that a GAN stage with this `config.model` starts from (unfolded if it has BN)."""
+  return BN_GENERATOR_FILE if config.model.get('use_bn') else GENERATOR_FILE
+
+
+def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
+  """The GAN stage's starting generator variables {'params'[, 'batch_stats']}: `config.gan.pretrained`, or the PSNR
+  stage's export in this workdir. The file's arch and every constructor field must match `create_generator`'s."""
+  path = Path(config.gan.pretrained) if config.gan.pretrained else workdir / 'psnr' / pretrained_file_name(config)
   if not path.is_file():
     raise FileNotFoundError(
         f'The GAN stage starts from a PSNR-trained generator, but {path} does not exist. Run the psnr stage first '
         f"(config.stages=('psnr', 'gan')) or set --config.gan.pretrained to a generator file (ours, or official "
-        f'weights converted with `python -m esrgan_jax.convert generator`).')
-  module, params = model_io.load_generator(path)
+        f'weights converted with `python -m esrgan_jax.convert generator`; with BatchNorm, a stage\'s '
+        f'{BN_GENERATOR_FILE}).')
+  arch, file_fields, variables = model_io.load_model(path)
   expected = create_generator(config)
-  fields = ('scale', 'num_feat', 'num_block', 'num_grow_ch')
-  mismatched = {f: (getattr(module, f), getattr(expected, f)) for f in fields
-                if getattr(module, f) != getattr(expected, f)}
+  if arch != type(expected).__name__:
+    raise ValueError(f'Pretrained generator {path} is a {arch}, but config.model.arch is {type(expected).__name__}.')
+  module = model_io.GENERATOR_ARCHS[arch](**file_fields)
+  mismatched = {f: f'file {getattr(module, f)} vs config {getattr(expected, f)}'
+                for f in generator_fields(type(expected)) if getattr(module, f) != getattr(expected, f)}
   if mismatched:
-    raise ValueError(f'Pretrained generator {path} does not match config.model/config.scale: '
-                     f'{ {f: f"file {a} vs config {b}" for f, (a, b) in mismatched.items()} }.')
-  return params
+    raise ValueError(f'Pretrained generator {path} does not match config.model/config.scale: {mismatched}.')
+  return variables
 
 
 def host_copy(tree: Any) -> Any:
@@ -236,7 +321,14 @@ def host_copy(tree: Any) -> Any:
   return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
 
 
-def evaluate(generator: RRDBNet, params: Any, val_images: list[dict]) -> tuple[dict[str, float], list[np.ndarray]]:
+def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Module, Any]:
+  """(module without BatchNorm, params) of the EMA generator on the host: BN folded with G's running statistics."""
+  return fold_batch_norm(generator, {'params': host_copy(state.ema_params),
+                                     'batch_stats': host_copy(state.g_batch_stats)})
+
+
+def evaluate(generator: nn.Module, params: Any,
+             val_images: list[dict]) -> tuple[dict[str, float], list[np.ndarray]]:
   """Y-channel PSNR/SSIM (crop = scale, outputs rounded to 8 bit) of whole validation images; returns the SR images."""
   apply_fn, scale = upscale.make_apply_fn(generator, params), generator.scale
   psnrs, ssims, outputs = [], [], []
@@ -249,13 +341,15 @@ def evaluate(generator: RRDBNet, params: Any, val_images: list[dict]) -> tuple[d
   return {'val_psnr': float(np.mean(psnrs)), 'val_ssim': float(np.mean(ssims))}, outputs
 
 
+def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
+  """MATLAB bicubic upscaling of an LR image (HW3 float in [0, 1]), as uint8 HW3."""
+  return np.clip(np.round(imresize(lr, scale) * 255), 0, 255).astype(np.uint8)
+
+
 def bicubic_psnr(val_images: list[dict], scale: int) -> float:
   """Mean Y-PSNR of MATLAB bicubic upscaling of the validation LR images (the baseline to beat)."""
-  values = []
-  for item in val_images:
-    up = np.clip(np.round(imresize(item['lr'], scale) * 255), 0, 255).astype(np.uint8)
-    values.append(metrics.psnr(up, item['hr'], crop_border=scale))
-  return float(np.mean(values))
+  return float(np.mean([metrics.psnr(bicubic_upscale(item['lr'], scale), item['hr'], crop_border=scale)
+                        for item in val_images]))
 
 
 def _checkpoint_manager(directory: Path, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
@@ -296,7 +390,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   sample_lr = jnp.zeros((1, lr_size, lr_size, 3), jnp.float32)
   pretrained = load_pretrained_generator(config, workdir) if stage_name == 'gan' else None
   state = jax.jit(functools.partial(init_state, config, stage_name), out_shardings=replicated)(
-      sample_lr, generator_params=pretrained)
+      sample_lr, generator_variables=pretrained)
 
   ckpt_dir = stage_dir / 'checkpoints'
   manager = _checkpoint_manager(ckpt_dir, config)
@@ -317,16 +411,17 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
                           pixel_weight=stage.pixel_weight, ema_decay=config.ema_decay),
         in_shardings=(replicated, data_sharding), out_shardings=(replicated, replicated), donate_argnums=0)
   else:
-    vgg = VGG19Features(layers=tuple(stage.perceptual_layers), dtype=compute_dtype(config))
-    vgg_params = jax.device_put(
-        model_io.load_vgg19_params(stage.vgg_weights or None) if stage.perceptual_weight else {}, replicated)
+    perceptual_arch = PERCEPTUAL_NETWORKS[stage.perceptual_network][0]
+    perceptual_params = jax.device_put(
+        model_io.load_perceptual_params(stage.vgg_weights or None, perceptual_arch) if stage.perceptual_weight
+        else {}, replicated)
     gan_step = jax.jit(
-        functools.partial(gan_train_step, generator=generator, discriminator=create_discriminator(config), vgg=vgg,
-                          g_tx=create_optimizer(stage, stage.lr_g), d_tx=create_optimizer(stage, stage.lr_d),
-                          stage=stage, ema_decay=config.ema_decay),
+        functools.partial(gan_train_step, generator=generator, discriminator=create_discriminator(config),
+                          perceptual=create_perceptual_network(config), g_tx=create_optimizer(stage, stage.lr_g),
+                          d_tx=create_optimizer(stage, stage.lr_d), stage=stage, ema_decay=config.ema_decay),
         in_shardings=(replicated, data_sharding, replicated), out_shardings=(replicated, replicated),
         donate_argnums=0)
-    train_step = lambda state, batch: gan_step(state, batch, vgg_params)
+    train_step = lambda state, batch: gan_step(state, batch, perceptual_params)
   lr_schedule = create_learning_rate_fn(stage, stage.lr if stage_name == 'psnr' else stage.lr_g)
 
   dataset = input_pipeline.create_train_dataset(config.train_data, scale=scale, gt_size=stage.gt_size,
@@ -362,7 +457,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
           pending = None
         if do_eval:
           with report.timed('eval'):
-            val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
+            val, sr_images = evaluate(*inference_generator(generator, state), val_images)
           best_psnr = max(best_psnr, val['val_psnr'])
           writer.write_scalars(step, val)
           writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
@@ -380,12 +475,16 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     if history:
       history.close()
   if val_images and sr_images is None:  # resumed from the final checkpoint
-    val, sr_images = evaluate(generator, host_copy(state.ema_params), val_images)
+    val, sr_images = evaluate(*inference_generator(generator, state), val_images)
   summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
   if val_images:
     summary['val_psnr_bicubic'] = bicubic
   if is_writer:
-    model_io.save_generator(export_path, generator, host_copy(state.ema_params))
+    model_io.save_generator(export_path, *inference_generator(generator, state))
+    if state.g_batch_stats:
+      model_io.save_model(stage_dir / BN_GENERATOR_FILE, type(generator).__name__,
+                          {f: getattr(generator, f) for f in generator_fields(type(generator))},
+                          {'params': host_copy(state.ema_params), 'batch_stats': host_copy(state.g_batch_stats)})
     if val_images:
       (stage_dir / 'samples').mkdir(exist_ok=True)
       for item, img in zip(val_images, sr_images):

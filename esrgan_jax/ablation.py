@@ -6,11 +6,13 @@
 Each variant (a file `<variant>.py` in the configs folder; default: the five Fig. 7 columns) trains N steps per stage
 (L1 pre-training, then GAN fine-tuning) into DIR/<variant>, with learning-rate milestones and restart periods scaled
 to the budget. Variants whose PSNR stage would be identical (same generator, data and psnr settings) share it: it is
-trained once and the others start their GAN stage from its generator. Then DIR/ablation.md (table),
-DIR/ablation.json and DIR/ablation_strip.png (the same crop of the first validation image: bicubic | each variant |
-HR) compare the final GAN-stage EMA generators. Rerunning resumes (finished stages are skipped). `--demo` trains on
-the Quickstart's scikit-image photos with demo-size networks, and without the perceptual loss where no weights file
-exists. Single process (for multi-host runs, train each config with `esrgan_jax.main`).
+trained once and the others start their GAN stage from its generator; a variant whose whole training would be the same
+as an earlier one's (e.g. two perceptual features with the perceptual loss off) is not trained again. Then
+DIR/ablation.md (table), DIR/ablation.json and DIR/ablation_strip.png (the same crop of the first validation image:
+bicubic | each variant | HR) compare the final GAN-stage EMA generators. Rerunning resumes (finished stages are
+skipped). `--demo` trains on the Quickstart's scikit-image photos with demo-size networks and the demo's optimiser
+settings and GAN weight, and without the perceptual loss where no weights file exists. Single process (for multi-host
+runs, train each config with `esrgan_jax.main`).
 """
 import argparse
 import dataclasses
@@ -41,6 +43,7 @@ class Variant:
   name: str
   config: ml_collections.ConfigDict
   psnr_from: str | None  # the variant whose PSNR stage this one fine-tunes (itself, or None: no psnr stage)
+  same_as: str  # the variant whose training this one's is (itself unless both would train exactly the same)
   perceptual: str  # the perceptual feature as the table shows it
   note: str = ''  # why the perceptual loss is off, if the driver turned it off
 
@@ -76,7 +79,7 @@ def apply_budget(config: ml_collections.ConfigDict, *, steps: int, demo: bool, b
                   'checkpoint_every_steps', 'keep_checkpoints'):
       config[field] = demo_config[field]
     demo_fields = {'psnr': ('lr', 'schedule', 'periods', 'restart_weights', 'eta_min'),
-                   'gan': ('lr_g', 'lr_d', 'schedule')}
+                   'gan': ('lr_g', 'lr_d', 'schedule', 'gan_weight')}
     for name, fields in demo_fields.items():
       for field in ('num_steps', 'batch_size', 'gt_size') + fields:
         config[name][field] = demo_config[name][field]
@@ -124,31 +127,48 @@ def _psnr_key(config: ml_collections.ConfigDict) -> str:
   return json.dumps(fields, sort_keys=True, default=str)
 
 
+def _run_key(config: ml_collections.ConfigDict, start: str) -> str:
+  """Everything a variant's training depends on, given the generator its GAN stage `start`s from; the perceptual
+  network's fields only while its loss is on."""
+  fields = config.to_dict()
+  fields.pop('stages')
+  fields['gan']['pretrained'] = start
+  if not config.gan.perceptual_weight:
+    for name in ('perceptual_network', 'perceptual_layers', 'vgg_weights'):
+      fields['gan'].pop(name)
+  return json.dumps(fields, sort_keys=True, default=str)
+
+
 def prepare(workdir: str | Path, steps: int, *, configs_dir: str | Path = ROOT / 'configs' / 'ablation',
             variants: Sequence[str] = COLUMNS, demo: bool = False, batch_size: int | None = None,
             vgg_weights: str | None = None) -> list[Variant]:
   """The variants' final configs, checked before anything trains (ValueError / FileNotFoundError on bad input).
 
   A PSNR stage identical to an earlier variant's is not trained again: the later one sets `gan.pretrained` to it.
+  A variant that would train exactly as an earlier one is marked `same_as` it.
   """
   if steps < 1:
     raise ValueError(f'--steps must be >= 1, got {steps}.')
-  planned, owners = [], {}
+  planned, psnr_owners, run_owners = [], {}, {}
   for name, config in load_variants(configs_dir, variants).items():
+    if 'gan' not in config.stages:
+      raise ValueError(f'Variant {name}: the ablation compares GAN-stage generators, but its config.stages is '
+                       f'{tuple(config.stages)}.')
     apply_budget(config, steps=steps, demo=demo, batch_size=batch_size, vgg_weights=vgg_weights)
     try:
       perceptual, note = check_perceptual_weights(config, demo)
     except FileNotFoundError as e:
       raise FileNotFoundError(f'Variant {name}: {e}') from e
     train.validate_config(config)
-    if 'psnr' not in config.stages:
-      planned.append(Variant(name, config, None, perceptual, note))
-      continue
-    owner = owners.setdefault(_psnr_key(config), name)
-    if owner != name:
-      config.stages = tuple(s for s in config.stages if s != 'psnr')
-      config.gan.pretrained = str(Path(workdir) / owner / 'psnr' / train.pretrained_file_name(config))
-    planned.append(Variant(name, config, owner, perceptual, note))
+    psnr_from = None
+    if 'psnr' in config.stages:
+      psnr_from = psnr_owners.setdefault(_psnr_key(config), name)
+      if psnr_from != name:
+        config.stages = tuple(s for s in config.stages if s != 'psnr')
+        config.gan.pretrained = str(Path(workdir) / psnr_from / 'psnr' / train.pretrained_file_name(config))
+    same_as = run_owners.setdefault(_run_key(config, f'psnr of {psnr_from}' if psnr_from else config.gan.pretrained),
+                                    name)
+    planned.append(Variant(name, config, psnr_from, same_as, perceptual, note))
   return planned
 
 
@@ -187,15 +207,15 @@ def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> st
   bicubic = bicubic_metrics(val_images, scale)
   rows = []
   for v in variants:
-    gan = _summary(workdir, v.name, 'gan')
+    gan = _summary(workdir, v.same_as, 'gan')
     psnr = _summary(workdir, v.psnr_from, 'psnr') if v.psnr_from else {'val_psnr': float('nan')}
     rows.append({'variant': v.name, 'generator': generator_label(v.config), 'arch': v.config.model.arch,
                  'bn': bool(v.config.model.get('use_bn')), 'perceptual': v.perceptual,
                  'gan_loss': {'ragan': 'RaGAN', 'vanilla': 'standard'}[v.config.gan.gan_type],
-                 'psnr_stage_from': v.psnr_from, 'psnr_stage_val_psnr': psnr['val_psnr'],
+                 'psnr_stage_from': v.psnr_from, 'trained_as': v.same_as, 'psnr_stage_val_psnr': psnr['val_psnr'],
                  'val_psnr': gan['val_psnr'], 'val_ssim': gan['val_ssim'], 'val_psnr_bicubic': gan['val_psnr_bicubic']})
   first = val_images[0]
-  samples = [image_io.read_image(workdir / v.name / 'gan' / 'samples' / f'{first["name"]}_x{scale}.png')
+  samples = [image_io.read_image(workdir / v.same_as / 'gan' / 'samples' / f'{first["name"]}_x{scale}.png')
              for v in variants]
   crop = write_strip(workdir / 'ablation_strip.png', first, scale, samples)
   order = ['bicubic', *(v.name for v in variants), 'HR']
@@ -219,6 +239,9 @@ def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> st
             if r['psnr_stage_from'] not in (r['variant'], None)]
   if shared:
     lines.append(f'Shared PSNR stages (identical generator config, trained once): {"; ".join(shared)}.')
+  same = [f'{v.name} = {v.same_as}' for v in variants if v.same_as != v.name]
+  if same:
+    lines.append(f'Identical training, run once (same numbers and images): {"; ".join(same)}.')
   notes = sorted({v.note for v in variants if v.note})
   if notes:
     lines.append(f'Perceptual loss off where marked "none" ({"; ".join(notes)}): those variants train the same '
@@ -242,6 +265,9 @@ def run(variants: list[Variant], workdir: str | Path, steps: int, demo: bool) ->
         f' (PSNR stage shared with {v.psnr_from}: identical generator config, trained once)')
     print(f'== {v.name}: {generator_label(v.config)}, BN {"yes" if v.config.model.get("use_bn") else "no"}, '
           f'perceptual {v.perceptual}, GAN {v.config.gan.gan_type}{shared}', flush=True)
+    if v.same_as != v.name:
+      print(f'   trains exactly as {v.same_as} here: not trained again', flush=True)
+      continue
     (workdir / v.name).mkdir(parents=True, exist_ok=True)
     (workdir / v.name / 'config.json').write_text(v.config.to_json(indent=2))
     train.train_and_evaluate(v.config, str(workdir / v.name))

@@ -43,6 +43,14 @@ def flat_fields(config) -> dict:
   return out
 
 
+def vgg19_file(folder: Path) -> Path:
+  """A VGG19Features weights file with random weights."""
+  path = folder / 'vgg19.msgpack'
+  model_io.save_model(path, 'VGG19Features', {},
+                      {'params': VGG19Features().init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params']})
+  return path
+
+
 def test_each_column_changes_exactly_one_thing():
   previous = flat_fields(default_config.load_config_file(CONFIGS / 'gan.py'))
   for name, expected in COLUMN_CHANGES.items():
@@ -75,20 +83,24 @@ def test_demo_prepare_turns_off_a_missing_perceptual_loss_and_shares_psnr_stages
   variants = ablation.prepare(tmp_path, 5, demo=True, vgg_weights=str(tmp_path / 'none.msgpack'))
   assert [v.name for v in variants] == list(ablation.COLUMNS)
   assert [v.psnr_from for v in variants] == ['srgan_bn', 'no_bn', 'no_bn', 'no_bn', 'esrgan']
+  # without the perceptual loss, pre_activation (conv5_4) trains exactly as no_bn (relu5_4)
+  assert [v.same_as for v in variants] == ['srgan_bn', 'no_bn', 'no_bn', 'ragan', 'esrgan']
   assert all(v.config.gan.perceptual_weight == 0 and v.perceptual == 'none: no VGG19 weights file' for v in variants)
   ragan = variants[3].config
   assert ragan.stages == ('gan',) and ragan.gan.pretrained == str(tmp_path / 'no_bn' / 'psnr' / 'generator.msgpack')
   assert variants[0].config.stages == ('psnr', 'gan') and variants[0].config.model.num_feat == 32
-  assert (ragan.psnr.num_steps, ragan.gan.num_steps, ragan.psnr.periods) == (5, 5, (5,))
+  assert (ragan.psnr.num_steps, ragan.gan.num_steps, ragan.psnr.periods, ragan.gan.gan_weight) == (5, 5, (5,), 1e-3)
+  with_vgg = ablation.prepare(tmp_path, 5, variants=['no_bn', 'pre_activation'], vgg_weights=str(vgg19_file(tmp_path)))
+  assert [v.same_as for v in with_vgg] == ['no_bn', 'pre_activation']
+  assert with_vgg[1].perceptual == 'VGG19 conv5_4 (before activation)' and with_vgg[1].config.gan.perceptual_weight == 1
+  assert with_vgg[1].config.gan.milestones == (1, 1, 2, 4)  # 50k, 100k, 200k, 300k of 400k steps, scaled to 5
   assert ragan.train_data.source == 'demo' and variants[4].config.model.num_grow_ch == 16
 
 
 def test_ablation_end_to_end_on_demo_data(tmp_path, monkeypatch, capsys):
   """Three columns, 2 steps per stage, tiny networks, a random VGG19 so the perceptual loss runs; then a rerun."""
   monkeypatch.setattr(ablation, 'DEMO_MODELS', TINY_MODELS)
-  vgg_file = tmp_path / 'vgg19.msgpack'
-  model_io.save_model(vgg_file, 'VGG19Features', {},
-                      {'params': VGG19Features().init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params']})
+  vgg_file = vgg19_file(tmp_path)
   workdir = tmp_path / 'run'
   argv = ['--workdir', str(workdir), '--steps', '2', '--demo', '--batch_size', '8', '--vgg_weights', str(vgg_file),
           '--variants', 'srgan_bn', 'no_bn', 'pre_activation']
@@ -99,6 +111,7 @@ def test_ablation_end_to_end_on_demo_data(tmp_path, monkeypatch, capsys):
   report = json.loads((workdir / 'ablation.json').read_text())
   rows = {r['variant']: r for r in report['variants']}
   assert list(rows) == ['srgan_bn', 'no_bn', 'pre_activation']
+  assert all(r['trained_as'] == name for name, r in rows.items())
   assert [(r['bn'], r['perceptual'], r['gan_loss'], r['psnr_stage_from']) for r in rows.values()] == [
       (True, 'VGG19 relu5_4 (after activation)', 'standard', 'srgan_bn'),
       (False, 'VGG19 relu5_4 (after activation)', 'standard', 'no_bn'),

@@ -91,7 +91,7 @@ print(sum(float(tf.reduce_sum(x)) for x in ds))
 
 
 @pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
-@pytest.mark.parametrize('module', ['main', 'upscale', 'evaluate', 'interpolate'])
+@pytest.mark.parametrize('module', ['main', 'upscale', 'evaluate', 'interpolate', 'ablation'])
 def test_entry_points_set_flags_when_run_as_scripts(module):
   """`python -m esrgan_jax.X` sets the flags before its first JAX computation (here: before --help exits)."""
   code = f'''

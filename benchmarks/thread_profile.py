@@ -100,14 +100,16 @@ def profile(size: int, batch: int, num_block: int, calls: int = 5) -> list[str]:
     if e['name'] not in kinds:
       continue
     start, end = e['ts'], e['ts'] + e['dur']
-    helped = any(t != e['tid'] and bisect.bisect_left(s, end) > bisect.bisect_left(s, start) for t, s in workers.items())
+    helped = any(t != e['tid'] and bisect.bisect_left(stamps, end) > bisect.bisect_left(stamps, start)
+                 for t, stamps in workers.items())
     entry = per_kind[kinds[e['name']]]
     entry[0] += e['dur']
     entry[1] += 1
     entry[2] += 0 if helped else e['dur']
   total = sum(v[0] for v in per_kind.values())
   alone = sum(v[2] for v in per_kind.values())
-  lines = [f'Ours, {size}x{size} b{batch}, {num_block} blocks, all cores: {total / calls / 1e3:.0f} ms of ops per call, '
+  lines = [f'Ours, {size}x{size} b{batch}, {num_block} blocks, all cores: '
+           f'{total / calls / 1e3:.0f} ms of ops per call, '
            f'{alone / total:.0%} of it in ops during which no other pool thread worked.', '',
            '| layer | calls per image | ms per image | share of op time | share on one core |', '|---|---|---|---|---|']
   for kind, (us, n, us_alone) in sorted(per_kind.items(), key=lambda kv: -kv[1][0])[:16]:
@@ -146,7 +148,8 @@ def scaling(size: int, batch: int, num_block: int, rounds: int) -> list[str]:
                             str(batch), '--num_block', str(num_block), '--rounds', str(rounds)],
                            check=True, capture_output=True, text=True).stdout
       medians[impl, pinned] = statistics.median(json.loads(out.strip().splitlines()[-1]))
-  lines = [f'| {size}x{size} b{batch}, {num_block} blocks | 1 core s | {cores} cores s | scaling |', '|---|---|---|---|']
+  lines = [f'| {size}x{size} b{batch}, {num_block} blocks | 1 core s | {cores} cores s | scaling |',
+           '|---|---|---|---|']
   for impl, name in (('ours', 'ours jit fp32'), ('torch', 'torch eager fp32')):
     one, all_cores = medians[impl, True], medians[impl, False]
     lines.append(f'| {name} | {one:.3f} | {all_cores:.3f} | {one / all_cores:.2f}x |')

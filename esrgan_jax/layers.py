@@ -32,6 +32,8 @@ class Conv(nn.Module):
   """Conv2d with PyTorch's zero padding and default init; params `kernel` [k, k, Cin, Cout] (HWIO) and `bias`.
 
   `kernel_init=None` means PyTorch's default; a given `kernel_init` comes with a zero bias (the RDB init).
+  `split_input_at=s` (0 < s < Cin) computes the same conv as the sum of two convs, over input channels [:s] and
+  [s:]; the params are unchanged. It works around slow single-threaded shapes of XLA:CPU (see rrdbnet.py).
   """
   features: int
   kernel_size: int = 3
@@ -39,6 +41,7 @@ class Conv(nn.Module):
   padding: int = 1
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer | None = None
+  split_input_at: int = 0
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
@@ -54,8 +57,13 @@ class Conv(nn.Module):
                         self.param_dtype)
     bias = self.param('bias', bias_init, (self.features,), self.param_dtype) if self.use_bias else None
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = jax.lax.conv_general_dilated(x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2,
-                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    conv = lambda x, kernel: jax.lax.conv_general_dilated(x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2,
+                                                          dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    s = self.split_input_at
+    if 0 < s < x.shape[-1]:
+      y = conv(x[..., :s], kernel[:, :, :s]) + conv(x[..., s:], kernel[:, :, s:])
+    else:
+      y = conv(x, kernel)
     return y if bias is None else y + bias
 
 

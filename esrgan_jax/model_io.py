@@ -67,6 +67,11 @@ def default_perceptual_path(arch: str) -> Path:
   return {'VGG19Features': DEFAULT_VGG19_PATH, 'MINCNet': DEFAULT_MINC_PATH}[arch]
 
 
+def generator_fields(cls: type[nn.Module]) -> tuple[str, ...]:
+  """The constructor fields of a generator class that configs and generator files hold (all but the dtypes)."""
+  return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ('dtype', 'param_dtype', 'parent', 'name'))
+
+
 def save_generator(path: str | os.PathLike, module: nn.Module, params: Any) -> None:
   """Saves a BN-free generator (any of GENERATOR_ARCHS) with its constructor fields (not dtype/param_dtype)."""
   arch = type(module).__name__
@@ -75,9 +80,7 @@ def save_generator(path: str | os.PathLike, module: nn.Module, params: Any) -> N
   if module.use_bn:
     raise ValueError(f'{arch} has BatchNorm layers (use_bn=True); generator files hold BN-free generators. Fold the '
                      'BatchNorm first: module, params = esrgan_jax.fold_batch_norm.fold_batch_norm(module, variables).')
-  skip = ('dtype', 'param_dtype', 'parent', 'name')
-  config = {f.name: getattr(module, f.name) for f in dataclasses.fields(module) if f.name not in skip}
-  save_model(path, arch, config, {'params': params})
+  save_model(path, arch, {f: getattr(module, f) for f in generator_fields(type(module))}, {'params': params})
 
 
 def load_generator(path: str | os.PathLike, dtype: Any = None) -> tuple[nn.Module, Any]:

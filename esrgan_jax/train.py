@@ -9,7 +9,6 @@ Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `
 on its leading axis and the train state replicated. Each process feeds its own slice of the global batch.
 Batch statistics and the RaGAN means are taken over the global batch, so N devices compute what one device would.
 """
-import dataclasses
 import functools
 import json
 import math
@@ -105,11 +104,6 @@ def validate_gan_config(gan: ml_collections.ConfigDict) -> None:
                      f'layers are {", ".join(layers)}.')
 
 
-def generator_fields(cls: type[nn.Module]) -> tuple[str, ...]:
-  """The constructor fields of a generator class that configs and generator files hold (all but dtypes)."""
-  return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ('dtype', 'param_dtype', 'parent', 'name'))
-
-
 def create_generator(config: ml_collections.ConfigDict) -> nn.Module:
   """`model_io.GENERATOR_ARCHS[config.model.arch]` with `config.scale`, the other `config.model` fields and the
   compute dtype. Raises ValueError for an unknown arch or a field the arch lacks."""
@@ -118,7 +112,7 @@ def create_generator(config: ml_collections.ConfigDict) -> nn.Module:
   if arch not in model_io.GENERATOR_ARCHS:
     raise ValueError(f'config.model.arch must be one of {sorted(model_io.GENERATOR_ARCHS)}, got {arch!r}.')
   cls = model_io.GENERATOR_ARCHS[arch]
-  allowed = set(generator_fields(cls)) - {'scale'}
+  allowed = set(model_io.generator_fields(cls)) - {'scale'}
   unknown = sorted(set(fields) - allowed)
   if unknown:
     raise ValueError(f'config.model.{unknown[0]} is not a field of {arch}; {arch} takes {", ".join(sorted(allowed))} '
@@ -310,7 +304,7 @@ def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: Path) 
     raise ValueError(f'Pretrained generator {path} is a {arch}, but config.model.arch is {type(expected).__name__}.')
   module = model_io.GENERATOR_ARCHS[arch](**file_fields)
   mismatched = {f: f'file {getattr(module, f)} vs config {getattr(expected, f)}'
-                for f in generator_fields(type(expected)) if getattr(module, f) != getattr(expected, f)}
+                for f in model_io.generator_fields(type(expected)) if getattr(module, f) != getattr(expected, f)}
   if mismatched:
     raise ValueError(f'Pretrained generator {path} does not match config.model/config.scale: {mismatched}.')
   return variables
@@ -483,7 +477,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     model_io.save_generator(export_path, *inference_generator(generator, state))
     if state.g_batch_stats:
       model_io.save_model(stage_dir / BN_GENERATOR_FILE, type(generator).__name__,
-                          {f: getattr(generator, f) for f in generator_fields(type(generator))},
+                          {f: getattr(generator, f) for f in model_io.generator_fields(type(generator))},
                           {'params': host_copy(state.ema_params), 'batch_stats': host_copy(state.g_batch_stats)})
     if val_images:
       (stage_dir / 'samples').mkdir(exist_ok=True)

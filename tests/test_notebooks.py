@@ -1,4 +1,4 @@
-"""Runs notebooks/interpolation.ipynb with nbclient on two tiny generators, and checks the committed copy is executed."""
+"""Runs notebooks/interpolation.ipynb with nbclient on two tiny generators; checks the committed copy is executed."""
 import math
 from pathlib import Path
 

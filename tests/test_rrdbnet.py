@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from esrgan_jax import RRDBNet
+from esrgan_jax.rrdbnet import ResidualDenseBlock
 
 
 def param_count(module, shape=(1, 16, 16, 3)):
@@ -103,3 +104,21 @@ def test_without_batch_norm_the_train_flag_changes_nothing():
   variables = net.init(jax.random.key(0), x)
   assert list(variables) == ['params']
   np.testing.assert_array_equal(net.apply(variables, x, train=True), net.apply(variables, x))
+
+
+def test_rdb_conv_with_128_input_channels_runs_as_two_halves_on_cpu():
+  """The CPU workaround for YNNPACK's single-threaded 128-channel conv: conv3 of a default-width RDB is split."""
+  x = jax.random.uniform(jax.random.key(0), (1, 8, 8, 64))
+  block = ResidualDenseBlock(num_feat=64, num_grow_ch=32)
+  params = block.init(jax.random.key(1), x)
+  hlo = jax.jit(block.apply).lower(params, x).as_text()
+  assert hlo.count('convolution(') == (6 if jax.default_backend() == 'cpu' else 5)
+  kernel, bias = params['params']['conv3']['kernel'], params['params']['conv3']['bias']
+  feats = x
+  for j in (1, 2):
+    k, b = params['params'][f'conv{j}']['kernel'], params['params'][f'conv{j}']['bias']
+    conv = jax.lax.conv_general_dilated(feats, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + b
+    feats = jnp.concatenate([feats, jax.nn.leaky_relu(conv, 0.2)], -1)
+  expected = jax.lax.conv_general_dilated(feats, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  _, state = block.apply(params, x, capture_intermediates=lambda m, _: m.name == 'conv3', mutable=['intermediates'])
+  np.testing.assert_allclose(state['intermediates']['conv3']['__call__'][0], expected + bias, rtol=1e-5, atol=1e-5)

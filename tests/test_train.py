@@ -309,7 +309,7 @@ def test_load_pretrained_generator_checks_arch_and_every_field(tmp_path):
   config = tiny_bn_config()
   generator = train.create_generator(config)
   variables = generator.init(jax.random.key(1), jnp.zeros((1, 8, 8, 3)))
-  fields = {f: getattr(generator, f) for f in train.generator_fields(MSRResNet)}
+  fields = {f: getattr(generator, f) for f in model_io.generator_fields(MSRResNet)}
   model_io.save_model(tmp_path / 'psnr' / train.BN_GENERATOR_FILE, 'MSRResNet', fields, variables)
   loaded = train.load_pretrained_generator(config, tmp_path)
   assert jax.tree.all(jax.tree.map(np.array_equal, loaded, jax.device_get(variables)))

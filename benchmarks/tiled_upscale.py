@@ -149,7 +149,7 @@ def main() -> None:
   parser.add_argument('--num_block', type=int, default=23)
   parser.add_argument('--tile', type=int, default=None, help='core tile size (default 512, --quick 128)')
   parser.add_argument('--tile_pad', type=int, default=16)
-  parser.add_argument('--batch_tiles', type=int, default=4, help='tiles per call of ours (default: the CLI default, 4)')
+  parser.add_argument('--batch_tiles', type=int, default=1, help='tiles per call of ours (1, as the Real-ESRGAN tiler)')
   parser.add_argument('--rounds', type=int, default=2)
   parser.add_argument('--json', default=None, help='write the result rows here')
   parser.add_argument('--memory-of', default=None, help=argparse.SUPPRESS)

@@ -3,31 +3,32 @@ fp32) on the same weights, side by side in one process.
 
     python benchmarks/generator.py [--quick] [--shapes 64x1 128x8 ...] [--rounds 5] [--json FILE]
 
-Shapes are LR SIZE x BATCH. Ours runs through `esrgan_jax.upscale.make_apply_fn` (what the upscale CLI runs), with
-`esrgan_jax.xla_flags.use_fast_cpu_flags()` applied unless XLA_FLAGS is set. Each call is timed after a warm-up,
+Shapes are LR SIZE x BATCH. Ours runs through `esrgan_jax.make_apply_fn` (what the upscale CLI runs), with
+`esrgan_jax.runtime.use_fast_cpu_flags()` applied unless XLA_FLAGS is set. Each call is timed after a warm-up,
 the implementations taking turns; reported: median seconds, images/s, GFLOP/s from the counted conv MACs, speed-up
 over PyTorch eager (its median / ours), compile seconds apart, and the number of compilations during the timed calls
 (a second call with the same shape must compile nothing). The full grid (64, 128, 256 x batch 1, 8) takes hours on
 2 CPU cores; --quick runs 64x1, 64x8 and 128x1, 3 rounds, torch.compile on the first shape only.
 """
+
 import argparse
 import os
 import time
 
-from esrgan_jax import xla_flags
+from esrgan_jax import runtime
 
-xla_flags.use_fast_cpu_flags()
+runtime.use_fast_cpu_flags()
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
+import timing
 import torch
 from flax import traverse_util
 
-import timing
 from esrgan_jax.convert import generator_to_torch
-from esrgan_jax.rrdbnet import RRDBNet
-from esrgan_jax.upscale import make_apply_fn
+from esrgan_jax.inference.apply import make_apply_fn
+from esrgan_jax.models.rrdbnet import RRDBNet
 
 FULL_SHAPES = ('64x1', '64x8', '128x1', '128x8', '256x1', '256x8')
 QUICK_SHAPES = ('64x1', '64x8', '128x1')
@@ -38,8 +39,11 @@ TORCH_EAGER, TORCH_COMPILE = 'torch eager fp32', 'torch.compile fp32'
 
 def flops_per_lr_pixel(params) -> float:
   """2 x the conv MACs one LR pixel costs: each kernel [kh, kw, cin, cout] does kh*kw*cin*cout MACs per output pixel."""
-  macs = sum(np.prod(kernel.shape) * _CONV_AREA.get(path[0], 1)
-             for path, kernel in traverse_util.flatten_dict(params).items() if path[-1] == 'kernel')
+  macs = sum(
+    np.prod(kernel.shape) * _CONV_AREA.get(path[0], 1)
+    for path, kernel in traverse_util.flatten_dict(params).items()
+    if path[-1] == 'kernel'
+  )
   return 2.0 * float(macs)
 
 
@@ -48,8 +52,13 @@ def gemm_gflops(rounds: int = 5, n: int = 2048) -> list[dict]:
   a = np.random.default_rng(0).random((n, n), np.float32)
   a_jax, a_torch = jnp.asarray(a), torch.from_numpy(a)
   matmul = jax.jit(jnp.dot)
-  times = timing.interleave({'jax jnp.dot fp32': lambda: matmul(a_jax, a_jax).block_until_ready(),
-                             'torch matmul fp32': lambda: torch.mm(a_torch, a_torch)}, rounds)
+  times = timing.interleave(
+    {
+      'jax jnp.dot fp32': lambda: matmul(a_jax, a_jax).block_until_ready(),
+      'torch matmul fp32': lambda: torch.mm(a_torch, a_torch),
+    },
+    rounds,
+  )
   return [timing.row('generator', f'GEMM {n}^3', name, t, flops=2.0 * n**3) for name, t in times.items()]
 
 
@@ -78,10 +87,20 @@ def benchmark_shape(size: int, batch: int, impls: dict, rounds: int, flops_per_p
     compile_s = xla_compile[name] if name.startswith('ours') else None
     if name == TORCH_COMPILE:
       compile_s = first_call[name] - min(t)
-    rows.append(timing.row('generator', f'{size}x{size} b{batch}', name, t, work=batch,
-                           flops=flops_per_pixel * batch * size * size, baselines=baselines, compile_s=compile_s,
-                           recompiles=recompiles.count if name.startswith('ours') else None,
-                           other_load=load.cores))
+    rows.append(
+      timing.row(
+        'generator',
+        f'{size}x{size} b{batch}',
+        name,
+        t,
+        work=batch,
+        flops=flops_per_pixel * batch * size * size,
+        baselines=baselines,
+        compile_s=compile_s,
+        recompiles=recompiles.count if name.startswith('ours') else None,
+        other_load=load.cores,
+      )
+    )
   return rows
 
 
@@ -121,13 +140,22 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--quick', action='store_true', help=f'shapes {" ".join(QUICK_SHAPES)} (default: all)')
   parser.add_argument('--shapes', nargs='+', default=None, help='LR SIZExBATCH, e.g. 64x1 128x8')
-  parser.add_argument('--rounds', type=int, default=None,
-                      help='timed calls per implementation and shape (default 5, --quick 3)')
+  parser.add_argument(
+    '--rounds', type=int, default=None, help='timed calls per implementation and shape (default 5, --quick 3)'
+  )
   parser.add_argument('--no-bf16', dest='bf16', action='store_false', help='skip ours in bfloat16')
-  parser.add_argument('--torch-compile', choices=('first', 'all', 'none'), default=None,
-                      help='shapes to run torch.compile on (default: first with --quick, else all)')
-  parser.add_argument('--torch-compile-budget', type=float, default=600,
-                      help='stop compiling more shapes once one torch.compile took longer than this (s)')
+  parser.add_argument(
+    '--torch-compile',
+    choices=('first', 'all', 'none'),
+    default=None,
+    help='shapes to run torch.compile on (default: first with --quick, else all)',
+  )
+  parser.add_argument(
+    '--torch-compile-budget',
+    type=float,
+    default=600,
+    help='stop compiling more shapes once one torch.compile took longer than this (s)',
+  )
   parser.add_argument('--json', default=None, help='write the result rows here')
   args = parser.parse_args()
   shapes = args.shapes or (QUICK_SHAPES if args.quick else FULL_SHAPES)
@@ -143,8 +171,11 @@ def main() -> None:
   ours_fp32 = make_apply_fn(module, params)
   ours_bf16 = make_apply_fn(module.clone(dtype=jnp.bfloat16), params)
   per_pixel = flops_per_lr_pixel(params)
-  print(f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {torch.get_num_threads()} torch threads; counted '
-        f'{per_pixel / 1e6:.2f} MFLOP per LR pixel', flush=True)
+  print(
+    f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {torch.get_num_threads()} torch threads; counted '
+    f'{per_pixel / 1e6:.2f} MFLOP per LR pixel',
+    flush=True,
+  )
 
   rows = gemm_gflops()
   timing.print_rows(rows)
@@ -161,8 +192,11 @@ def main() -> None:
       deviation_notes(shape_rows, {'ours jit fp32': ours_fp32, 'ours jit bf16': ours_bf16}, torch_net, size)
       cost = jax.jit(module.apply).lower({'params': params}, jnp.zeros((1, size, size, 3))).compile().cost_analysis()
       cost = cost[0] if isinstance(cost, list) else cost
-      print(f'XLA cost analysis: {cost["flops"] / size**2 / 1e6:.2f} MFLOP per LR pixel (it counts only the conv '
-            f'taps inside the image, so a little less than the {per_pixel / 1e6:.2f} counted)', flush=True)
+      print(
+        f'XLA cost analysis: {cost["flops"] / size**2 / 1e6:.2f} MFLOP per LR pixel (it counts only the conv '
+        f'taps inside the image, so a little less than the {per_pixel / 1e6:.2f} counted)',
+        flush=True,
+      )
     compile_ok &= all(r['compile_s'] <= args.torch_compile_budget for r in shape_rows if r['impl'] == TORCH_COMPILE)
     timing.print_rows(shape_rows)
     rows += shape_rows

@@ -13,9 +13,9 @@ LR is made on the fly by MATLAB bicubic in all three.
 
 import argparse
 import os
-from pathlib import Path
 import tempfile
 import time
+from pathlib import Path
 
 # Per-patch numpy work is too small for BLAS threads, which only contend (as in a DataLoader worker).
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
@@ -23,11 +23,12 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 from PIL import Image
 
-from esrgan_jax import demo_data
-from esrgan_jax.image_io import read_image
-from esrgan_jax.imresize import imresize
-from esrgan_jax.input_pipeline import create_train_dataset, default_data_config
+from esrgan_jax.data import demo_data
+from esrgan_jax.data.image_io import read_image
+from esrgan_jax.data.imresize import imresize
+from esrgan_jax.data.input_pipeline import create_train_dataset
 from esrgan_jax.prepare import prepare
+from esrgan_jax.training import default_config
 
 _PHOTOS = ('astronaut', 'rocket', 'hubble_deep_field', 'coffee')
 
@@ -37,12 +38,14 @@ def _make_large_images(folder: Path, long_side: int = 2000) -> None:
     image = Image.fromarray(demo_data.load_demo_image(name))
     factor = long_side / max(image.size)
     image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS).save(
-        folder / f'{name}.png', compress_level=3)
+      folder / f'{name}.png', compress_level=3
+    )
 
 
 def _time_tf(config, gt_size: int, scale: int, batch: int, seconds: float) -> float:
-  dataset = create_train_dataset(config, scale=scale, gt_size=gt_size, global_batch_size=batch, seed=0,
-                                 process_index=0, process_count=1)
+  dataset = create_train_dataset(
+    config, scale=scale, gt_size=gt_size, global_batch_size=batch, seed=0, process_index=0, process_count=1
+  )
   iterator = iter(dataset)
   for _ in range(5):  # Warm up: graph tracing, thread pools, caches.
     next(iterator)
@@ -59,11 +62,11 @@ def _time_numpy_loop(files: list[Path], gt_size: int, scale: int, seconds: float
   while time.perf_counter() - start < seconds:
     hr = read_image(files[rng.integers(len(files))])
     top, left = rng.integers(hr.shape[0] - gt_size + 1), rng.integers(hr.shape[1] - gt_size + 1)
-    hr = hr[top:top + gt_size, left:left + gt_size]
+    hr = hr[top : top + gt_size, left : left + gt_size]
     hr = hr[:, ::-1] if rng.random() < 0.5 else hr
     hr = hr[::-1] if rng.random() < 0.5 else hr
     hr = hr.transpose(1, 0, 2) if rng.random() < 0.5 else hr
-    lr = np.floor(np.clip(imresize(hr, 1 / scale), 0, 1) * 255 + 0.5) / 255
+    np.floor(np.clip(imresize(hr, 1 / scale), 0, 1) * 255 + 0.5) / 255  # the LR partner, as the loader makes it
     patches += 1
   return patches / (time.perf_counter() - start)
 
@@ -81,9 +84,11 @@ def main() -> None:
     _make_large_images(large)
     prepare(large, subimages)
     sub_files = sorted(subimages.iterdir())
-    print(f'{len(_PHOTOS)} large images (~2000 px), {len(sub_files)} sub-images of 480 px; '
-          f'gt_size {args.gt_size}, x{args.scale}, batch {args.batch}, {os.cpu_count()} CPUs')
-    config = default_data_config()
+    print(
+      f'{len(_PHOTOS)} large images (~2000 px), {len(sub_files)} sub-images of 480 px; '
+      f'gt_size {args.gt_size}, x{args.scale}, batch {args.batch}, {os.cpu_count()} CPUs'
+    )
+    config = default_config.data_config()
     config.update(source='folder', hr_dir=str(large), cache=True)
     rate = _time_tf(config, args.gt_size, args.scale, args.batch, args.seconds)
     print(f'tf.data folder, cache=True (large images in memory):  {rate:8.1f} patch pairs/s')

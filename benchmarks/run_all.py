@@ -6,6 +6,7 @@ Default: the --quick variant of each benchmark (about 20 minutes on 2 CPU cores)
 CPU). The flag study reruns a small inference and train-step case under three XLA_FLAGS settings. RESULTS.md is
 rewritten above the line `NOTES_MARKER`; the hand-written notes below it are kept.
 """
+
 import argparse
 import datetime
 import importlib.metadata
@@ -23,10 +24,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / 'RESULTS.md'
 NOTES_MARKER = '<!-- Everything below this line is kept when run_all.py rewrites this file. -->'
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'numpy', 'torch', 'tensorflow-cpu')
-FLAG_SETTINGS = {  # name -> XLA_FLAGS (None: unset, so esrgan_jax.xla_flags applies its flags)
-    "jaxlib's defaults (XLA_FLAGS='')": '',
-    'YNNPACK fusions off (ynn_fusion_type=)': '--xla_cpu_experimental_ynn_fusion_type=',
-    'esrgan_jax default (ynn_fusion_type=+eltwise)': None,
+FLAG_SETTINGS = {  # name -> XLA_FLAGS (None: unset, so esrgan_jax.runtime applies its flags)
+  "jaxlib's defaults (XLA_FLAGS='')": '',
+  'YNNPACK fusions off (ynn_fusion_type=)': '--xla_cpu_experimental_ynn_fusion_type=',
+  'esrgan_jax default (ynn_fusion_type=+eltwise)': None,
 }
 
 
@@ -37,8 +38,10 @@ def run(script: str, args: list[str], xla_flags: str | None = None) -> list[dict
     env['XLA_FLAGS'] = xla_flags
   with tempfile.TemporaryDirectory() as tmp:
     out = Path(tmp) / 'rows.json'
-    print(f'\n$ {"XLA_FLAGS=" + repr(xla_flags) + " " if xla_flags is not None else ""}python {script} '
-          f'{" ".join(args)}', flush=True)
+    print(
+      f'\n$ {"XLA_FLAGS=" + repr(xla_flags) + " " if xla_flags is not None else ""}python {script} {" ".join(args)}',
+      flush=True,
+    )
     subprocess.run([sys.executable, str(HERE / script), *args, '--json', str(out)], env=env, check=True)
     return json.loads(out.read_text())
 
@@ -54,8 +57,11 @@ def run_text(script: str, args: list[str]) -> str:
 def machine() -> list[str]:
   cpu = platform.processor()
   if Path('/proc/cpuinfo').is_file():
-    names = [line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
-             if line.startswith('model name')]
+    names = [
+      line.split(':', 1)[1].strip()
+      for line in Path('/proc/cpuinfo').read_text().splitlines()
+      if line.startswith('model name')
+    ]
     cpu = names[0] if names else cpu
   versions = []
   for name in PACKAGES:
@@ -63,11 +69,13 @@ def machine() -> list[str]:
       versions.append(f'{name} {importlib.metadata.version(name)}')
     except importlib.metadata.PackageNotFoundError:
       pass
-  return [f'- Date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}',
-          f'- CPU: {cpu}, {psutil.cpu_count(logical=False)} cores / {psutil.cpu_count()} threads, '
-          f'{psutil.virtual_memory().total / 2**30:.0f} GiB RAM; {platform.platform()}',
-          '- GPU: not measured (no device lent in this session)',
-          f'- Python {platform.python_version()}; ' + ', '.join(versions)]
+  return [
+    f'- Date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}',
+    f'- CPU: {cpu}, {psutil.cpu_count(logical=False)} cores / {psutil.cpu_count()} threads, '
+    f'{psutil.virtual_memory().total / 2**30:.0f} GiB RAM; {platform.platform()}',
+    '- GPU: not measured (no device lent in this session)',
+    f'- Python {platform.python_version()}; ' + ', '.join(versions),
+  ]
 
 
 def _fmt(value, spec: str) -> str:
@@ -81,11 +89,19 @@ def table(rows: list[dict], extra: tuple[tuple[str, str, str], ...] = ()) -> lis
   header += [f'speed-up vs {b}' for b in baselines] + [h for h, _, _ in extra] + ['other load (cores)']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for r in rows:
-    cells = [r['case'], r['impl'], f'{r["median_s"]:.3f}', f'{r["min_s"]:.3f}', str(r['rounds']), f'{r["per_s"]:.3g}',
-             _fmt(r.get('gflops'), '.0f')]
+    cells = [
+      r['case'],
+      r['impl'],
+      f'{r["median_s"]:.3f}',
+      f'{r["min_s"]:.3f}',
+      str(r['rounds']),
+      f'{r["per_s"]:.3g}',
+      _fmt(r.get('gflops'), '.0f'),
+    ]
     cells += [_fmt(r['speedup'].get(b), '.2f') for b in baselines]
-    cells += [str(r.get(key)) if fmt == 'str' and r.get(key) is not None else _fmt(r.get(key), fmt)
-              for _, key, fmt in extra]
+    cells += [
+      str(r.get(key)) if fmt == 'str' and r.get(key) is not None else _fmt(r.get(key), fmt) for _, key, fmt in extra
+    ]
     cells.append(_fmt(r.get('other_load'), '.2f'))
     lines.append('| ' + ' | '.join(cells) + ' |')
   return lines
@@ -108,43 +124,86 @@ def main() -> None:
     for name, flags in FLAG_SETTINGS.items():
       rows = run('generator.py', ['--shapes', '64x1', '--rounds', '3', '--no-bf16', '--torch-compile', 'none'], flags)
       rows += run('train_step.py', ['--steps', 'psnr', '--batch', '2', '--rounds', '2'], flags)
-      study += [{**r, 'impl': f'{r["impl"]}, {name}' if r['impl'].startswith('ours') else r['impl']}
-                for r in rows if not r['case'].startswith('GEMM')]
+      study += [
+        {**r, 'impl': f'{r["impl"]}, {name}' if r['impl'].startswith('ours') else r['impl']}
+        for r in rows
+        if not r['case'].startswith('GEMM')
+      ]
   load_after = os.getloadavg()
 
-  lines = ['# Benchmark results', '', f'Written by `python benchmarks/run_all.py{" --full" if args.full else ""}`. '
-           'Speed-up = the other implementation\'s median time / this one\'s (above 1: this one is faster). '
-           '"Other load" = CPU cores that other processes kept busy during that measurement (this machine is '
-           'shared); PyTorch\'s OpenMP threads suffer more from it than XLA\'s work-stealing pool, so rows with a '
-           'load above ~0.2 flatter ours.', '', '## Machine', ''] + machine()
-  lines += [f'- Load average (1/5/15 min) before: {" / ".join(f"{x:.2f}" for x in load_before)}, after: '
-            f'{" / ".join(f"{x:.2f}" for x in load_after)}', '',
-            '## RRDBNet x4 inference (`generator.py`)', '',
-            'LR input SIZE x SIZE, batch b; 23 blocks, 64 features. GFLOP/s from the counted conv MACs (35.85 MFLOP '
-            'per LR pixel). Compile s: XLA tracing + compilation of the first call (torch.compile: first call minus '
-            'a later one). Recompiles: compilations during the timed calls and a call with new values of the same '
-            'shape (must be 0).', '']
-  lines += table(generator, (('compile s', 'compile_s', '.1f'), ('recompiles', 'recompiles', 'd'),
-                             ('note', 'note', 'str')))
-  lines += ['', '## Train step (`train_step.py`)', '',
-            'fp32; GFLOP/s from XLA\'s cost analysis of our step (the same work in both).', '']
+  lines = [
+    '# Benchmark results',
+    '',
+    f'Written by `python benchmarks/run_all.py{" --full" if args.full else ""}`. '
+    "Speed-up = the other implementation's median time / this one's (above 1: this one is faster). "
+    '"Other load" = CPU cores that other processes kept busy during that measurement (this machine is '
+    "shared); PyTorch's OpenMP threads suffer more from it than XLA's work-stealing pool, so rows with a "
+    'load above ~0.2 flatter ours.',
+    '',
+    '## Machine',
+    '',
+  ] + machine()
+  lines += [
+    f'- Load average (1/5/15 min) before: {" / ".join(f"{x:.2f}" for x in load_before)}, after: '
+    f'{" / ".join(f"{x:.2f}" for x in load_after)}',
+    '',
+    '## RRDBNet x4 inference (`generator.py`)',
+    '',
+    'LR input SIZE x SIZE, batch b; 23 blocks, 64 features. GFLOP/s from the counted conv MACs (35.85 MFLOP '
+    'per LR pixel). Compile s: XLA tracing + compilation of the first call (torch.compile: first call minus '
+    'a later one). Recompiles: compilations during the timed calls and a call with new values of the same '
+    'shape (must be 0).',
+    '',
+  ]
+  lines += table(
+    generator, (('compile s', 'compile_s', '.1f'), ('recompiles', 'recompiles', 'd'), ('note', 'note', 'str'))
+  )
+  lines += [
+    '',
+    '## Train step (`train_step.py`)',
+    '',
+    "fp32; GFLOP/s from XLA's cost analysis of our step (the same work in both).",
+    '',
+  ]
   lines += table(train, (('compile s', 'compile_s', '.1f'), ('recompiles', 'recompiles', 'd')))
-  lines += ['', '## Tiled upscale (`tiled_upscale.py`)', '',
-            'Memory: one upscale per tiler in a fresh process. Deviation: from the untiled output, clipped to [0, 1].',
-            '']
-  lines += table(tiled, (('peak RSS MB', 'peak_rss_mb', '.0f'), ('RSS rise MB', 'rss_rise_mb', '.0f'),
-                         ('max abs dev', 'max_abs', '.2e'), ('mean dev near borders', 'mean_abs_near_borders', '.2e'),
-                         ('share >= 1/255', 'share_off_by_1_level', '.2%')))
-  lines += ['', '## Where ours loses on 2 cores (`thread_profile.py`)', '',
-            'Single-core speed against multi-core scaling, and each layer\'s share of time spent on one core.', '',
-            threads.strip()]
+  lines += [
+    '',
+    '## Tiled upscale (`tiled_upscale.py`)',
+    '',
+    'Memory: one upscale per tiler in a fresh process. Deviation: from the untiled output, clipped to [0, 1].',
+    '',
+  ]
+  lines += table(
+    tiled,
+    (
+      ('peak RSS MB', 'peak_rss_mb', '.0f'),
+      ('RSS rise MB', 'rss_rise_mb', '.0f'),
+      ('max abs dev', 'max_abs', '.2e'),
+      ('mean dev near borders', 'mean_abs_near_borders', '.2e'),
+      ('share >= 1/255', 'share_off_by_1_level', '.2%'),
+    ),
+  )
+  lines += [
+    '',
+    '## Where ours loses on 2 cores (`thread_profile.py`)',
+    '',
+    "Single-core speed against multi-core scaling, and each layer's share of time spent on one core.",
+    '',
+    threads.strip(),
+  ]
   lines += ['', '## Input pipeline (`input_pipeline.py --seconds 5`)', '', '```', pipeline.strip(), '```']
   if study:
-    lines += ['', '## XLA flag study', '', 'The same small cases under three XLA_FLAGS settings, each in its own '
-              'process with PyTorch alongside.', '']
+    lines += [
+      '',
+      '## XLA flag study',
+      '',
+      'The same small cases under three XLA_FLAGS settings, each in its own process with PyTorch alongside.',
+      '',
+    ]
     lines += table(study)
-  notes = RESULTS.read_text().split(NOTES_MARKER, 1)[1] if RESULTS.is_file() and NOTES_MARKER in RESULTS.read_text() \
-      else '\n'
+  notes = (
+    RESULTS.read_text().split(NOTES_MARKER, 1)[1] if RESULTS.is_file() and NOTES_MARKER in RESULTS.read_text() else '\n'
+  )
   RESULTS.write_text('\n'.join(lines) + '\n\n' + NOTES_MARKER + notes)
   print(f'\nwrote {RESULTS}')
 

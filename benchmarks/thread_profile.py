@@ -9,6 +9,7 @@
    YNNPACK/XLA op ran on one core. Thread activity is read from the `ThreadpoolListener` events of XLA's trace.
 Prints markdown; `run_all.py` copies it into RESULTS.md.
 """
+
 import argparse
 import bisect
 import collections
@@ -22,18 +23,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from esrgan_jax import xla_flags
+from esrgan_jax import runtime
 
-xla_flags.use_fast_cpu_flags()
+runtime.use_fast_cpu_flags()
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
+import timing
 import torch
 
-import timing
-from esrgan_jax import convert
-from esrgan_jax.rrdbnet import RRDBNet
+from esrgan_jax.models.rrdbnet import RRDBNet
+from esrgan_jax.weights import state_dicts
 
 _WORKER_EVENTS = ('ThreadpoolListener::StartRegion', 'ThreadpoolListener::Record')
 
@@ -44,7 +45,7 @@ def _layer_kind(op_name: str, hlo_name: str) -> str:
   convs = [i for i, part in enumerate(path) if part.startswith('conv')]
   if convs and hlo_name.startswith(('ynn_fusion', 'fusion', 'convolution')):
     start = next((i for i, part in enumerate(path) if part == 'RRDBNet'), -1) + 1
-    return '/'.join(path[start:convs[0] + 1])
+    return '/'.join(path[start : convs[0] + 1])
   return re.sub(r'\.\d+$', '', hlo_name)
 
 
@@ -59,8 +60,9 @@ def _op_kinds(hlo_text: str) -> dict[str, str]:
     if conv and computation:
       conv_kinds[computation].append(_layer_kind(conv[1], 'convolution'))
   kinds = {}
-  for match in re.finditer(r'^\s*(?:ROOT )?%([\w.\-]+) = .*?(?:calls=%([\w.\-]+).*?)?metadata=\{op_name="([^"]*)"',
-                           hlo_text, re.M):
+  for match in re.finditer(
+    r'^\s*(?:ROOT )?%([\w.\-]+) = .*?(?:calls=%([\w.\-]+).*?)?metadata=\{op_name="([^"]*)"', hlo_text, re.M
+  ):
     kinds[match[1]] = '+'.join(conv_kinds[match[2]]) if conv_kinds.get(match[2]) else _layer_kind(match[3], match[1])
   return kinds
 
@@ -94,27 +96,34 @@ def profile(size: int, batch: int, num_block: int, calls: int = 5) -> list[str]:
         compiled(params, x).block_until_ready()
     events, workers = _threads_active(trace_dir)
   if not workers:
-    return ['(this jaxlib\'s trace has no thread-pool events, so one-core ops cannot be told apart)']
+    return ["(this jaxlib's trace has no thread-pool events, so one-core ops cannot be told apart)"]
   per_kind = collections.defaultdict(lambda: [0.0, 0, 0.0])  # total us, calls, us with no other thread active
   for e in events:
     if e['name'] not in kinds:
       continue
     start, end = e['ts'], e['ts'] + e['dur']
-    helped = any(t != e['tid'] and bisect.bisect_left(stamps, end) > bisect.bisect_left(stamps, start)
-                 for t, stamps in workers.items())
+    helped = any(
+      t != e['tid'] and bisect.bisect_left(stamps, end) > bisect.bisect_left(stamps, start)
+      for t, stamps in workers.items()
+    )
     entry = per_kind[kinds[e['name']]]
     entry[0] += e['dur']
     entry[1] += 1
     entry[2] += 0 if helped else e['dur']
   total = sum(v[0] for v in per_kind.values())
   alone = sum(v[2] for v in per_kind.values())
-  lines = [f'Ours, {size}x{size} b{batch}, {num_block} blocks, all cores: '
-           f'{total / calls / 1e3:.0f} ms of ops per call, '
-           f'{alone / total:.0%} of it in ops during which no other pool thread worked.', '',
-           '| layer | calls per image | ms per image | share of op time | share on one core |', '|---|---|---|---|---|']
+  lines = [
+    f'Ours, {size}x{size} b{batch}, {num_block} blocks, all cores: '
+    f'{total / calls / 1e3:.0f} ms of ops per call, '
+    f'{alone / total:.0%} of it in ops during which no other pool thread worked.',
+    '',
+    '| layer | calls per image | ms per image | share of op time | share on one core |',
+    '|---|---|---|---|---|',
+  ]
   for kind, (us, n, us_alone) in sorted(per_kind.items(), key=lambda kv: -kv[1][0])[:16]:
-    lines.append(f'| {kind} | {n / calls / batch:.0f} | {us / calls / batch / 1e3:.1f} | {us / total:.1%} | '
-                 f'{us_alone / us:.0%} |')
+    lines.append(
+      f'| {kind} | {n / calls / batch:.0f} | {us / calls / batch / 1e3:.1f} | {us / total:.1%} | {us_alone / us:.0%} |'
+    )
   return lines
 
 
@@ -130,7 +139,7 @@ def _time_one_setting(impl: str, size: int, batch: int, num_block: int, rounds: 
       with torch.no_grad():
         torch_net(x_torch)
   else:
-    module, params = convert.generator_from_torch({k: v.numpy() for k, v in torch_net.state_dict().items()})
+    module, params = state_dicts.generator_from_torch({k: v.numpy() for k, v in torch_net.state_dict().items()})
     forward = jax.jit(lambda p, x: module.apply({'params': p}, x))
     x_jax = jax.device_put(x)
     call = lambda: forward(params, x_jax).block_until_ready()
@@ -144,12 +153,31 @@ def scaling(size: int, batch: int, num_block: int, rounds: int) -> list[str]:
   for impl in ('ours', 'torch'):
     for pinned in (True, False):
       prefix = ['taskset', '-c', str(min(os.sched_getaffinity(0)))] if pinned else []
-      out = subprocess.run([*prefix, sys.executable, __file__, '--time-one', impl, '--size', str(size), '--batch',
-                            str(batch), '--num_block', str(num_block), '--rounds', str(rounds)],
-                           check=True, capture_output=True, text=True).stdout
+      out = subprocess.run(
+        [
+          *prefix,
+          sys.executable,
+          __file__,
+          '--time-one',
+          impl,
+          '--size',
+          str(size),
+          '--batch',
+          str(batch),
+          '--num_block',
+          str(num_block),
+          '--rounds',
+          str(rounds),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+      ).stdout
       medians[impl, pinned] = statistics.median(json.loads(out.strip().splitlines()[-1]))
-  lines = [f'| {size}x{size} b{batch}, {num_block} blocks | 1 core s | {cores} cores s | scaling |',
-           '|---|---|---|---|']
+  lines = [
+    f'| {size}x{size} b{batch}, {num_block} blocks | 1 core s | {cores} cores s | scaling |',
+    '|---|---|---|---|',
+  ]
   for impl, name in (('ours', 'ours jit fp32'), ('torch', 'torch eager fp32')):
     one, all_cores = medians[impl, True], medians[impl, False]
     lines.append(f'| {name} | {one:.3f} | {all_cores:.3f} | {one / all_cores:.2f}x |')
@@ -169,8 +197,13 @@ def main() -> None:
   if args.time_one:
     print(json.dumps(_time_one_setting(args.time_one, args.size, args.batch, args.num_block, args.rounds)))
     return
-  print('\n'.join(scaling(args.size, args.batch, args.num_block, args.rounds) + ['']
-                  + profile(args.size, args.batch, args.num_block)))
+  print(
+    '\n'.join(
+      scaling(args.size, args.batch, args.num_block, args.rounds)
+      + ['']
+      + profile(args.size, args.batch, args.num_block)
+    )
+  )
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""A large image through the tiled upscale path: ours (`tiling.upscale_image` + `upscale.make_apply_fn`, blended
+"""A large image through the tiled upscale path: ours (`tiling.upscale_image` + `make_apply_fn`, blended
 overlapping tiles) vs a Real-ESRGAN-style PyTorch tiler (non-overlapping core tiles cut from padded crops), fp32.
 
     python benchmarks/tiled_upscale.py [--quick] [--size 2048] [--num_block 23] [--tile 512] [--tile_pad 16]
@@ -14,6 +14,7 @@ within `tile_pad * scale` output pixels of the tile grid lines, and the share of
 2048x2048 with 23 blocks costs about 150 TFLOP per image, some 15 minutes per pass on 2 CPU cores: on CPU use
 --quick (256x256, tile 128, 23 blocks).
 """
+
 import argparse
 import json
 import os
@@ -28,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-
 import timing
 
 OURS, TORCH_TILER = 'ours tiled fp32', 'Real-ESRGAN-style torch'
@@ -39,6 +39,7 @@ def realesrgan_style_tiles(net, image: np.ndarray, scale: int, tile: int, tile_p
   """Real-ESRGAN's tiling: each `tile` x `tile` core tile is run with up to `tile_pad` context pixels on each side
   (cut at the image border), one tile per call, and only the core tile's output is kept -- no blending."""
   import torch  # pylint: disable=g-import-not-at-top
+
   height, width = image.shape[:2]
   x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None]))
   out = np.zeros((height * scale, width * scale, 3), np.float32)
@@ -50,22 +51,28 @@ def realesrgan_style_tiles(net, image: np.ndarray, scale: int, tile: int, tile_p
       with torch.inference_mode():
         result = net(x[:, :, y0:y1, x0:x1])[0].numpy().transpose(1, 2, 0)
       oy, ox = (top - y0) * scale, (left - x0) * scale
-      out[top * scale:bottom * scale, left * scale:right * scale] = result[oy:oy + (bottom - top) * scale,
-                                                                           ox:ox + (right - left) * scale]
+      out[top * scale : bottom * scale, left * scale : right * scale] = result[
+        oy : oy + (bottom - top) * scale, ox : ox + (right - left) * scale
+      ]
   return out
 
 
 def ours_tiler(model_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
   """Upscales as `python -m esrgan_jax.upscale --tile` does: a model file, make_apply_fn and upscale_image."""
-  from esrgan_jax import model_io, tiling, upscale  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.inference import tiling
+  from esrgan_jax.inference.apply import make_apply_fn
+  from esrgan_jax.weights import model_io  # pylint: disable=g-import-not-at-top
+
   module, params = model_io.load_generator(model_file)
-  apply_fn = upscale.make_apply_fn(module, params)
-  return lambda image: tiling.upscale_image(apply_fn, image, scale=module.scale, tile=args.tile,
-                                            tile_pad=args.tile_pad, batch_tiles=args.batch_tiles)
+  apply_fn = make_apply_fn(module, params)
+  return lambda image: tiling.upscale_image(
+    apply_fn, image, scale=module.scale, tile=args.tile, tile_pad=args.tile_pad, batch_tiles=args.batch_tiles
+  )
 
 
 def torch_tiler(state_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
   import torch  # pylint: disable=g-import-not-at-top
+
   net = timing.import_torch_reference().TorchRRDBNet(num_block=args.num_block).eval()
   net.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(state_file).items()})
   return lambda image: realesrgan_style_tiles(net, image, SCALE, args.tile, args.tile_pad)
@@ -75,9 +82,11 @@ def write_weights(folder: Path, num_block: int) -> tuple[Path, Path]:
   """The same random x4 weights as an esrgan_jax model file and as a BasicSR-named .npz for torch."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp
-  from esrgan_jax import model_io
+
   from esrgan_jax.convert import generator_to_torch
-  from esrgan_jax.rrdbnet import RRDBNet
+  from esrgan_jax.models.rrdbnet import RRDBNet
+  from esrgan_jax.weights import model_io
+
   module = RRDBNet(num_block=num_block)
   params = jax.jit(module.init)(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params']
   model_file, state_file = folder / 'generator.msgpack', folder / 'generator_torch.npz'
@@ -100,16 +109,20 @@ def border_deviation(tiled: np.ndarray, untiled: np.ndarray, tile_out: int, band
   near = lambda n: np.abs((np.arange(n) + tile_out // 2) % tile_out - tile_out // 2) < band  # near k * tile_out
   in_band = near(diff.shape[0])[:, None] | near(diff.shape[1])[None, :]
   in_band[:band], in_band[-band:], in_band[:, :band], in_band[:, -band:] = False, False, False, False  # image edges
-  return {'max_abs': float(diff.max()), 'mean_abs_near_borders': float(diff[in_band].mean()),
-          'share_off_by_1_level': float((diff >= 1 / 255).mean())}
+  return {
+    'max_abs': float(diff.max()),
+    'mean_abs_near_borders': float(diff[in_band].mean()),
+    'share_off_by_1_level': float((diff >= 1 / 255).mean()),
+  }
 
 
 def measure_memory(args) -> dict[str, float]:
   """In a fresh process (--memory-of NAME): loads one tiler and upscales once while a thread samples RSS."""
   folder = Path(args.weights_dir)
   if args.memory_of == OURS:
-    from esrgan_jax import xla_flags  # pylint: disable=g-import-not-at-top
-    xla_flags.use_fast_cpu_flags()
+    from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
+
+    runtime.use_fast_cpu_flags()
     upscale = ours_tiler(folder / 'generator.msgpack', args)
   else:
     upscale = torch_tiler(folder / 'generator_torch.npz', args)
@@ -127,8 +140,10 @@ def measure_memory(args) -> dict[str, float]:
   upscale(image)
   done.set()
   sampler.join()
-  return {'peak_rss_mb': _peak_rss_bytes() / 2**20,
-          'rss_rise_mb': (max(peak[0], process.memory_info().rss) - before) / 2**20}
+  return {
+    'peak_rss_mb': _peak_rss_bytes() / 2**20,
+    'rss_rise_mb': (max(peak[0], process.memory_info().rss) - before) / 2**20,
+  }
 
 
 def _peak_rss_bytes() -> int:
@@ -160,11 +175,14 @@ def main() -> None:
   if args.memory_of:
     print(json.dumps(measure_memory(args)))
     return
-  from esrgan_jax import xla_flags  # pylint: disable=g-import-not-at-top
-  xla_flags.use_fast_cpu_flags()
+  from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
+
+  runtime.use_fast_cpu_flags()
   case = f'{args.size}x{args.size} nb{args.num_block} tile{args.tile}'
-  print(f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {case}, tile_pad {args.tile_pad}, ours batch_tiles '
-        f'{args.batch_tiles}', flush=True)
+  print(
+    f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {case}, tile_pad {args.tile_pad}, ours batch_tiles {args.batch_tiles}',
+    flush=True,
+  )
   image = test_image(args.size)
   with tempfile.TemporaryDirectory() as folder:
     model_file, state_file = write_weights(Path(folder), args.num_block)
@@ -172,25 +190,49 @@ def main() -> None:
     load = timing.OtherLoad()
     with load:
       outputs = {name: fn(image) for name, fn in tilers.items()}  # warm-up (compiles ours)
-      times = timing.interleave({name: lambda fn=fn: fn(image) for name, fn in tilers.items()}, args.rounds,
-                                warmup=0)
-    memory = {name: json.loads(subprocess.run(
-        [sys.executable, __file__, '--memory-of', name, '--weights-dir', folder] + sys.argv[1:], check=True,
-        capture_output=True, text=True).stdout.strip().splitlines()[-1]) for name in tilers}
+      times = timing.interleave({name: lambda fn=fn: fn(image) for name, fn in tilers.items()}, args.rounds, warmup=0)
+    memory = {
+      name: json.loads(
+        subprocess.run(
+          [sys.executable, __file__, '--memory-of', name, '--weights-dir', folder] + sys.argv[1:],
+          check=True,
+          capture_output=True,
+          text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+      )
+      for name in tilers
+    }
     untiled = None
     if args.size <= 512:
       untiled = ours_tiler(model_file, argparse.Namespace(**{**vars(args), 'tile': 0}))(image)
   rows = []
   for name, t in times.items():
-    deviation = {} if untiled is None else border_deviation(outputs[name], untiled, args.tile * SCALE,
-                                                            args.tile_pad * SCALE)
-    rows.append(timing.row('tiled_upscale', case, name, t, baselines={TORCH_TILER: times[TORCH_TILER]},
-                           other_load=load.cores, **memory[name], **deviation))
+    deviation = (
+      {} if untiled is None else border_deviation(outputs[name], untiled, args.tile * SCALE, args.tile_pad * SCALE)
+    )
+    rows.append(
+      timing.row(
+        'tiled_upscale',
+        case,
+        name,
+        t,
+        baselines={TORCH_TILER: times[TORCH_TILER]},
+        other_load=load.cores,
+        **memory[name],
+        **deviation,
+      )
+    )
   timing.print_rows(rows)
   for r in rows:
     print(f'  {r["impl"]}: peak RSS {r["peak_rss_mb"]:.0f} MB (+{r["rss_rise_mb"]:.0f} MB during the call)', end='')
-    print(f'; vs untiled: max |diff| {r["max_abs"]:.2e}, mean near tile borders {r["mean_abs_near_borders"]:.2e}, '
-          f'{100 * r["share_off_by_1_level"]:.3f}% of pixels off by >= 1/255' if 'max_abs' in r else '')
+    print(
+      f'; vs untiled: max |diff| {r["max_abs"]:.2e}, mean near tile borders {r["mean_abs_near_borders"]:.2e}, '
+      f'{100 * r["share_off_by_1_level"]:.3f}% of pixels off by >= 1/255'
+      if 'max_abs' in r
+      else ''
+    )
   timing.write_rows(args.json, rows)
 
 

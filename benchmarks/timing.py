@@ -4,6 +4,7 @@ Benchmarks run as scripts (`python benchmarks/X.py`), so they import this as `ti
 {'benchmark', 'case', 'impl', 'median_s', 'min_s', 'rounds', 'per_s' (images or steps per second), 'gflops',
 'speedup' ({baseline impl: baseline median / this median}), 'compile_s', 'recompiles', 'other_load', 'note'}.
 """
+
 import json
 import os
 import statistics
@@ -16,17 +17,22 @@ from typing import Any
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-_COMPILE_EVENTS = ('/jax/core/compile/jaxpr_trace_duration', '/jax/core/compile/jaxpr_to_mlir_module_duration',
-                   '/jax/core/compile/backend_compile_duration')
+_COMPILE_EVENTS = (
+  '/jax/core/compile/jaxpr_trace_duration',
+  '/jax/core/compile/jaxpr_to_mlir_module_duration',
+  '/jax/core/compile/backend_compile_duration',
+)
 
 
 def import_torch_reference():
   """tests/torch_archs.py (TorchRRDBNet, TorchVGGStyleDiscriminator, torch_vgg19_features), with torch threads =
   the cores this process may run on; torch is a benchmark dependency only (`pip install -e .[bench]`)."""
   import torch  # pylint: disable=g-import-not-at-top
+
   torch.set_num_threads(len(os.sched_getaffinity(0)))
   sys.path.insert(0, str(REPO / 'tests'))
   import torch_archs  # pylint: disable=g-import-not-at-top
+
   return torch_archs
 
 
@@ -40,7 +46,7 @@ def interleave(fns: Mapping[str, Callable[[], Any]], rounds: int, warmup: int = 
       fn()
   times = {name: [] for name in fns}
   for r in range(rounds):
-    for name in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
+    for name in list(fns) if r % 2 == 0 else list(fns)[::-1]:
       start = time.perf_counter()
       fns[name]()
       times[name].append(time.perf_counter() - start)
@@ -76,6 +82,7 @@ class CompileCounter:
 
   def __enter__(self) -> 'CompileCounter':
     import jax  # pylint: disable=g-import-not-at-top
+
     self.count, self.seconds = 0, 0.0
 
     def listener(event: str, duration: float, **kwargs) -> None:
@@ -90,24 +97,46 @@ class CompileCounter:
 
   def __exit__(self, *exc) -> None:
     import jax  # pylint: disable=g-import-not-at-top
+
     jax.monitoring.unregister_event_duration_listener(self._listener)
 
 
-def row(benchmark: str, case: str, impl: str, times: list[float], *, work: float = 1.0, flops: float | None = None,
-        baselines: Mapping[str, list[float]] | None = None, **extra: Any) -> dict[str, Any]:
+def row(
+  benchmark: str,
+  case: str,
+  impl: str,
+  times: list[float],
+  *,
+  work: float = 1.0,
+  flops: float | None = None,
+  baselines: Mapping[str, list[float]] | None = None,
+  **extra: Any,
+) -> dict[str, Any]:
   """A result row from per-call `times`; `work` items (images, steps) and `flops` per call give the rates."""
   median = statistics.median(times)
-  return dict(benchmark=benchmark, case=case, impl=impl, median_s=median, min_s=min(times), rounds=len(times),
-              per_s=work / median, gflops=flops / median / 1e9 if flops else None,
-              speedup={name: statistics.median(base) / median for name, base in (baselines or {}).items()}, **extra)
+  return dict(
+    benchmark=benchmark,
+    case=case,
+    impl=impl,
+    median_s=median,
+    min_s=min(times),
+    rounds=len(times),
+    per_s=work / median,
+    gflops=flops / median / 1e9 if flops else None,
+    speedup={name: statistics.median(base) / median for name, base in (baselines or {}).items()},
+    **extra,
+  )
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
   for r in rows:
     speedup = ' '.join(f'x{v:.2f} vs {k}' for k, v in r['speedup'].items())
     gflops = f'{r["gflops"]:7.1f} GFLOP/s' if r.get('gflops') else ''
-    print(f'{r["case"]:>14} {r["impl"]:>22}: median {r["median_s"]:8.3f} s (min {r["min_s"]:.3f}, n={r["rounds"]}) '
-          f'{r["per_s"]:8.3f}/s {gflops} {speedup}', flush=True)
+    print(
+      f'{r["case"]:>14} {r["impl"]:>22}: median {r["median_s"]:8.3f} s (min {r["min_s"]:.3f}, n={r["rounds"]}) '
+      f'{r["per_s"]:8.3f}/s {gflops} {speedup}',
+      flush=True,
+    )
 
 
 def write_rows(path: str | None, rows: list[dict[str, Any]]) -> None:

@@ -1,31 +1,32 @@
-"""One ESRGAN train step, ours (jax.jit of esrgan_jax.train's steps) vs PyTorch eager doing the same work, fp32.
+"""One ESRGAN train step, ours (jax.jit of esrgan_jax.training.steps) vs PyTorch eager doing the same work, fp32.
 
     python benchmarks/train_step.py [--quick] [--batch 16] [--gt_size 128] [--steps psnr gan] [--rounds 3] [--json FILE]
 
-psnr: RRDBNet forward, L1, backward, Adam, EMA of G. gan: as `esrgan_jax.train.gan_train_step` -- G step (L1 +
+psnr: RRDBNet forward, L1, backward, Adam, EMA of G. gan: as `esrgan_jax.training.steps.gan_train_step` -- G step (L1 +
 VGG19 conv5_4 perceptual + RaGAN, D frozen in train mode) and D step on the same SR output, Adam for both, EMA of G;
 D runs four times per step in both (real and fake for each of the G and D steps). The default config's x4 nets and
 loss weights; G and D start from the same weights in both frameworks, VGG19 weights are random (timing only).
 The FLOP count per step is XLA's cost analysis of our compiled step; both rates use it. --quick: batch 4.
 """
+
 import argparse
 import functools
 import os
-import time
 
-from esrgan_jax import xla_flags
+from esrgan_jax import runtime
 
-xla_flags.use_fast_cpu_flags()
+runtime.use_fast_cpu_flags()
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
+import timing
 import torch
 import torch.nn.functional as F
 
-import timing
-from esrgan_jax import convert, default_config, train
-from esrgan_jax.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
+from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
+from esrgan_jax.training import default_config, steps
+from esrgan_jax.weights import state_dicts
 
 TORCH_EAGER = 'torch eager fp32'
 
@@ -35,20 +36,30 @@ def ours_step(config, stage_name: str, batch: dict[str, np.ndarray]):
   call donates the initial state."""
   stage = config[stage_name]
   # jit gives the EMA params their own buffers (init_state shares them with the params), so the state can be donated
-  state = jax.jit(functools.partial(train.init_state, config, stage_name))(jnp.asarray(batch['lr'][:1]))
-  generator = train.create_generator(config)
+  state = jax.jit(functools.partial(steps.init_state, config, stage_name))(jnp.asarray(batch['lr'][:1]))
+  generator = steps.create_generator(config)
   if stage_name == 'psnr':
-    step = functools.partial(train.psnr_train_step, generator=generator, tx=train.create_optimizer(stage, stage.lr),
-                             pixel_weight=stage.pixel_weight, ema_decay=config.ema_decay)
+    step = functools.partial(
+      steps.psnr_train_step,
+      generator=generator,
+      tx=steps.create_optimizer(stage, stage.lr),
+      pixel_weight=stage.pixel_weight,
+      ema_decay=config.ema_decay,
+    )
     extra = ()
   else:
     vgg = VGG19Features(layers=tuple(stage.perceptual_layers))
     vgg_params = vgg.init(jax.random.key(1), jnp.zeros((1, stage.gt_size, stage.gt_size, 3)))['params']
-    step = functools.partial(train.gan_train_step, generator=generator,
-                             discriminator=train.create_discriminator(config), perceptual=vgg,
-                             g_tx=train.create_optimizer(stage, stage.lr_g),
-                             d_tx=train.create_optimizer(stage, stage.lr_d),
-                             stage=stage, ema_decay=config.ema_decay)
+    step = functools.partial(
+      steps.gan_train_step,
+      generator=generator,
+      discriminator=steps.create_discriminator(config),
+      perceptual=vgg,
+      g_tx=steps.create_optimizer(stage, stage.lr_g),
+      d_tx=steps.create_optimizer(stage, stage.lr_d),
+      stage=stage,
+      ema_decay=config.ema_decay,
+    )
     extra = (vgg_params,)
   step = jax.jit(step, donate_argnums=0)
   device_batch = jax.device_put(batch)
@@ -70,23 +81,30 @@ class TorchStep:
     self.stage, self.stage_name, self.ema_decay = config[stage_name], stage_name, config.ema_decay
     to_nchw = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     self.lr, self.hr = to_nchw(batch['lr']), to_nchw(batch['hr'])
-    self.g = torch_archs.TorchRRDBNet(num_feat=config.model.num_feat, num_block=config.model.num_block,
-                                      num_grow_ch=config.model.num_grow_ch)
-    self.g.load_state_dict(self._tensors(convert.generator_to_torch(train.create_generator(config), state.g_params)))
+    self.g = torch_archs.TorchRRDBNet(
+      num_feat=config.model.num_feat, num_block=config.model.num_block, num_grow_ch=config.model.num_grow_ch
+    )
+    self.g.load_state_dict(
+      self._tensors(state_dicts.generator_to_torch(steps.create_generator(config), state.g_params))
+    )
     self.g_ema = [p.detach().clone() for p in self.g.parameters()]
     lr_g = self.stage.lr if stage_name == 'psnr' else self.stage.lr_g
     self.opt_g = torch.optim.Adam(self.g.parameters(), lr_g, betas=(self.stage.b1, self.stage.b2))
     if stage_name == 'gan':
-      d_module = train.create_discriminator(config)
-      self.d = torch_archs.TorchVGGStyleDiscriminator(num_feat=config.discriminator.num_feat,
-                                                      input_size=self.stage.gt_size)
-      self.d.load_state_dict(self._tensors(convert.discriminator_to_torch(
-          d_module, {'params': state.d_params, 'batch_stats': state.d_batch_stats})))
+      d_module = steps.create_discriminator(config)
+      self.d = torch_archs.TorchVGGStyleDiscriminator(
+        num_feat=config.discriminator.num_feat, input_size=self.stage.gt_size
+      )
+      self.d.load_state_dict(
+        self._tensors(
+          state_dicts.discriminator_to_torch(d_module, {'params': state.d_params, 'batch_stats': state.d_batch_stats})
+        )
+      )
       self.opt_d = torch.optim.Adam(self.d.parameters(), self.stage.lr_d, betas=(self.stage.b1, self.stage.b2))
       (layer,) = self.stage.perceptual_layers  # e.g. conv5_4: torchvision index of the conv, before its ReLU
       self.layer_weight = self.stage.perceptual_layers[layer]
-      last = int(convert._torchvision_vgg19_module(layer).split('.')[1])  # pylint: disable=protected-access
-      self.vgg = torch_archs.torch_vgg19_features()[:last + 1]
+      last = int(state_dicts._torchvision_vgg19_module(layer).split('.')[1])  # pylint: disable=protected-access
+      self.vgg = torch_archs.torch_vgg19_features()[: last + 1]
       self.vgg.requires_grad_(False)
       self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
       self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -118,16 +136,20 @@ class TorchStep:
       hr_features = features(self.hr)
     l_percep = self.stage.perceptual_weight * self.layer_weight * F.l1_loss(features(sr), hr_features)
     real, fake = self.d(self.hr).detach(), self.d(sr)
-    l_gan = self.stage.gan_weight * 0.5 * (bce(real - fake.mean(), torch.zeros_like(real))
-                                           + bce(fake - real.mean(), torch.ones_like(fake)))
+    l_gan = (
+      self.stage.gan_weight
+      * 0.5
+      * (bce(real - fake.mean(), torch.zeros_like(real)) + bce(fake - real.mean(), torch.ones_like(fake)))
+    )
     (l_pix + l_percep + l_gan).backward()
     self.opt_g.step()
     self.d.requires_grad_(True)
     self.opt_d.zero_grad(set_to_none=True)
     sr = sr.detach()
     real, fake = self.d(self.hr), self.d(sr)
-    l_d = 0.5 * (bce(real - fake.detach().mean(), torch.ones_like(real))
-                 + bce(fake - real.detach().mean(), torch.zeros_like(fake)))
+    l_d = 0.5 * (
+      bce(real - fake.detach().mean(), torch.ones_like(real)) + bce(fake - real.detach().mean(), torch.zeros_like(fake))
+    )
     l_d.backward()
     self.opt_d.step()
     self._ema()
@@ -145,8 +167,11 @@ def main() -> None:
   batch_size = args.batch or (4 if args.quick else 16)
   torch_archs = timing.import_torch_reference()
   config = default_config.get_config()
-  print(f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {torch.get_num_threads()} torch threads; batch {batch_size}, '
-        f'gt_size {args.gt_size}, x{config.scale}', flush=True)
+  print(
+    f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {torch.get_num_threads()} torch threads; batch {batch_size}, '
+    f'gt_size {args.gt_size}, x{config.scale}',
+    flush=True,
+  )
   rng = np.random.default_rng(0)
   hr = rng.random((batch_size, args.gt_size, args.gt_size, 3), np.float32)
   lr_size = args.gt_size // config.scale
@@ -165,12 +190,24 @@ def main() -> None:
         times = timing.interleave({'ours jit fp32': ours, TORCH_EAGER: torch_step}, args.rounds, warmup=0)
     case = f'{stage_name} b{batch_size} gt{args.gt_size}'
     baselines = {TORCH_EAGER: times[TORCH_EAGER]}
-    print(f'{case}: {flops / 1e9:.0f} GFLOP per step (XLA cost analysis); ours compiled in {compiles.seconds:.1f} s',
-          flush=True)
-    stage_rows = [timing.row('train_step', case, name, t, flops=flops, baselines=baselines, other_load=load.cores,
-                             compile_s=compiles.seconds if name.startswith('ours') else None,
-                             recompiles=recompiles.count if name.startswith('ours') else None)
-                  for name, t in times.items()]
+    print(
+      f'{case}: {flops / 1e9:.0f} GFLOP per step (XLA cost analysis); ours compiled in {compiles.seconds:.1f} s',
+      flush=True,
+    )
+    stage_rows = [
+      timing.row(
+        'train_step',
+        case,
+        name,
+        t,
+        flops=flops,
+        baselines=baselines,
+        other_load=load.cores,
+        compile_s=compiles.seconds if name.startswith('ours') else None,
+        recompiles=recompiles.count if name.startswith('ours') else None,
+      )
+      for name, t in times.items()
+    ]
     timing.print_rows(stage_rows)
     rows += stage_rows
   timing.write_rows(args.json, rows)

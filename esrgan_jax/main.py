@@ -1,25 +1,43 @@
-"""Entry point: `python -m esrgan_jax.main --config configs/gan.py --workdir DIR [--config.field=value ...]`.
+"""Trains ESRGAN: `python -m esrgan_jax.main --config CONFIG --workdir DIR [--config.FIELD=VALUE ...]`.
 
-Kept short on purpose; the training logic is in `train.py`. Rerunning the same command resumes from the last
-checkpoint. On multi-host systems (TPU pods, multi-node GPU) run the same command on every host.
+CONFIG is a config file (`configs/demo.py`, `configs/psnr.py`, `configs/gan.py`, ... in a checkout) or the name of
+one that ships with the package (`demo`, `gan`, `ablation/esrgan`). Every field, with the paper's and BasicSR's
+values and a comment each, is in `esrgan_jax/training/default_config.py`; override any of them on the command line,
+e.g. `--config.gan.batch_size=32`. Rerunning the same command resumes from the last checkpoint. On multi-host
+systems (TPU pods, multi-node GPU) run the same command on every host with `--distributed`.
 """
+
 import logging as std_logging
+import sys
 
 import jax
-import tensorflow as tf
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from esrgan_jax import train, xla_flags
+from esrgan_jax import configs, runtime
+from esrgan_jax.training import train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, TensorBoard logs and exported generators.')
-flags.DEFINE_bool('distributed', False, 'Call jax.distributed.initialize() (multi-host; arguments from the '
-                  'environment, e.g. TPU pods or SLURM, or from --coordinator/--num_processes/--process_id).')
+flags.DEFINE_bool(
+  'distributed',
+  False,
+  'Call jax.distributed.initialize() (multi-host; arguments from the '
+  'environment, e.g. TPU pods or SLURM, or from --coordinator/--num-processes/--process-id).',
+)
 flags.DEFINE_string('coordinator', None, 'host:port of process 0, for --distributed without auto-detection.')
-flags.DEFINE_integer('num_processes', None, 'Number of processes, for --distributed without auto-detection.')
-flags.DEFINE_integer('process_id', None, 'This process, for --distributed without auto-detection.')
-config_flags.DEFINE_config_file('config', None, 'Training config file (configs/*.py).', lock_config=True)
+flags.DEFINE_integer('num-processes', None, 'Number of processes, for --distributed without auto-detection.')
+flags.DEFINE_integer('process-id', None, 'This process, for --distributed without auto-detection.')
+flags.DEFINE_alias('num_processes', 'num-processes')  # the spellings of earlier releases
+flags.DEFINE_alias('process_id', 'process-id')
+config_flags.DEFINE_config_file(
+  'config',
+  None,
+  'Training config: a file (configs/*.py) or the name of a bundled '
+  'one (demo, psnr, gan, ablation/esrgan, ...). Fields: '
+  'esrgan_jax/training/default_config.py.',
+  lock_config=True,
+)
 
 
 def main(argv):
@@ -27,18 +45,33 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   # Orbax logs every save step by step at INFO; keep its warnings and errors only.
   logging.get_absl_logger().addFilter(lambda r: r.levelno >= std_logging.WARNING or '/orbax/' not in r.pathname)
-  tf.config.set_visible_devices([], 'GPU')  # tf.data only; keep the accelerators for JAX
   if FLAGS.distributed:
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes
-    jax.distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
-  logging.info('JAX process %d / %d, %d local / %d global devices', jax.process_index(), jax.process_count(),
-               jax.local_device_count(), jax.device_count())
+    jax.distributed.initialize(FLAGS.coordinator, FLAGS['num-processes'].value, FLAGS['process-id'].value)
+  logging.info(
+    'JAX process %d / %d, %d local / %d global devices',
+    jax.process_index(),
+    jax.process_count(),
+    jax.local_device_count(),
+    jax.device_count(),
+  )
   results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   if jax.process_index() == 0:
     train.print_summary(results, FLAGS.workdir)
 
 
+def _resolve_config_arg(argv: list[str]) -> list[str]:
+  """argv with a bundled config's name after --config replaced by its file (see `esrgan_jax.configs.resolve`)."""
+  out = list(argv)
+  for i, arg in enumerate(out):
+    if arg == '--config' and i + 1 < len(out):
+      out[i + 1] = configs.resolve(out[i + 1])
+    elif arg.startswith('--config='):
+      out[i] = '--config=' + configs.resolve(arg.removeprefix('--config='))
+  return out
+
+
 if __name__ == '__main__':
-  xla_flags.use_fast_cpu_flags()
+  runtime.use_fast_cpu_flags()
   flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main)
+  app.run(main, argv=_resolve_config_arg(sys.argv))

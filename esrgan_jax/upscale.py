@@ -3,83 +3,24 @@
 Folders are walked recursively and mirrored under OUTDIR as `{stem}_{suffix}.{ext}`. 8/16-bit PNG/TIFF keep their
 depth; grayscale stays grayscale (run as RGB with equal channels, then BT.601 luma); an alpha channel is upscaled
 separately (MATLAB bicubic, or through the network with `--alpha-upsampler network`) and written as PNG.
-`--tile N` runs large images in blended overlapping tiles (see `esrgan_jax.tiling`). A file that cannot be read or
-written is reported and skipped; the exit code is 1 when any file failed.
+`--tile N` runs large images in blended overlapping tiles (see `esrgan_jax.inference.tiling`). A file that cannot be
+read or written is reported and skipped; the exit code is 1 when any file failed.
 """
+
 import argparse
 import functools
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from esrgan_jax import xla_flags
-from esrgan_jax.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_raw, write_image
-from esrgan_jax.imresize import imresize
-from esrgan_jax.model_io import load_generator
-from esrgan_jax.tiling import ApplyFn, upscale_image
-
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
-
-
-def list_images(path: str | os.PathLike) -> list[Path]:
-  """`path` itself if it is a file, else the image files below it (recursively, sorted)."""
-  path = Path(path)
-  if path.is_file():
-    return [path]
-  return sorted(p for p in path.rglob('*') if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _forward(module: nn.Module, params: Any, x: jax.Array) -> jax.Array:
-  return module.apply({'params': params}, x).astype(jnp.float32)
-
-
-def make_apply_fn(module: nn.Module, params: Any) -> ApplyFn:
-  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32 with `params` moved to the device once.
-
-  One jitted function serves all calls: equal module configs and input shapes compile once per process.
-  """
-  return functools.partial(_forward, module, jax.device_put(params))
-
-
-def upscale_array(apply_fn: ApplyFn, image: np.ndarray, *, scale: int, outscale: float | None = None,
-                  alpha_upsampler: str = 'bicubic', **tiling: Any) -> np.ndarray:
-  """Upscales HW or HWC (C = 1, 2 gray+alpha, 3, 4 RGBA) float in [0, 1]; returns the same layout in [0, 1].
-
-  The output is `scale` times larger, or `outscale` times (MATLAB bicubic resize of the clipped network output to
-  int(size * outscale)). `tiling` goes to `esrgan_jax.tiling.upscale_image` (tile, tile_pad, batch_tiles, progress).
-  """
-  if alpha_upsampler not in ('bicubic', 'network'):
-    raise ValueError(f"alpha_upsampler must be 'bicubic' or 'network', got {alpha_upsampler!r}.")
-  planes = image[..., None] if image.ndim == 2 else image
-  if planes.ndim != 3 or planes.shape[-1] not in (1, 2, 3, 4):
-    raise ValueError(f'expected an HW or HWC image with 1-4 channels, got shape {image.shape}.')
-  has_alpha = planes.shape[-1] in (2, 4)
-  color, alpha = (planes[..., :-1], planes[..., -1]) if has_alpha else (planes, None)
-  network = lambda x: upscale_image(apply_fn, np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x, scale=scale,
-                                    **tiling)
-  out = network(color)
-  if color.shape[-1] == 1:
-    out = out @ _LUMA[:, None]
-  if has_alpha:
-    alpha = network(alpha[..., None]) @ _LUMA if alpha_upsampler == 'network' else imresize(alpha, scale)
-    out = np.concatenate([out, alpha[..., None]], axis=-1)
-  out = np.clip(out, 0.0, 1.0)
-  if outscale is not None and outscale != scale:
-    size = tuple(int(n * outscale) for n in image.shape[:2])
-    if min(size) < 1:
-      raise ValueError(f'outscale {outscale} makes a {image.shape[0]}x{image.shape[1]} image empty.')
-    out = np.clip(imresize(out, output_shape=size), 0.0, 1.0)
-  out = out.astype(np.float32)
-  return out[..., 0] if image.ndim == 2 else out
+from esrgan_jax import runtime
+from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image_raw, write_image
+from esrgan_jax.inference.apply import make_apply_fn, upscale_array
+from esrgan_jax.weights.model_io import load_generator
 
 
 def output_path(in_path: Path, in_root: Path, out_dir: Path, suffix: str, ext: str, has_alpha: bool) -> Path:
@@ -93,16 +34,24 @@ def output_path(in_path: Path, in_root: Path, out_dir: Path, suffix: str, ext: s
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(prog='python -m esrgan_jax.upscale', description=__doc__.split('\n')[0])
+  parser = argparse.ArgumentParser(
+    prog='python -m esrgan_jax.upscale',
+    description=__doc__.split('\n')[0],
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+  )
   parser.add_argument('-i', '--input', required=True, type=Path, help='an image file or a folder (recursive)')
   parser.add_argument('-o', '--output', required=True, type=Path, help='output folder')
-  parser.add_argument('--model', required=True, type=Path, help='generator file (esrgan_jax.model_io format)')
+  parser.add_argument('--model', required=True, type=Path, help='generator file (esrgan_jax.weights.model_io format)')
   parser.add_argument('--tile', type=int, default=0, help='core tile size in input pixels; 0 = whole image')
   parser.add_argument('--tile-pad', type=int, default=16, help='context pixels on each tile side (overlap = 2x)')
   parser.add_argument('--batch-tiles', type=int, default=4, help='tiles per network call')
   parser.add_argument('--suffix', default='out', help="appended to output names as '_SUFFIX'; '' for none")
-  parser.add_argument('--ext', choices=('auto', 'png', 'jpg'), default='auto',
-                      help='output format; auto keeps the input format (images with alpha are always PNG)')
+  parser.add_argument(
+    '--ext',
+    choices=('auto', 'png', 'jpg'),
+    default='auto',
+    help='output format; auto keeps the input format (images with alpha are always PNG)',
+  )
   parser.add_argument('--outscale', type=float, default=None, help='final scale (default: the model scale)')
   parser.add_argument('--alpha-upsampler', choices=('bicubic', 'network'), default='bicubic')
   precision = parser.add_mutually_exclusive_group()
@@ -120,8 +69,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   return args
 
 
-def _upscale_file(in_path: Path, args: argparse.Namespace, inputs: set[Path],
-                  upscale: Callable[..., np.ndarray]) -> Path:
+def _upscale_file(
+  in_path: Path, args: argparse.Namespace, inputs: set[Path], upscale: Callable[..., np.ndarray]
+) -> Path:
   """Reads, upscales and writes one file; returns the output path. Raises on unreadable or protected files."""
   pixels, bits = read_image_raw(in_path)
   has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
@@ -149,9 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
   if module.num_in_ch != 3 or module.num_out_ch != 3:
     print(f'--model must map RGB to RGB, got {module.num_in_ch} -> {module.num_out_ch} channels.', file=sys.stderr)
     return 2
-  upscale = functools.partial(upscale_array, make_apply_fn(module, params), scale=module.scale,
-                              outscale=args.outscale, alpha_upsampler=args.alpha_upsampler, tile=args.tile,
-                              tile_pad=args.tile_pad, batch_tiles=args.batch_tiles, progress=args.tile > 0)
+  upscale = functools.partial(
+    upscale_array,
+    make_apply_fn(module, params),
+    scale=module.scale,
+    outscale=args.outscale,
+    alpha_upsampler=args.alpha_upsampler,
+    tile=args.tile,
+    tile_pad=args.tile_pad,
+    batch_tiles=args.batch_tiles,
+    progress=args.tile > 0,
+  )
   inputs = {p.resolve() for p in files}
   failed = []
   for in_path in tqdm.tqdm(files, desc='images', unit='img', disable=len(files) == 1):
@@ -167,5 +125,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-  xla_flags.use_fast_cpu_flags()
+  runtime.use_fast_cpu_flags()
   sys.exit(main())

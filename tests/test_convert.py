@@ -1,4 +1,5 @@
 """Tests for esrgan_jax.convert: official PyTorch weights -> Flax (every key scheme, both .pth formats) and back."""
+
 import os
 import pickle
 import re
@@ -11,26 +12,45 @@ import jax
 import numpy as np
 import pytest
 
-from esrgan_jax import convert, model_io, torch_io
-from esrgan_jax.discriminator import VGGStyleDiscriminator
-from esrgan_jax.rrdbnet import RRDBNet
-from esrgan_jax.srresnet import MSRResNet
-from esrgan_jax.vgg import VGG19Features
+from esrgan_jax import convert
+from esrgan_jax.models.discriminator import VGGStyleDiscriminator
+from esrgan_jax.models.rrdbnet import RRDBNet
+from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.models.vgg import VGG19Features
+from esrgan_jax.weights import model_io, perceptual, state_dicts, torch_io
 
 torch = pytest.importorskip('torch')
-from torch_archs import (TorchMSRResNet, TorchRRDBNet, TorchVGGStyleDiscriminator,  # noqa: E402  (needs torch)
-                         torch_vgg19_features)
+from helpers import (
+  assert_close,
+  assert_trees_equal,
+  images,
+  random_variables,
+  randomise_batch_norms,
+  run_convert,
+  seeded,
+  torch_apply,
+)
+from torch_archs import TorchMSRResNet, TorchRRDBNet, TorchVGGStyleDiscriminator, torch_vgg19_features  # noqa: E402  (needs torch)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(num_feat=8, num_block=2, num_grow_ch=4)
 FORMATS = pytest.mark.parametrize('zip_format', [True, False], ids=['zip', 'legacy'])
 # BasicSR key -> the other official schemes, written from the reference tables (not from convert.py's table).
-ESRGAN_2019_RULES = [(r'^body\.(\d+)\.rdb', r'RRDB_trunk.\1.RDB'), (r'^conv_body\.', 'trunk_conv.'),
-                     (r'^conv_up(\d)\.', r'upconv\1.'), (r'^conv_hr\.', 'HRconv.')]
-ESRGAN_OLD_RULES = [(r'^conv_first\.', 'model.0.'),
-                    (r'^body\.(\d+)\.rdb(\d)\.conv(\d)\.', r'model.1.sub.\1.RDB\2.conv\3.0.'),
-                    (r'^conv_body\.', 'model.1.sub.{num_block}.'), (r'^conv_up1\.', 'model.3.'),
-                    (r'^conv_up2\.', 'model.6.'), (r'^conv_hr\.', 'model.8.'), (r'^conv_last\.', 'model.10.')]
+ESRGAN_2019_RULES = [
+  (r'^body\.(\d+)\.rdb', r'RRDB_trunk.\1.RDB'),
+  (r'^conv_body\.', 'trunk_conv.'),
+  (r'^conv_up(\d)\.', r'upconv\1.'),
+  (r'^conv_hr\.', 'HRconv.'),
+]
+ESRGAN_OLD_RULES = [
+  (r'^conv_first\.', 'model.0.'),
+  (r'^body\.(\d+)\.rdb(\d)\.conv(\d)\.', r'model.1.sub.\1.RDB\2.conv\3.0.'),
+  (r'^conv_body\.', 'model.1.sub.{num_block}.'),
+  (r'^conv_up1\.', 'model.3.'),
+  (r'^conv_up2\.', 'model.6.'),
+  (r'^conv_hr\.', 'model.8.'),
+  (r'^conv_last\.', 'model.10.'),
+]
 
 
 def official_keys(state: dict, scheme: str, num_block: int) -> dict:
@@ -44,60 +64,17 @@ def official_keys(state: dict, scheme: str, num_block: int) -> dict:
   return renamed
 
 
-def to_nchw(x: np.ndarray):
-  return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-
-
-def torch_apply(net, x: np.ndarray) -> np.ndarray:
-  """Runs a torch net on NHWC numpy input; returns NHWC (or [B, 1] logits) numpy output."""
-  with torch.no_grad():
-    out = net(to_nchw(x)).numpy()
-  return out.transpose(0, 2, 3, 1) if out.ndim == 4 else out
-
-
-def assert_close(flax_out, torch_out, atol=1e-4):
-  assert np.abs(torch_out).max() > 1e-2  # The outputs are large enough for atol to mean something.
-  np.testing.assert_allclose(np.asarray(flax_out), torch_out, rtol=0, atol=atol)
-
-
-def seeded(seed: int, make, *args, **kwargs):
-  torch.manual_seed(seed)
-  return make(*args, **kwargs).eval()
-
-
-def images(shape, seed=0) -> np.ndarray:
-  return np.random.default_rng(seed).random(shape, np.float32)
-
-
-def assert_trees_equal(a, b):
-  assert jax.tree.structure(a) == jax.tree.structure(b)
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    assert x.dtype == y.dtype == np.float32
-    np.testing.assert_array_equal(x, y)
-
-
-def random_variables(module, input_shape, seed=0) -> dict:
-  """Random variables of the shapes `module.init` makes (cheaper than init, which compiles every initialiser)."""
-  rng = np.random.default_rng(seed)
-  fill = {'kernel': lambda s: rng.standard_normal(s) / np.sqrt(np.prod(s[:-1])),
-          'bias': lambda s: rng.normal(0, 0.1, s), 'scale': lambda s: rng.uniform(0.5, 1.5, s),
-          'mean': lambda s: rng.normal(0, 0.1, s), 'var': lambda s: rng.uniform(0.5, 2.0, s)}
-  shapes = jax.eval_shape(module.init, jax.random.key(0), jax.ShapeDtypeStruct(input_shape, np.float32))
-  return jax.tree.map_with_path(lambda path, x: fill[path[-1].key](x.shape).astype(np.float32), shapes)
-
-
-def run_cli(*argv) -> None:
-  assert convert.main([str(arg) for arg in argv]) == 0
-
-
 @pytest.mark.parametrize('scale', [4, 2, 1])
 @pytest.mark.parametrize('scheme', ['BasicSR', 'ESRGAN', 'ESRGAN-old'])
 @FORMATS
 def test_generator_parity_in_every_scheme_and_format(tmp_path, scheme, zip_format, scale):
   net = seeded(scale, TorchRRDBNet, scale=scale, **TINY)
-  torch.save(official_keys(net.state_dict(), scheme, TINY['num_block']), tmp_path / 'g.pth',
-             _use_new_zipfile_serialization=zip_format)
-  module, params = convert.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
+  torch.save(
+    official_keys(net.state_dict(), scheme, TINY['num_block']),
+    tmp_path / 'g.pth',
+    _use_new_zipfile_serialization=zip_format,
+  )
+  module, params = state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
   assert (module.scale, module.num_block, module.num_feat, module.num_grow_ch) == (scale, 2, 8, 4)
   x = images((1, 8, 12, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
@@ -106,32 +83,35 @@ def test_generator_parity_in_every_scheme_and_format(tmp_path, scheme, zip_forma
 @pytest.mark.parametrize('via_cli', [False, True], ids=['library', 'cli'])
 def test_wrapped_checkpoint_prefers_params_ema_and_strips_module(tmp_path, via_cli):
   nets = {key: seeded(seed, TorchRRDBNet, **TINY) for seed, key in enumerate(('params', 'params_ema'))}
-  state = {'params': nets['params'].state_dict(),
-           'params_ema': {f'module.{k}': v for k, v in nets['params_ema'].state_dict().items()}}
+  state = {
+    'params': nets['params'].state_dict(),
+    'params_ema': {f'module.{k}': v for k, v in nets['params_ema'].state_dict().items()},
+  }
   torch.save(state, tmp_path / 'g.pth')
   x = images((1, 8, 8, 3))
   for params_key, expected in ((None, 'params_ema'), ('params', 'params'), ('params_ema', 'params_ema')):
     if via_cli:
       flags = ('--params-key', params_key) if params_key else ()
-      run_cli('generator', tmp_path / 'g.pth', tmp_path / 'g.msgpack', *flags)
+      run_convert('generator', tmp_path / 'g.pth', tmp_path / 'g.msgpack', *flags)
       module, params = model_io.load_generator(tmp_path / 'g.msgpack')
     else:
-      module, params = convert.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'), params_key)
+      module, params = state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'), params_key)
     assert_close(module.apply({'params': params}, x), torch_apply(nets[expected], x))
 
 
 def test_plain_state_dict_with_module_prefix(tmp_path):
   net = seeded(0, TorchRRDBNet, **TINY)
-  torch.save({f'module.{k}': v for k, v in net.state_dict().items()}, tmp_path / 'g.pth',
-             _use_new_zipfile_serialization=False)
-  module, params = convert.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
+  torch.save(
+    {f'module.{k}': v for k, v in net.state_dict().items()}, tmp_path / 'g.pth', _use_new_zipfile_serialization=False
+  )
+  module, params = state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
   x = images((1, 8, 8, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
 
 
 def test_channels_are_inferred_when_input_and_output_differ(tmp_path):
   net = seeded(0, TorchRRDBNet, num_in_ch=1, num_out_ch=3, **TINY)
-  module, params = convert.generator_from_torch({k: v.numpy() for k, v in net.state_dict().items()})
+  module, params = state_dicts.generator_from_torch({k: v.numpy() for k, v in net.state_dict().items()})
   assert (module.num_in_ch, module.num_out_ch, module.scale) == (1, 3, 4)
   x = images((1, 8, 8, 1))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
@@ -141,13 +121,15 @@ def test_full_width_generator_in_the_official_files_layouts(tmp_path, capsys):
   """23 blocks, nf 64: old scheme and ESRGAN 2019 scheme in legacy files, BasicSR wrapped in a zip file."""
   net = seeded(0, TorchRRDBNet)
   state = net.state_dict()
-  files = {'RRDB_ESRGAN_x4_old_arch.pth': (official_keys(state, 'ESRGAN-old', 23), False),
-           'RRDB_ESRGAN_x4.pth': (official_keys(state, 'ESRGAN', 23), False),
-           'ESRGAN_SRx4_DF2KOST_official.pth': ({'params': state, 'params_ema': state}, True)}
+  files = {
+    'RRDB_ESRGAN_x4_old_arch.pth': (official_keys(state, 'ESRGAN-old', 23), False),
+    'RRDB_ESRGAN_x4.pth': (official_keys(state, 'ESRGAN', 23), False),
+    'ESRGAN_SRx4_DF2KOST_official.pth': ({'params': state, 'params_ema': state}, True),
+  }
   converted = []
   for name, (contents, zip_format) in files.items():
     torch.save(contents, tmp_path / name, _use_new_zipfile_serialization=zip_format)
-    run_cli('generator', tmp_path / name, tmp_path / 'g.msgpack')
+    run_convert('generator', tmp_path / name, tmp_path / 'g.msgpack')
     converted.append(model_io.load_generator(tmp_path / 'g.msgpack'))
   printed = capsys.readouterr().out
   for scheme in ('ESRGAN-old', 'ESRGAN', 'BasicSR'):
@@ -162,22 +144,12 @@ def test_full_width_generator_in_the_official_files_layouts(tmp_path, capsys):
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
 
 
-def randomise_batch_norms(net) -> None:
-  for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
-    with torch.no_grad():
-      bn.weight.uniform_(0.5, 1.5)
-      bn.bias.normal_(0, 0.1)
-      bn.running_mean.normal_(0, 0.1)
-      bn.running_var.uniform_(0.5, 2.0)
-      bn.num_batches_tracked.fill_(17)
-
-
 @pytest.mark.parametrize('input_size, num_feat, zip_format', [(128, 16, True), (256, 8, False)])
 def test_discriminator_parity_eval_and_train(tmp_path, input_size, num_feat, zip_format):
   net = seeded(0, TorchVGGStyleDiscriminator, num_feat=num_feat, input_size=input_size)
   randomise_batch_norms(net)
   torch.save({'params': net.state_dict()}, tmp_path / 'd.pth', _use_new_zipfile_serialization=zip_format)
-  run_cli('discriminator', tmp_path / 'd.pth', tmp_path / 'd.msgpack')
+  run_convert('discriminator', tmp_path / 'd.pth', tmp_path / 'd.msgpack')
   arch, config, variables = model_io.load_model(tmp_path / 'd.msgpack')
   module = VGGStyleDiscriminator(**config)
   assert arch == 'VGGStyleDiscriminator' and (module.input_size, module.num_feat) == (input_size, num_feat)
@@ -204,8 +176,8 @@ def vgg19_pth(tmp_path_factory) -> tuple[Path, torch.nn.Sequential]:
 
 def test_vgg19_parity(tmp_path, vgg19_pth):
   path, features = vgg19_pth
-  run_cli('vgg19', path, tmp_path / 'vgg19.msgpack')
-  params = model_io.load_perceptual_params(tmp_path / 'vgg19.msgpack')
+  run_convert('vgg19', path, tmp_path / 'vgg19.msgpack')
+  params = perceptual.load_params('vgg19', tmp_path / 'vgg19.msgpack')
   x = images((2, 32, 32, 3))
   out = VGG19Features(layers=('relu3_2', 'conv5_4')).apply({'params': params}, x)
   normalised = (x - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
@@ -214,34 +186,35 @@ def test_vgg19_parity(tmp_path, vgg19_pth):
 
 
 def test_missing_vgg19_file_names_the_command_that_makes_it(tmp_path, monkeypatch, vgg19_pth):
-  default = tmp_path / 'third_party' / 'vgg19.msgpack'
-  monkeypatch.setattr(model_io, 'DEFAULT_VGG19_PATH', default)
+  monkeypatch.setenv('ESRGAN_JAX_WEIGHTS', str(tmp_path / 'weights'))  # the documented rule: flag > env > default dir
+  default = tmp_path / 'weights' / 'vgg19.msgpack'
   with pytest.raises(FileNotFoundError, match='python -m esrgan_jax.convert vgg19') as error:
-    model_io.load_perceptual_params()
+    perceptual.load_params('vgg19')
   command = str(error.value).split('python -m esrgan_jax.convert ')[1].split()
   assert command == ['vgg19', 'vgg19-dcbb9e9d.pth', str(default)]
-  run_cli(command[0], vgg19_pth[0], *command[2:])  # Exactly the named command, on the user's downloaded file.
-  run_cli(command[0], vgg19_pth[0])  # The output defaults to where training looks.
-  assert jax.tree.structure(model_io.load_perceptual_params()) == jax.tree.structure(
-      model_io.load_perceptual_params(default))
+  run_convert(command[0], vgg19_pth[0], *command[2:])  # Exactly the named command, on the user's downloaded file.
+  run_convert(command[0], vgg19_pth[0])  # The output defaults to where training looks.
+  assert jax.tree.structure(perceptual.load_params('vgg19')) == jax.tree.structure(
+    perceptual.load_params('vgg19', default)
+  )
 
 
 def test_generator_round_trip_through_pth(tmp_path):
   module = RRDBNet(scale=2, **TINY)
   params = random_variables(module, (1, 8, 8, 3))['params']
   model_io.save_generator(tmp_path / 'ours.msgpack', module, params)
-  run_cli('to-pth', tmp_path / 'ours.msgpack', tmp_path / 'ours.pth')
+  run_convert('to-pth', tmp_path / 'ours.msgpack', tmp_path / 'ours.pth')
   exported = torch.load(tmp_path / 'ours.pth', weights_only=True)
   assert list(exported) == ['params', 'params_ema']
   net = TorchRRDBNet(scale=2, **TINY).eval()
   net.load_state_dict(exported['params_ema'], strict=True)
   x = images((1, 8, 8, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
-  run_cli('generator', tmp_path / 'ours.pth', tmp_path / 'back.msgpack')
+  run_convert('generator', tmp_path / 'ours.pth', tmp_path / 'back.msgpack')
   back_module, back_params = model_io.load_generator(tmp_path / 'back.msgpack')
   assert back_module == module
   assert_trees_equal(back_params, params)
-  run_cli('to-pth', tmp_path / 'ours.msgpack', tmp_path / 'params_only.pth', '--key', 'params')
+  run_convert('to-pth', tmp_path / 'ours.msgpack', tmp_path / 'params_only.pth', '--key', 'params')
   assert list(torch.load(tmp_path / 'params_only.pth', weights_only=True)) == ['params']
 
 
@@ -250,14 +223,14 @@ def test_msrresnet_round_trip_through_pth(tmp_path, capsys, scale):
   module = MSRResNet(scale=scale, num_feat=8, num_block=3)
   params = random_variables(module, (1, 8, 8, 3))['params']
   model_io.save_generator(tmp_path / 'ours.msgpack', module, params)
-  run_cli('to-pth', tmp_path / 'ours.msgpack', tmp_path / 'ours.pth')
+  run_convert('to-pth', tmp_path / 'ours.msgpack', tmp_path / 'ours.pth')
   exported = torch.load(tmp_path / 'ours.pth', weights_only=True)
   net = TorchMSRResNet(upscale=scale, num_feat=8, num_block=3).eval()
   net.load_state_dict(exported['params_ema'], strict=True)
   x = images((1, 5, 7, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
   torch.save({'params': {f'module.{k}': v for k, v in exported['params'].items()}}, tmp_path / 'wrapped.pth')
-  run_cli('generator', tmp_path / 'wrapped.pth', tmp_path / 'back.msgpack')
+  run_convert('generator', tmp_path / 'wrapped.pth', tmp_path / 'back.msgpack')
   expected = f'MSRResNet key names -> MSRResNet(scale {scale}, 3 blocks, num_feat 8, 3->3 channels)'
   assert expected in capsys.readouterr().out
   back_module, back_params = model_io.load_generator(tmp_path / 'back.msgpack')
@@ -271,10 +244,13 @@ def test_broken_msrresnet_state_dict_names_the_bad_keys():
   state['conv_hr.weight'] = np.zeros((8, 4, 3, 3), np.float32)
   state['body.0.bn1.weight'] = np.ones(8, np.float32)
   with pytest.raises(ValueError) as error:
-    convert.generator_from_torch(state)
-  for pattern in (r'MSRResNet\(scale 2, 2 blocks, num_feat 8, 3->3 channels\) in MSRResNet key names',
-                  r'missing keys \(1\): body\.1\.conv2\.bias', r'unknown keys \(1\): body\.0\.bn1\.weight',
-                  r'wrong shapes \(1\): conv_hr\.weight has shape \(8, 4, 3, 3\), expected \(8, 8, 3, 3\)'):
+    state_dicts.generator_from_torch(state)
+  for pattern in (
+    r'MSRResNet\(scale 2, 2 blocks, num_feat 8, 3->3 channels\) in MSRResNet key names',
+    r'missing keys \(1\): body\.1\.conv2\.bias',
+    r'unknown keys \(1\): body\.0\.bn1\.weight',
+    r'wrong shapes \(1\): conv_hr\.weight has shape \(8, 4, 3, 3\), expected \(8, 8, 3, 3\)',
+  ):
     assert re.search(pattern, str(error.value)), pattern
 
 
@@ -283,14 +259,14 @@ def test_discriminator_round_trip_through_pth(tmp_path):
   variables = random_variables(module, (1, 128, 128, 3))
   config = dict(num_in_ch=3, num_feat=8, input_size=128)
   model_io.save_model(tmp_path / 'd.msgpack', 'VGGStyleDiscriminator', config, variables)
-  run_cli('to-pth', tmp_path / 'd.msgpack', tmp_path / 'd.pth')
+  run_convert('to-pth', tmp_path / 'd.msgpack', tmp_path / 'd.pth')
   exported = torch.load(tmp_path / 'd.pth', weights_only=True)
   assert list(exported) == ['params']
   net = TorchVGGStyleDiscriminator(num_feat=8).eval()
   net.load_state_dict(exported['params'], strict=True)
   x = images((2, 128, 128, 3))
   assert_close(module.apply(variables, x, train=False), torch_apply(net, x))
-  back_module, back_variables = convert.discriminator_from_torch(torch_io.load_state_dict(tmp_path / 'd.pth'))
+  back_module, back_variables = state_dicts.discriminator_from_torch(torch_io.load_state_dict(tmp_path / 'd.pth'))
   assert back_module == module
   assert_trees_equal(back_variables, variables)
 
@@ -304,12 +280,14 @@ def test_bad_keys_are_all_listed_in_one_error(tmp_path, capsys):
   del state['body.1.rdb2.conv3.bias'], state['conv_hr.weight']
   state['body.0.rdb1.conv5.weight'] = np.zeros((8, 23, 3, 3), np.float32)
   state['extra.weight'] = np.zeros(3, np.float32)
-  expected = [r'RRDBNet\(scale 4, 2 blocks, num_feat 8, num_grow_ch 4, 3->3 channels\) in BasicSR key names',
-              r'missing keys \(2\): body\.1\.rdb2\.conv3\.bias, conv_hr\.weight',
-              r'unknown keys \(1\): extra\.weight',
-              r'wrong shapes \(1\): body\.0\.rdb1\.conv5\.weight has shape \(8, 23, 3, 3\), expected \(8, 24, 3, 3\)']
+  expected = [
+    r'RRDBNet\(scale 4, 2 blocks, num_feat 8, num_grow_ch 4, 3->3 channels\) in BasicSR key names',
+    r'missing keys \(2\): body\.1\.rdb2\.conv3\.bias, conv_hr\.weight',
+    r'unknown keys \(1\): extra\.weight',
+    r'wrong shapes \(1\): body\.0\.rdb1\.conv5\.weight has shape \(8, 23, 3, 3\), expected \(8, 24, 3, 3\)',
+  ]
   with pytest.raises(ValueError) as error:
-    convert.generator_from_torch(state)
+    state_dicts.generator_from_torch(state)
   for pattern in expected:
     assert re.search(pattern, str(error.value)), pattern
   torch_io.save_state_dict(tmp_path / 'bad.pth', {'params': state})
@@ -321,14 +299,14 @@ def test_bad_keys_are_all_listed_in_one_error(tmp_path, capsys):
 
 def test_errors_name_the_problem():
   with pytest.raises(ValueError, match=r"No 'params_ema' state dict .* plain state dict"):
-    convert.generator_from_torch(tiny_basicsr_state(), params_key='params_ema')
+    state_dicts.generator_from_torch(tiny_basicsr_state(), params_key='params_ema')
   discriminator_state = {k: v.numpy() for k, v in TorchVGGStyleDiscriminator(num_feat=8).state_dict().items()}
   with pytest.raises(ValueError, match=r'(?s)unknown keys \(\d+\): conv0_0\.weight.*Only ESRGAN/BasicSR'):
-    convert.generator_from_torch(discriminator_state)
+    state_dicts.generator_from_torch(discriminator_state)
   with pytest.raises(ValueError, match=r'missing keys \(2\): linear2\.bias, linear2\.weight'):
-    convert.discriminator_from_torch({k: v for k, v in discriminator_state.items() if 'linear2' not in k})
+    state_dicts.discriminator_from_torch({k: v for k, v in discriminator_state.items() if 'linear2' not in k})
   with pytest.raises(ValueError, match=r'missing keys \(32\): features\.0\.bias, features\.0\.weight, features\.2\.'):
-    convert.vgg19_from_torch({'classifier.0.weight': np.zeros(2)})
+    state_dicts.vgg19_from_torch({'classifier.0.weight': np.zeros(2)})
 
 
 def test_to_pth_rejects_other_model_files(tmp_path, capsys):
@@ -360,16 +338,22 @@ def test_malicious_pth_is_refused_by_the_cli(tmp_path, capsys, command):
 def test_cli_converts_and_loads_without_torch(tmp_path):
   net = seeded(0, TorchRRDBNet, **TINY)
   torch.save(official_keys(net.state_dict(), 'ESRGAN', 2), tmp_path / 'g.pth', _use_new_zipfile_serialization=False)
-  script = '\n'.join([
+  script = '\n'.join(
+    [
       'import sys',
       "sys.modules['torch'] = None  # Any `import torch` now raises ImportError.",
-      'from esrgan_jax import convert, model_io',
+      'from esrgan_jax import convert',
+      'from esrgan_jax.weights import model_io',
       "assert convert.main(['generator', 'g.pth', 'g.msgpack']) == 0",
       "model_io.load_generator('g.msgpack')",
       "assert convert.main(['to-pth', 'g.msgpack', 'back.pth']) == 0",
-  ])
-  env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(REPO_ROOT), os.environ.get('PYTHONPATH', '')]),
-         'JAX_PLATFORMS': 'cpu'}
+    ]
+  )
+  env = {
+    **os.environ,
+    'PYTHONPATH': os.pathsep.join([str(REPO_ROOT), os.environ.get('PYTHONPATH', '')]),
+    'JAX_PLATFORMS': 'cpu',
+  }
   result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, env=env, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr
   net.load_state_dict(torch.load(tmp_path / 'back.pth', weights_only=True)['params_ema'], strict=True)

@@ -1,16 +1,19 @@
 """Tests for esrgan_jax.evaluate: degradation/rounding/crop protocol, folder results, CLI outputs."""
+
 import csv
 import json
 
 import jax
 import numpy as np
 import pytest
+from helpers import tiny_generator
 from PIL import Image
 
-from esrgan_jax import evaluate, metrics
-from esrgan_jax.imresize import imresize
-from esrgan_jax.model_io import save_generator
-from test_upscale import tiny_generator
+from esrgan_jax import evaluate
+from esrgan_jax.data.imresize import imresize
+from esrgan_jax.data.quantize import quantize
+from esrgan_jax.inference import evaluation, metrics
+from esrgan_jax.weights.model_io import load_generator, save_generator
 
 
 def _hr(h, w, seed=0):
@@ -20,8 +23,7 @@ def _hr(h, w, seed=0):
 
 
 def test_quantize_rounds_half_away_from_zero_and_saturates():
-  np.testing.assert_array_equal(evaluate.quantize(np.array([0.5, 1.5, 2.5, 254.49, -3.0, 300.0])),
-                                [1, 2, 3, 254, 0, 255])
+  np.testing.assert_array_equal(quantize(np.array([0.5, 1.5, 2.5, 254.49, -3.0, 300.0])), [1, 2, 3, 254, 0, 255])
 
 
 def test_lr_is_modcropped_bicubic_rounded_to_uint8():
@@ -32,7 +34,7 @@ def test_lr_is_modcropped_bicubic_rounded_to_uint8():
     seen.append(lr)
     return imresize(lr, 4)
 
-  evaluate.evaluate_image(hr, sr_fn, 4)
+  evaluation.evaluate_image(hr, sr_fn, 4)
   lr = seen[0]
   assert lr.shape == (6, 7, 3) and lr.dtype == np.float32
   expected = np.clip(np.floor(imresize(hr[:24, :28].astype(np.float64), 0.25) + 0.5), 0, 255)
@@ -42,12 +44,12 @@ def test_lr_is_modcropped_bicubic_rounded_to_uint8():
 
 def test_bicubic_scores_follow_the_protocol():
   hr = _hr(32, 40)
-  lr = evaluate.quantize(imresize(hr, 0.25))
-  sr = evaluate.quantize(imresize(lr, 4))
-  scores = evaluate.evaluate_image(hr, evaluate.bicubic_sr_fn(4), 4)
+  lr = quantize(imresize(hr, 0.25))
+  sr = quantize(imresize(lr, 4))
+  scores = evaluation.evaluate_image(hr, evaluation.bicubic_sr_fn(4), 4)
   assert scores['psnr'] == pytest.approx(metrics.psnr(sr, hr, 4), rel=1e-12)
   assert scores['ssim'] == pytest.approx(metrics.ssim(sr, hr, 4), rel=1e-12)
-  rgb = evaluate.evaluate_image(hr, evaluate.bicubic_sr_fn(4), 4, test_y_channel=False)
+  rgb = evaluation.evaluate_image(hr, evaluation.bicubic_sr_fn(4), 4, test_y_channel=False)
   assert rgb['psnr'] == pytest.approx(metrics.psnr(sr, hr, 4, test_y_channel=False), rel=1e-12)
 
 
@@ -57,25 +59,25 @@ def test_border_of_scale_pixels_is_ignored_and_output_rounded():
   sr[:4], sr[-4:], sr[:, :4], sr[:, -4:] = 0, 0, 0, 0  # garbage only in the 4-pixel border
   sr_fn = lambda lr: (sr + 0.4) / 255.0  # +0.4 disappears when rounded to uint8
   interior = slice(4, -4), slice(4, -4)
-  mse = np.mean((sr[interior] - hr[interior])**2.0)
-  scores = evaluate.evaluate_image(hr.astype(np.uint8), sr_fn, 4, test_y_channel=False)
+  mse = np.mean((sr[interior] - hr[interior]) ** 2.0)
+  scores = evaluation.evaluate_image(hr.astype(np.uint8), sr_fn, 4, test_y_channel=False)
   assert scores['psnr'] == pytest.approx(10 * np.log10(255**2 / mse))
-  assert evaluate.evaluate_image(hr.astype(np.uint8), sr_fn, 4, test_y_channel=False, crop_border=2)['psnr'] < 20
+  assert evaluation.evaluate_image(hr.astype(np.uint8), sr_fn, 4, test_y_channel=False, crop_border=2)['psnr'] < 20
 
 
 def test_perfect_sr_scores_inf_and_one():
   hr = _hr(24, 20)
-  scores = evaluate.evaluate_image(hr, lambda lr: hr / 255.0 + 0.3 / 255, 4)
+  scores = evaluation.evaluate_image(hr, lambda lr: hr / 255.0 + 0.3 / 255, 4)
   assert scores == {'psnr': float('inf'), 'ssim': pytest.approx(1.0)}
 
 
 def test_modcrop_override_and_wrong_scale():
   hr = _hr(30, 30)
   shapes = []
-  evaluate.evaluate_image(hr, lambda lr: shapes.append(lr.shape) or imresize(lr, 2), 2, modcrop_to=12)
+  evaluation.evaluate_image(hr, lambda lr: shapes.append(lr.shape) or imresize(lr, 2), 2, modcrop_to=12)
   assert shapes == [(12, 12, 3)]
   with pytest.raises(ValueError, match='scale'):
-    evaluate.evaluate_image(hr, lambda lr: imresize(lr, 2), 4)
+    evaluation.evaluate_image(hr, lambda lr: imresize(lr, 2), 4)
 
 
 def _write_set(folder, images):
@@ -89,10 +91,10 @@ def test_evaluate_folder_gray_counts_as_rgb_and_means(tmp_path):
   rgb, gray = _hr(24, 28, 1), _hr(28, 24, 2)[..., 0]
   folder = _write_set(tmp_path / 'Tiny', {'b_rgb': rgb, 'a_gray': gray})
   (folder / 'notes.txt').write_text('not an image')
-  result = evaluate.evaluate_folder(folder, evaluate.bicubic_sr_fn(4), 4)
+  result = evaluation.evaluate_folder(folder, evaluation.bicubic_sr_fn(4), 4)
   assert result['set'] == 'Tiny' and [r['image'] for r in result['images']] == ['a_gray', 'b_rgb']
   gray_rgb = np.repeat(gray[..., None], 3, axis=-1)
-  assert result['images'][0]['psnr'] == evaluate.evaluate_image(gray_rgb, evaluate.bicubic_sr_fn(4), 4)['psnr']
+  assert result['images'][0]['psnr'] == evaluation.evaluate_image(gray_rgb, evaluation.bicubic_sr_fn(4), 4)['psnr']
   assert result['psnr'] == pytest.approx(np.mean([r['psnr'] for r in result['images']]))
   assert result['ssim'] == pytest.approx(np.mean([r['ssim'] for r in result['images']]))
 
@@ -101,10 +103,10 @@ def test_find_sets_single_and_parent_layouts(tmp_path):
   a = _write_set(tmp_path / 'bench' / 'SetA', {'x': _hr(8, 8)})
   b = _write_set(tmp_path / 'bench' / 'SetB', {'y': _hr(8, 8)})
   (tmp_path / 'bench' / 'empty').mkdir()
-  assert evaluate.find_sets([a]) == [a]
-  assert evaluate.find_sets([tmp_path / 'bench']) == [a, b]
+  assert evaluation.find_sets([a]) == [a]
+  assert evaluation.find_sets([tmp_path / 'bench']) == [a, b]
   with pytest.raises(FileNotFoundError, match='No images'):
-    evaluate.find_sets([tmp_path / 'bench' / 'empty'])
+    evaluation.find_sets([tmp_path / 'bench' / 'empty'])
 
 
 def test_cli_bicubic_writes_table_csv_and_json(tmp_path, capsys):
@@ -115,12 +117,17 @@ def test_cli_bicubic_writes_table_csv_and_json(tmp_path, capsys):
   assert 'S1' in printed and 'S2' in printed and 'mean' in printed
   report = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
   assert report['method'] == 'bicubic' and report['channel'] == 'RGB' and report['scale'] == 4
-  direct = evaluate.evaluate_folder(tmp_path / 'sets' / 'S1', evaluate.bicubic_sr_fn(4), 4, test_y_channel=False)
+  direct = evaluation.evaluate_folder(tmp_path / 'sets' / 'S1', evaluation.bicubic_sr_fn(4), 4, test_y_channel=False)
   assert report['sets'][0] == direct
   with open(tmp_path / 'out' / 'metrics.csv') as f:
     rows = list(csv.DictReader(f))
-  assert [(r['set'], r['image']) for r in rows] == [('S1', 'one'), ('S1', 'two'), ('S1', 'mean'),
-                                                     ('S2', 'three'), ('S2', 'mean')]
+  assert [(r['set'], r['image']) for r in rows] == [
+    ('S1', 'one'),
+    ('S1', 'two'),
+    ('S1', 'mean'),
+    ('S2', 'three'),
+    ('S2', 'mean'),
+  ]
   assert float(rows[2]['psnr']) == pytest.approx(direct['psnr'], abs=1e-4)
 
 
@@ -129,11 +136,12 @@ def test_cli_model_runs_the_generator(tmp_path, capsys):
   save_generator(tmp_path / 'g.msgpack', module, params)
   hr = _hr(24, 20, 6)
   _write_set(tmp_path / 'S', {'img': hr})
-  sr_fn, scale = evaluate.model_sr_fn(tmp_path / 'g.msgpack')
+  loaded, loaded_params = load_generator(tmp_path / 'g.msgpack')
+  sr_fn, scale = evaluation.generator_sr_fn(loaded, loaded_params), loaded.scale
   apply = jax.jit(module.apply)
-  expected = evaluate.evaluate_image(hr, lambda lr: np.asarray(apply({'params': params}, lr[None]))[0], 2)
+  expected = evaluation.evaluate_image(hr, lambda lr: np.asarray(apply({'params': params}, lr[None]))[0], 2)
   assert scale == 2
-  assert evaluate.evaluate_image(hr, sr_fn, 2) == pytest.approx(expected, rel=1e-6)
+  assert evaluation.evaluate_image(hr, sr_fn, 2) == pytest.approx(expected, rel=1e-6)
   assert evaluate.main([str(tmp_path / 'S'), '--model', str(tmp_path / 'g.msgpack'), '--out', str(tmp_path)]) == 0
   assert json.loads((tmp_path / 'metrics.json').read_text())['sets'][0]['psnr'] == pytest.approx(expected['psnr'])
   assert evaluate.main([str(tmp_path / 'S'), '--model', str(tmp_path / 'g.msgpack'), '--scale', '4']) == 2

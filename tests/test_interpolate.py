@@ -1,4 +1,5 @@
 """Tests for esrgan_jax.interpolate: blend values, mismatch errors, the extrapolation warning and the CLI."""
+
 import dataclasses
 import importlib
 import warnings
@@ -7,11 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import random_params, tiny_generator
 
 from esrgan_jax.interpolate import interpolate, sweep_file_name
-from esrgan_jax.model_io import load_generator, save_generator
-from esrgan_jax.srresnet import MSRResNet
-from test_upscale import random_params, tiny_generator
+from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.weights.model_io import load_generator, save_generator
 
 # The module itself: `esrgan_jax.interpolate` as a package attribute is the function of the same name.
 interpolate_lib = importlib.import_module('esrgan_jax.interpolate')
@@ -59,8 +60,11 @@ def test_extrapolation_warns():
 def test_structure_mismatch_names_the_key():
   _, params = tiny_generator(4)
   two_blocks = {**params, 'body_1': params['body_0']}  # the tree of the same net with num_block=2
-  with pytest.raises(ValueError, match=r"'body_1/rdb1/conv1/bias' is in the GAN params but not in the PSNR params.*"
-                                       r'must share one architecture.*num_block'):
+  with pytest.raises(
+    ValueError,
+    match=r"'body_1/rdb1/conv1/bias' is in the GAN params but not in the PSNR params.*"
+    r'must share one architecture.*num_block',
+  ):
     interpolate(params, two_blocks, 0.5)
   with pytest.raises(ValueError, match=r"'body_1/rdb1/conv1/bias' is in the PSNR params but not in the GAN"):
     interpolate(two_blocks, params, 0.5)
@@ -75,8 +79,11 @@ def test_container_mismatch():
 def test_shape_and_dtype_mismatch_name_the_key_and_both_shapes():
   psnr, gan = hand_params()
   gan['conv']['kernel'] = np.zeros((4,), np.float32)
-  with pytest.raises(ValueError, match=r"'conv/kernel' is float32\[3\] in the PSNR params but float32\[4\] in the GAN "
-                                       r'params.*same generator config'):
+  with pytest.raises(
+    ValueError,
+    match=r"'conv/kernel' is float32\[3\] in the PSNR params but float32\[4\] in the GAN "
+    r'params.*same generator config',
+  ):
     interpolate(psnr, gan, 0.5)
   psnr, gan = hand_params()
   gan['conv']['bias'] = gan['conv']['bias'].astype(np.float16)
@@ -84,9 +91,17 @@ def test_shape_and_dtype_mismatch_name_the_key_and_both_shapes():
     interpolate(psnr, gan, 0.5)
 
 
-@pytest.mark.parametrize('alpha, name', [(0.0, 'interp_00.msgpack'), (0.8, 'interp_08.msgpack'),
-                                         (1.0, 'interp_10.msgpack'), (0.1 * 6, 'interp_06.msgpack'),
-                                         (0.85, 'interp_0.85.msgpack'), (1.2, 'interp_12.msgpack')])
+@pytest.mark.parametrize(
+  'alpha, name',
+  [
+    (0.0, 'interp_00.msgpack'),
+    (0.8, 'interp_08.msgpack'),
+    (1.0, 'interp_10.msgpack'),
+    (0.1 * 6, 'interp_06.msgpack'),
+    (0.85, 'interp_0.85.msgpack'),
+    (1.2, 'interp_12.msgpack'),
+  ],
+)
 def test_sweep_file_name(alpha, name):
   assert sweep_file_name(alpha) == name
 
@@ -136,10 +151,13 @@ def test_cli_sweep(generator_files, tmp_path):
   assert_trees_close(load_generator(tmp_path / 'sweep' / 'interp_04.msgpack')[1], expected, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize('change, message', [
+@pytest.mark.parametrize(
+  'change, message',
+  [
     ({'num_block': 2}, 'num_block 1 vs 2'),
     ({'res_scale': 0.5}, 'res_scale 0.2 vs 0.5'),  # same tree and shapes: only the config check can catch it
-])
+  ],
+)
 def test_cli_config_mismatch(generator_files, tmp_path, capsys, change, message):
   psnr_path, _, module, params, _ = generator_files
   other = {**params, 'body_1': params['body_0']} if 'num_block' in change else params
@@ -158,10 +176,13 @@ def test_cli_arch_mismatch(generator_files, tmp_path, capsys):
   assert not (tmp_path / 'out').exists()
 
 
-@pytest.mark.parametrize('alphas, out_name, message', [
+@pytest.mark.parametrize(
+  'alphas, out_name, message',
+  [
     (['0.2', '0.8'], 'blend.msgpack', 'need a folder; drop the .msgpack suffix'),
     (['0.2', '0.2'], 'sweep', 'repeat an output name'),
-])
+  ],
+)
 def test_cli_bad_alphas_for_out(generator_files, tmp_path, capsys, alphas, out_name, message):
   assert run_cli(*generator_files[:2], tmp_path / out_name, alphas) == 2
   assert message in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """End-to-end runs of `python -m esrgan_jax.main` in subprocesses: 8 devices, kill -9 and resume, two processes."""
+
 import json
 import os
 import signal
@@ -9,9 +10,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from esrgan_jax import model_io
+from esrgan_jax.weights import model_io
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_CONFIG = str(Path(__file__).resolve().parent / 'tiny_config.py')
@@ -22,8 +22,12 @@ def main_command(workdir, *overrides):
 
 
 def env(devices=1):
-  return {**os.environ, 'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}', 'JAX_PLATFORMS': 'cpu',
-          'PYTHONPATH': str(ROOT)}
+  return {
+    **os.environ,
+    'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}',
+    'JAX_PLATFORMS': 'cpu',
+    'PYTHONPATH': str(ROOT),
+  }
 
 
 def history(stage_dir: Path) -> dict[int, dict]:
@@ -49,14 +53,16 @@ def test_both_stages_on_eight_devices(tmp_path):
 
 def test_sigkill_then_rerun_resumes_bit_exactly(tmp_path):
   overrides = ['--config.stages=("psnr",)']
-  reference = subprocess.run(main_command(tmp_path / 'ref', *overrides), env=env(), capture_output=True, text=True,
-                             timeout=600)
+  reference = subprocess.run(
+    main_command(tmp_path / 'ref', *overrides), env=env(), capture_output=True, text=True, timeout=600
+  )
   assert reference.returncode == 0, reference.stderr[-3000:]
   expected = history(tmp_path / 'ref' / 'psnr')
 
   killed_dir = tmp_path / 'killed'
-  proc = subprocess.Popen(main_command(killed_dir, *overrides), env=env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+  proc = subprocess.Popen(
+    main_command(killed_dir, *overrides), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
   log = killed_dir / 'psnr' / 'history.jsonl'
   deadline = time.time() + 300
   while time.time() < deadline and proc.poll() is None:
@@ -69,8 +75,7 @@ def test_sigkill_then_rerun_resumes_bit_exactly(tmp_path):
   killed_at = max(history(killed_dir / 'psnr'))
   assert killed_at < 8
 
-  resumed = subprocess.run(main_command(killed_dir, *overrides), env=env(), capture_output=True, text=True,
-                           timeout=600)
+  resumed = subprocess.run(main_command(killed_dir, *overrides), env=env(), capture_output=True, text=True, timeout=600)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert 'Resumed stage psnr from step' in resumed.stderr
   got = history(killed_dir / 'psnr')
@@ -78,6 +83,7 @@ def test_sigkill_then_rerun_resumes_bit_exactly(tmp_path):
   ref_params = model_io.load_generator(tmp_path / 'ref' / 'psnr' / 'generator.msgpack')[1]
   got_params = model_io.load_generator(killed_dir / 'psnr' / 'generator.msgpack')[1]
   import jax  # pylint: disable=g-import-not-at-top
+
   assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(ref_params), jax.tree.leaves(got_params)))
 
 
@@ -97,10 +103,18 @@ def free_port() -> int:
 
 def test_two_processes_end_to_end(tmp_path):
   port = free_port()
-  procs = [subprocess.Popen(
-      main_command(tmp_path, '--distributed', f'--coordinator=127.0.0.1:{port}', '--num_processes=2',
-                   f'--process_id={i}'), env=env(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-           for i in range(2)]
+  procs = [
+    subprocess.Popen(
+      main_command(
+        tmp_path, '--distributed', f'--coordinator=127.0.0.1:{port}', '--num-processes=2', f'--process-id={i}'
+      ),
+      env=env(2),
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+    for i in range(2)
+  ]
   outputs = [p.communicate(timeout=600) for p in procs]
   for p, (_, err) in zip(procs, outputs):
     assert p.returncode == 0, err[-3000:]

@@ -1,4 +1,5 @@
 """Runs notebooks/interpolation.ipynb with nbclient on two tiny generators; checks the committed copy is executed."""
+
 import math
 from pathlib import Path
 
@@ -6,11 +7,11 @@ import jax
 import nbformat
 import numpy as np
 import pytest
+from helpers import tiny_generator
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from esrgan_jax.model_io import save_generator
-from test_upscale import tiny_generator
+from esrgan_jax.weights.model_io import save_generator
 
 INTERPOLATION_NOTEBOOK = Path(__file__).resolve().parent.parent / 'notebooks' / 'interpolation.ipynb'
 SWEEP_ROWS = ['bicubic'] + [f'alpha {alpha:.1f}' for alpha in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
@@ -19,21 +20,31 @@ SWEEP_ROWS = ['bicubic'] + [f'alpha {alpha:.1f}' for alpha in (0.0, 0.2, 0.4, 0.
 def execute(path: Path) -> nbformat.NotebookNode:
   """The notebook at `path` after running all cells in a fresh kernel started in its folder."""
   notebook = nbformat.read(path, as_version=4)
-  NotebookClient(notebook, timeout=300, kernel_name='python3', record_timing=False,
-                 resources={'metadata': {'path': str(path.parent)}}).execute()
+  NotebookClient(
+    notebook,
+    timeout=300,
+    kernel_name='python3',
+    record_timing=False,
+    resources={'metadata': {'path': str(path.parent)}},
+  ).execute()
   return notebook
 
 
 def stdout_of(notebook: nbformat.NotebookNode) -> str:
-  return ''.join(output.get('text', '') for cell in notebook.cells if cell.cell_type == 'code'
-                 for output in cell.outputs if output.output_type == 'stream' and output.name == 'stdout')
+  return ''.join(
+    output.get('text', '')
+    for cell in notebook.cells
+    if cell.cell_type == 'code'
+    for output in cell.outputs
+    if output.output_type == 'stream' and output.name == 'stdout'
+  )
 
 
 def psnr_table(text: str) -> dict[str, float]:
   """{row name: Y-PSNR} parsed from the sweep table the notebook prints."""
   lines = text.splitlines()
   header = next(i for i, line in enumerate(lines) if 'Y-PSNR (dB)' in line)
-  rows = [line.rsplit(maxsplit=2) for line in lines[header + 1:header + 1 + len(SWEEP_ROWS)]]
+  rows = [line.rsplit(maxsplit=2) for line in lines[header + 1 : header + 1 + len(SWEEP_ROWS)]]
   return {name.strip(): float(psnr) for name, psnr, _ in rows}
 
 
@@ -55,8 +66,13 @@ def test_interpolation_notebook_runs(tiny_models):
   assert list(table) == SWEEP_ROWS
   assert all(math.isfinite(psnr) and 0 < psnr < 100 for psnr in table.values())
   assert table['alpha 0.0'] != table['alpha 1.0']  # the two tiny models differ, so the blends do
-  images = [output for cell in notebook.cells if cell.cell_type == 'code' for output in cell.outputs
-            if 'image/png' in output.get('data', {})]
+  images = [
+    output
+    for cell in notebook.cells
+    if cell.cell_type == 'code'
+    for output in cell.outputs
+    if 'image/png' in output.get('data', {})
+  ]
   assert len(images) == 1
 
 

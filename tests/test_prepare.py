@@ -1,15 +1,19 @@
 """Tests for esrgan_jax.prepare: window positions, PNG and TFRecord output, the CLI."""
 
 import numpy as np
-from PIL import Image
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from esrgan_jax.image_io import read_image_raw, write_image
-from esrgan_jax.prepare import crop_subimages, main, parse_record, prepare, window_starts
+from esrgan_jax.data.image_io import read_image_raw, write_image
+from esrgan_jax.data.records import parse_record
+from esrgan_jax.data.subimages import crop_subimages, prepare, window_starts
+from esrgan_jax.prepare import main
 
 
-@pytest.mark.parametrize('length, crop, step, thresh, expected', [
+@pytest.mark.parametrize(
+  'length, crop, step, thresh, expected',
+  [
     (1000, 480, 240, 0, [0, 240, 480, 520]),  # Last window flush with the edge.
     (960, 480, 240, 0, [0, 240, 480]),  # Exact fit: no extra window.
     (1000, 480, 240, 40, [0, 240, 480]),  # 40 px left over is not more than thresh_size.
@@ -17,7 +21,8 @@ from esrgan_jax.prepare import crop_subimages, main, parse_record, prepare, wind
     (2040, 480, 240, 0, [0, 240, 480, 720, 960, 1200, 1440, 1560]),  # A DIV2K width.
     (480, 480, 240, 0, [0]),
     (300, 480, 240, 0, [0]),  # Shorter than the crop: kept whole.
-])
+  ],
+)
 def test_window_starts(length, crop, step, thresh, expected):
   assert window_starts(length, crop, step, thresh) == expected
 
@@ -88,8 +93,25 @@ def test_prepare_refuses_bad_arguments(tmp_path):
 def test_cli(tmp_path, capsys):
   (tmp_path / 'in').mkdir()
   Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / 'in' / 'a.png')
-  assert main(['--input', str(tmp_path / 'in'), '--output', str(tmp_path / 'out'), '--crop', '20',
-               '--step', '10', '--format', 'tfrecord', '--num_shards', '2']) == 0
+  assert (
+    main(
+      [
+        '--input',
+        str(tmp_path / 'in'),
+        '--output',
+        str(tmp_path / 'out'),
+        '--crop',
+        '20',
+        '--step',
+        '10',
+        '--format',
+        'tfrecord',
+        '--num-shards',
+        '2',
+      ]
+    )
+    == 0
+  )
   out = capsys.readouterr().out
   assert 'Wrote 9 sub-images' in out and "data.source = 'tfrecord'" in out
   assert main(['--input', str(tmp_path / 'missing'), '--output', str(tmp_path / 'out2')]) == 2

@@ -1,4 +1,5 @@
 """Tests for esrgan_jax.upscale: the CLI's formats, folders, alpha, outscale, precision, errors and overwrite rules."""
+
 import subprocess
 import sys
 
@@ -6,31 +7,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import random_params, tiny_generator
 from PIL import Image
 
 from esrgan_jax import upscale
-from esrgan_jax.image_io import read_image_raw, write_image
-from esrgan_jax.imresize import imresize
-from esrgan_jax.model_io import save_generator
-from esrgan_jax.rrdbnet import RRDBNet
-from esrgan_jax.srresnet import MSRResNet
+from esrgan_jax.data.image_io import read_image_raw, write_image
+from esrgan_jax.data.imresize import imresize
+from esrgan_jax.inference import apply
+from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.weights.model_io import save_generator
 
 SCALE = 2
-
-
-def random_params(module) -> dict:
-  """Params of a generator drawn from N(0, 0.1) in numpy (flax's init compiles for seconds)."""
-  shapes = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
-  rng = np.random.default_rng(0)
-  return jax.tree.map(lambda s: rng.normal(0.0, 0.1, s.shape).astype(np.float32), shapes)
-
-
-def tiny_generator(scale: int) -> tuple[RRDBNet, dict]:
-  """A 1-block, 8-feature RRDBNet with random params."""
-  module = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
-  params = random_params(module)
-  params['conv_last']['bias'] += 0.5  # outputs around mid-gray, so little is clipped
-  return module, params
 
 
 @pytest.fixture(scope='module')
@@ -84,10 +71,14 @@ def test_folder_is_recursive_with_suffix_and_ext(generator, tmp_path):
   (tmp_path / 'in' / 'readme.txt').write_text('not an image')
   assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'auto') == 0
   assert sorted(p.relative_to(tmp_path / 'auto').as_posix() for p in (tmp_path / 'auto').rglob('*.*')) == [
-      'a_out.png', 'sub/b_out.jpg']
+    'a_out.png',
+    'sub/b_out.jpg',
+  ]
   assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'png', '--suffix', '', '--ext', 'png') == 0
   assert sorted(p.relative_to(tmp_path / 'png').as_posix() for p in (tmp_path / 'png').rglob('*.*')) == [
-      'a.png', 'sub/b.png']
+    'a.png',
+    'sub/b.png',
+  ]
   assert Image.open(tmp_path / 'png' / 'sub' / 'b.png').size == (24, 16)
 
 
@@ -177,9 +168,9 @@ def test_overwriting_an_input_needs_overwrite(generator, tmp_path, capsys):
 def test_tiled_run_shows_tile_progress_and_compiles_once(generator, tmp_path, capsys):
   pixels = _pixels((40, 44, 3))
   Image.fromarray(pixels).save(tmp_path / 'a.png')
-  compiled = upscale._forward._cache_size()
+  compiled = apply._forward._cache_size()
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--tile', '8', '--tile-pad', '4') == 0
-  assert upscale._forward._cache_size() == compiled + 1  # 6 x 6 tiles, one shape
+  assert apply._forward._cache_size() == compiled + 1  # 6 x 6 tiles, one shape
   assert 'tiles' in capsys.readouterr().err
   out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')
   # The receptive field exceeds this small overlap: close to, not equal to, the untiled output.
@@ -198,7 +189,16 @@ def test_bad_arguments(generator, tmp_path, capsys):
 
 def test_command_line_smoke(generator, tmp_path):
   Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'a.png')
-  cmd = [sys.executable, '-m', 'esrgan_jax.upscale', '-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'),
-         '--model', str(generator[0])]
+  cmd = [
+    sys.executable,
+    '-m',
+    'esrgan_jax.upscale',
+    '-i',
+    str(tmp_path / 'a.png'),
+    '-o',
+    str(tmp_path / 'out'),
+    '--model',
+    str(generator[0]),
+  ]
   subprocess.run(cmd, check=True, capture_output=True, timeout=300)
   assert Image.open(tmp_path / 'out' / 'a_out.png').size == (16, 16)

@@ -1,5 +1,6 @@
 """A tiny two-stage config for end-to-end tests of `python -m esrgan_jax.main` (seconds per stage on CPU)."""
-from esrgan_jax import default_config
+
+from esrgan_jax.training import default_config
 
 
 def get_config():

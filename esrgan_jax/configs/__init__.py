@@ -1,0 +1,19 @@
+"""The training configs that ship with esrgan_jax: `python -m esrgan_jax.main --config configs/NAME.py` in a checkout
+(where `configs/` points here), or `--config NAME` anywhere (`resolve`)."""
+
+import os
+from pathlib import Path
+
+CONFIGS_DIR = Path(__file__).resolve().parent
+
+
+def resolve(config: str) -> str:
+  """The config file a `--config` value names: an existing path (with an optional ':arg' suffix) as given, else a
+  bundled config by name ('demo', 'ablation/esrgan', 'demo.py'). Unknown names come back unchanged."""
+  path, _, arg = config.partition(':')
+  if os.path.exists(path):
+    return config
+  bundled = CONFIGS_DIR / (path if path.endswith('.py') else f'{path}.py')
+  if bundled.is_file():
+    return str(bundled) + (f':{arg}' if arg else '')
+  return config

@@ -1,0 +1,14 @@
+"""Ablation, Fig. 7, 3rd column: no_bn.py with the perceptual loss on VGG19 features before activation (conv5_4,
+paper §3.3) instead of after it (relu5_4)."""
+
+from pathlib import Path
+
+import ml_collections
+
+from esrgan_jax.training import default_config
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = default_config.load_config_file(Path(__file__).with_name('no_bn.py'))
+  config.gan.perceptual_layers = {'conv5_4': 1.0}
+  return config

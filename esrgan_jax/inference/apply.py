@@ -1,0 +1,70 @@
+"""Applying a generator to images: one jitted forward per (module, input shape), and whole-image upscaling with
+gray, alpha and `outscale` handling. Used by `upscale`, `evaluate`, training validation and the ablation.
+"""
+
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from esrgan_jax.data.imresize import imresize
+from esrgan_jax.inference.tiling import ApplyFn, upscale_image
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _forward(module: nn.Module, params: Any, x: jax.Array) -> jax.Array:
+  return module.apply({'params': params}, x).astype(jnp.float32)
+
+
+def make_apply_fn(module: nn.Module, params: Any) -> ApplyFn:
+  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32 with `params` moved to the device once.
+
+  One jitted function serves all calls: equal module configs and input shapes compile once per process.
+  """
+  return functools.partial(_forward, module, jax.device_put(params))
+
+
+def upscale_array(
+  apply_fn: ApplyFn,
+  image: np.ndarray,
+  *,
+  scale: int,
+  outscale: float | None = None,
+  alpha_upsampler: str = 'bicubic',
+  **tiling: Any,
+) -> np.ndarray:
+  """Upscales HW or HWC (C = 1, 2 gray+alpha, 3, 4 RGBA) float in [0, 1]; returns the same layout in [0, 1].
+
+  The output is `scale` times larger, or `outscale` times (MATLAB bicubic resize of the clipped network output to
+  int(size * outscale)). `tiling` goes to `esrgan_jax.inference.tiling.upscale_image` (tile, tile_pad, batch_tiles,
+  progress).
+  """
+  if alpha_upsampler not in ('bicubic', 'network'):
+    raise ValueError(f"alpha_upsampler must be 'bicubic' or 'network', got {alpha_upsampler!r}.")
+  planes = image[..., None] if image.ndim == 2 else image
+  if planes.ndim != 3 or planes.shape[-1] not in (1, 2, 3, 4):
+    raise ValueError(f'expected an HW or HWC image with 1-4 channels, got shape {image.shape}.')
+  has_alpha = planes.shape[-1] in (2, 4)
+  color, alpha = (planes[..., :-1], planes[..., -1]) if has_alpha else (planes, None)
+  network = lambda x: upscale_image(
+    apply_fn, np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x, scale=scale, **tiling
+  )
+  out = network(color)
+  if color.shape[-1] == 1:
+    out = out @ _LUMA[:, None]
+  if has_alpha:
+    alpha = network(alpha[..., None]) @ _LUMA if alpha_upsampler == 'network' else imresize(alpha, scale)
+    out = np.concatenate([out, alpha[..., None]], axis=-1)
+  out = np.clip(out, 0.0, 1.0)
+  if outscale is not None and outscale != scale:
+    size = tuple(int(n * outscale) for n in image.shape[:2])
+    if min(size) < 1:
+      raise ValueError(f'outscale {outscale} makes a {image.shape[0]}x{image.shape[1]} image empty.')
+    out = np.clip(imresize(out, output_shape=size), 0.0, 1.0)
+  out = out.astype(np.float32)
+  return out[..., 0] if image.ndim == 2 else out

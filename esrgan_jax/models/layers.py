@@ -1,0 +1,138 @@
+"""Convolution, dense and BatchNorm layers with PyTorch's defaults and semantics, plus NHWC pixel (un)shuffle.
+
+PyTorch's default `nn.Conv2d` / `nn.Linear` init draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+Flax can draw the weights that way (`variance_scaling(1/3, 'fan_in', 'uniform')`), but bias initialisers get no
+fan-in, so these wrappers build the bias init from the input's channel count.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
+
+
+def kaiming_normal_init(scale: float = 1.0) -> nn.initializers.Initializer:
+  """`torch.nn.init.kaiming_normal_` (fan_in, gain sqrt(2)) multiplied by `scale`."""
+  return nn.initializers.variance_scaling(2.0 * scale**2, 'fan_in', 'normal')
+
+
+def torch_bias_init(fan_in: int) -> nn.initializers.Initializer:
+  """U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default bias init."""
+  bound = fan_in**-0.5
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return init
+
+
+class Conv(nn.Module):
+  """Conv2d with PyTorch's zero padding and default init; params `kernel` [k, k, Cin, Cout] (HWIO) and `bias`.
+
+  `kernel_init=None` means PyTorch's default; a given `kernel_init` comes with a zero bias (the RDB init).
+  `split_input_at=s` (0 < s < Cin) computes the same conv as the sum of two convs, over input channels [:s] and
+  [s:]; the params are unchanged. It works around slow single-threaded shapes of XLA:CPU (see rrdbnet.py).
+  """
+
+  features: int
+  kernel_size: int = 3
+  stride: int = 1
+  padding: int = 1
+  use_bias: bool = True
+  kernel_init: nn.initializers.Initializer | None = None
+  split_input_at: int = 0
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: [B, H, W, Cin] -> [B, H', W', features]."""
+    fan_in = x.shape[-1] * self.kernel_size**2
+    if self.kernel_init is None:
+      kernel_init, bias_init = torch_kernel_init, torch_bias_init(fan_in)
+    else:
+      kernel_init, bias_init = self.kernel_init, nn.initializers.zeros
+    kernel = self.param(
+      'kernel', kernel_init, (self.kernel_size, self.kernel_size, x.shape[-1], self.features), self.param_dtype
+    )
+    bias = self.param('bias', bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    conv = lambda x, kernel: jax.lax.conv_general_dilated(
+      x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+    )
+    s = self.split_input_at
+    if 0 < s < x.shape[-1]:
+      y = conv(x[..., :s], kernel[:, :, :s]) + conv(x[..., s:], kernel[:, :, s:])
+    else:
+      y = conv(x, kernel)
+    return y if bias is None else y + bias
+
+
+class Dense(nn.Module):
+  """`torch.nn.Linear` with its default init; params `kernel` [in, out] and `bias`."""
+
+  features: int
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', torch_kernel_init, (x.shape[-1], self.features), self.param_dtype)
+    bias = self.param('bias', torch_bias_init(x.shape[-1]), (self.features,), self.param_dtype)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    return x @ kernel + bias
+
+
+def check_nhwc(x: jax.Array, channels: int, arch: str) -> None:
+  """Raises ValueError unless x is [B, H, W, channels]."""
+  if x.ndim != 4 or x.shape[-1] != channels:
+    raise ValueError(f'{arch} expects NHWC input with {channels} channels, got shape {x.shape}.')
+
+
+BN_EPSILON = 1e-5  # torch.nn.BatchNorm2d's eps
+
+
+def batch_norm(train: bool, name: str, dtype: Any = None, param_dtype: Any = jnp.float32) -> nn.BatchNorm:
+  """`torch.nn.BatchNorm2d` semantics: batch statistics and `batch_stats` updates when `train`, running statistics
+  otherwise; torch momentum 0.1 is flax momentum 0.9. Params `scale`, `bias`; batch_stats `mean`, `var`."""
+  return nn.BatchNorm(
+    use_running_average=not train,
+    momentum=0.9,
+    epsilon=BN_EPSILON,
+    use_fast_variance=False,
+    dtype=dtype,
+    param_dtype=param_dtype,
+    name=name,
+  )
+
+
+def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
+  """[B, H, W, C] -> [B, H/f, W/f, C*f*f] with torch's channel order `c*f*f + i*f + j`."""
+  b, h, w, c = x.shape
+  if h % factor or w % factor:
+    raise ValueError(
+      f'pixel_unshuffle by {factor} needs H and W divisible by {factor}, got {h}x{w}: '
+      f'pad or crop the input to a multiple of {factor} first.'
+    )
+  x = x.reshape(b, h // factor, factor, w // factor, factor, c)
+  x = x.transpose(0, 1, 3, 5, 2, 4)
+  return x.reshape(b, h // factor, w // factor, c * factor * factor)
+
+
+def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
+  """[B, H, W, C*f*f] -> [B, H*f, W*f, C], inverse of `pixel_unshuffle` (torch channel order `c*f*f + i*f + j`)."""
+  b, h, w, channels = x.shape
+  if channels % (factor * factor):
+    raise ValueError(f'pixel_shuffle by {factor} needs channels divisible by {factor * factor}, got {channels}.')
+  c = channels // (factor * factor)
+  x = x.reshape(b, h, w, c, factor, factor)
+  x = x.transpose(0, 1, 4, 2, 5, 3)
+  return x.reshape(b, h * factor, w * factor, c)
+
+
+def upsample_nearest2x(x: jax.Array) -> jax.Array:
+  """Nearest-neighbour x2 upsampling of NHWC, as `F.interpolate(scale_factor=2, mode='nearest')`."""
+  return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)

@@ -1,0 +1,147 @@
+"""RRDBNet, the ESRGAN generator (Wang et al. 2018), laid out like BasicSR's `RRDBNet`.
+
+Parameter names follow BasicSR (`conv_first`, `body_{i}/rdb{k}/conv{j}`, `conv_body`, `conv_up1`, `conv_up2`,
+`conv_hr`, `conv_last`), so official weights map one to one (see `esrgan_jax.convert`). `use_bn=True` adds a
+BatchNorm `bn{j}` after each RDB conv (the paper's with-BN ablation); fold them with
+`esrgan_jax.models.fold_batch_norm`.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from esrgan_jax.models.layers import (
+  Conv,
+  batch_norm,
+  check_nhwc,
+  kaiming_normal_init,
+  pixel_unshuffle,
+  upsample_nearest2x,
+)
+
+
+def lrelu(x: jax.Array) -> jax.Array:
+  return nn.leaky_relu(x, 0.2)
+
+
+_SPLIT_CHANNELS = 128  # input width of each RDB's conv3 with the default widths
+
+
+class ResidualDenseBlock(nn.Module):
+  """Five densely connected 3x3 convs; returns `conv5(...) * res_scale + x`. x: [B, H, W, num_feat].
+
+  With `use_bn`, BatchNorm `bn{j}` follows conv{j} (before the LeakyReLU, and before the residual scaling for j = 5).
+  `cpu_conv_split` computes a conv with exactly 128 input channels as two 64-channel convs (same params; see
+  RRDBNet).
+  """
+
+  num_feat: int = 64
+  num_grow_ch: int = 32
+  res_scale: float = 0.2
+  init_scale: float = 0.1
+  use_bn: bool = False
+  cpu_conv_split: bool = False
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+
+    def conv(features: int, j: int, inputs: jax.Array) -> jax.Array:
+      split = inputs.shape[-1] // 2 if self.cpu_conv_split and inputs.shape[-1] == _SPLIT_CHANNELS else 0
+      out = Conv(
+        features, kernel_init=kaiming_normal_init(self.init_scale), split_input_at=split, name=f'conv{j}', **kw
+      )(inputs)
+      return batch_norm(train, f'bn{j}', **kw)(out) if self.use_bn else out
+
+    feats = x
+    for j in range(1, 5):  # torch concatenates (x, x1, x2, ...) on channels; NHWC keeps that order on the last axis
+      feats = jnp.concatenate([feats, lrelu(conv(self.num_grow_ch, j, feats))], axis=-1)
+    return conv(self.num_feat, 5, feats) * self.res_scale + x
+
+
+class RRDB(nn.Module):
+  """Residual-in-residual dense block: three RDBs, then `out * res_scale + x`."""
+
+  num_feat: int = 64
+  num_grow_ch: int = 32
+  res_scale: float = 0.2
+  init_scale: float = 0.1
+  use_bn: bool = False
+  cpu_conv_split: bool = False
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    out = x
+    for k in range(1, 4):
+      out = ResidualDenseBlock(
+        self.num_feat,
+        self.num_grow_ch,
+        self.res_scale,
+        self.init_scale,
+        self.use_bn,
+        self.cpu_conv_split,
+        self.dtype,
+        self.param_dtype,
+        name=f'rdb{k}',
+      )(out, train)
+    return out * self.res_scale + x
+
+
+class RRDBNet(nn.Module):
+  """ESRGAN generator. x: [B, H, W, num_in_ch] in [0, 1] -> [B, H*scale, W*scale, num_out_ch] (not clipped).
+
+  `scale` 2 and 1 pixel-unshuffle the input by 2 and 4 first (Real-ESRGAN's x2/x1 models), so H and W must be
+  divisible by 2 (scale 2) or 4 (scale 1); the trunk always upsamples x4. `init_scale` multiplies the Kaiming init of
+  the RDB convs (all other convs keep PyTorch's default init); `res_scale` is the residual scaling beta.
+  `train` matters only with `use_bn` (batch statistics; mark `batch_stats` mutable).
+  `dtype` is the compute dtype (e.g. bfloat16), `param_dtype` the storage dtype of the params. `cpu_conv_split` is a
+  speed workaround chosen per platform by `esrgan_jax.runtime.for_platform`, not part of the model: XLA:CPU (jaxlib
+  0.10, YNNPACK) runs a 3x3 conv with exactly 128 input channels (conv3 of every RDB at the default widths, 21% of
+  inference time) on one core; as two 64-channel convs summed it uses all cores.
+  """
+
+  num_in_ch: int = 3
+  num_out_ch: int = 3
+  scale: int = 4
+  num_feat: int = 64
+  num_block: int = 23
+  num_grow_ch: int = 32
+  res_scale: float = 0.2
+  init_scale: float = 0.1
+  use_bn: bool = False
+  cpu_conv_split: bool = False
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    if self.scale not in (1, 2, 4):
+      raise ValueError(f'RRDBNet scale must be 4, 2 or 1, got {self.scale}.')
+    check_nhwc(x, self.num_in_ch, 'RRDBNet')
+    conv = lambda features, name: Conv(features, dtype=self.dtype, param_dtype=self.param_dtype, name=name)
+    if self.scale < 4:
+      x = pixel_unshuffle(x, 4 // self.scale)
+    feat = conv(self.num_feat, 'conv_first')(x)
+    body = feat
+    for i in range(self.num_block):
+      body = RRDB(
+        self.num_feat,
+        self.num_grow_ch,
+        self.res_scale,
+        self.init_scale,
+        self.use_bn,
+        self.cpu_conv_split,
+        self.dtype,
+        self.param_dtype,
+        name=f'body_{i}',
+      )(body, train)
+    feat = feat + conv(self.num_feat, 'conv_body')(body)
+    feat = lrelu(conv(self.num_feat, 'conv_up1')(upsample_nearest2x(feat)))
+    feat = lrelu(conv(self.num_feat, 'conv_up2')(upsample_nearest2x(feat)))
+    return conv(self.num_out_ch, 'conv_last')(lrelu(conv(self.num_feat, 'conv_hr')(feat)))

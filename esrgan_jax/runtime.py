@@ -1,0 +1,79 @@
+"""Choices that depend on the platform a process runs on, made by entry points and the trainer, never at import.
+
+`use_fast_cpu_flags()` sets XLA:CPU flags that make RRDBNet faster on CPU, before JAX starts its backend:
+
+jaxlib 0.10 hands each convolution to YNNPACK as a lone op, which ran most of RRDBNet's convolutions on one core of
+a 2-core machine. `--xla_cpu_experimental_ynn_fusion_type=+eltwise` lets XLA fuse each convolution with the
+elementwise ops after it (bias add, scaling) into one YNNPACK graph, which uses every core; see
+benchmarks/RESULTS.md for what it gains. XLA reads XLA_FLAGS once, when the first JAX computation starts its
+backend, and kills the process on a flag it does not know, so the flags are only set on jaxlib releases they were
+checked on, and never over a user's own XLA_FLAGS (even an empty one).
+The command-line entry points (`main`, `upscale`, `evaluate`, `interpolate`, `ablation`) call it when run as
+scripts; in a notebook, call it first thing.
+
+`for_platform(module)` sets a generator's speed-workaround fields for the backend JAX runs on (as flax's imagenet
+example picks the dtype for the platform in its trainer): today RRDBNet's `cpu_conv_split` on CPU.
+"""
+
+import importlib.metadata
+import logging
+import os
+import sys
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # flax and jax load only when a function needs them, so tools start fast
+  import flax.linen as nn
+
+FAST_CPU_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)
+CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts FAST_CPU_FLAGS
+
+
+def _jaxlib_release() -> tuple[int, int] | None:
+  try:
+    major, minor = importlib.metadata.version('jaxlib').split('.')[:2]
+    return int(major), int(minor)
+  except (importlib.metadata.PackageNotFoundError, ValueError):
+    return None
+
+
+def _backend_started() -> bool:
+  if 'jax' not in sys.modules:
+    return False
+  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+
+  return xla_bridge.backends_are_initialized()
+
+
+def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None) -> bool:
+  """Puts `FAST_CPU_FLAGS` into `environ['XLA_FLAGS']` (default `os.environ`); returns whether it did.
+
+  Call it before the first JAX computation of the process (importing jax is fine). It leaves XLA_FLAGS alone when
+  the user set it (set it to '' to opt out), when the installed jaxlib is not one of `CHECKED_JAXLIB_RELEASES`, and
+  when JAX's backend already started (XLA would not read the flags any more; a warning says so).
+  """
+  environ = os.environ if environ is None else environ
+  if 'XLA_FLAGS' in environ or _jaxlib_release() not in CHECKED_JAXLIB_RELEASES:
+    return False
+  if environ is os.environ and _backend_started():
+    logging.warning(
+      'use_fast_cpu_flags() was called after JAX started its backend, so XLA will not read %s; call '
+      'it before the first JAX computation.',
+      ' '.join(FAST_CPU_FLAGS),
+    )
+    return False
+  environ['XLA_FLAGS'] = ' '.join(FAST_CPU_FLAGS)
+  return True
+
+
+def for_platform(module: 'nn.Module', backend: str | None = None) -> 'nn.Module':
+  """`module` with its platform fields set for `backend` (default: `jax.default_backend()`); other modules unchanged.
+
+  `cpu_conv_split` (RRDBNet) is on for 'cpu' only: it splits the 128-input-channel convs that XLA:CPU runs on one core
+  (benchmarks/thread_profile.py measures it); other backends run the single conv.
+  """
+  if not hasattr(module, 'cpu_conv_split'):
+    return module
+  import jax  # pylint: disable=g-import-not-at-top
+
+  return module.clone(cpu_conv_split=(backend or jax.default_backend()) == 'cpu')

@@ -1,0 +1,397 @@
+"""ESRGAN training: PSNR-oriented pre-training (L1), then GAN fine-tuning from the PSNR generator.
+
+The generator (RRDBNet or SRGAN's MSRResNet, with or without BatchNorm), the perceptual features (VGG19 before or
+after activation, MINC) and the GAN loss (RaGAN or the standard GAN) are config choices, so the paper's ablation
+(configs/ablation/) runs on the same code. A generator with BatchNorm trains in train mode (batch statistics); every
+exported or evaluated generator has its BatchNorm folded into the convs.
+
+Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `Mesh` ('data'), the batch sharded
+on its leading axis and the train state replicated. Each process feeds its own slice of the global batch.
+Batch statistics and the RaGAN means are taken over the global batch, so N devices compute what one device would.
+"""
+
+import functools
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+from absl import logging
+from clu import metric_writers, periodic_actions
+from flax import serialization
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from esrgan_jax.data import image_io, input_pipeline
+from esrgan_jax.inference import evaluation
+from esrgan_jax.models import srresnet
+from esrgan_jax.models.fold_batch_norm import fold_batch_norm
+from esrgan_jax.training.steps import (
+  PSNRState,
+  create_discriminator,
+  create_generator,
+  create_learning_rate_fn,
+  create_mesh,
+  create_optimizer,
+  create_perceptual_network,
+  gan_train_step,
+  global_batch,
+  init_state,
+  psnr_train_step,
+)
+from esrgan_jax.weights import model_io, perceptual
+
+STAGES = ('psnr', 'gan')
+GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes, BatchNorm folded
+BN_GENERATOR_FILE = 'generator_bn.msgpack'  # generators with BatchNorm: also unfolded, for the GAN stage to start from
+GAN_TYPES = ('ragan', 'vanilla')
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first bad field of a training config."""
+  if not config.stages or any(s not in STAGES for s in config.stages):
+    raise ValueError(f'config.stages must be a non-empty sequence of {STAGES}, got {tuple(config.stages)}.')
+  if config.scale not in (1, 2, 4):
+    raise ValueError(f'config.scale must be 4, 2 or 1, got {config.scale}.')
+  for name in config.stages:
+    stage = config[name]
+    if stage.gt_size % 4 or stage.gt_size < 16:
+      raise ValueError(f'config.{name}.gt_size must be a multiple of 4 and >= 16, got {stage.gt_size}.')
+    if stage.num_steps < 1:
+      raise ValueError(f'config.{name}.num_steps must be >= 1, got {stage.num_steps}.')
+    if stage.schedule not in ('constant', 'multistep', 'cosine_restarts'):
+      raise ValueError(f'config.{name}.schedule must be constant, multistep or cosine_restarts, got {stage.schedule}.')
+    try:
+      input_pipeline.validate_batch_config(stage.batch_size, jax.device_count(), jax.process_count())
+    except ValueError as e:
+      raise ValueError(f'config.{name}.batch_size: {e}') from e
+  if config.model.arch == 'MSRResNet' and config.scale not in srresnet.SCALES:
+    raise ValueError(f'config.scale {config.scale} is not available for MSRResNet (scales {srresnet.SCALES}).')
+  create_generator(config)  # unknown arch or fields
+  if 'gan' in config.stages:
+    validate_gan_config(config.gan)
+  if not 0 <= config.ema_decay < 1:
+    raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}.')
+
+
+def validate_gan_config(gan: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first bad field of `config.gan`."""
+  if gan.gt_size not in (128, 256):
+    raise ValueError(f'config.gan.gt_size must be 128 or 256 (the VGG-style discriminator input), got {gan.gt_size}.')
+  if gan.gan_type not in GAN_TYPES:
+    raise ValueError(f'config.gan.gan_type must be one of {GAN_TYPES}, got {gan.gan_type!r}.')
+  if gan.perceptual_network not in perceptual.PERCEPTUAL_NETWORKS:
+    raise ValueError(
+      f'config.gan.perceptual_network must be one of {tuple(perceptual.PERCEPTUAL_NETWORKS)}, '
+      f'got {gan.perceptual_network!r}.'
+    )
+  layers = perceptual.network(gan.perceptual_network).layers
+  unknown = sorted(set(gan.perceptual_layers) - set(layers))
+  if unknown or not gan.perceptual_layers:
+    raise ValueError(
+      f'config.gan.perceptual_layers names {unknown or "no layer"}; the {gan.perceptual_network} '
+      f'layers are {", ".join(layers)}.'
+    )
+
+
+def pretrained_file_name(config: ml_collections.ConfigDict) -> str:
+  """The file of a finished stage that a GAN stage with this `config.model` starts from (unfolded if it has BN)."""
+  return BN_GENERATOR_FILE if config.model.get('use_bn') else GENERATOR_FILE
+
+
+def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
+  """The GAN stage's starting generator variables {'params'[, 'batch_stats']}: `config.gan.pretrained`, or the PSNR
+  stage's export in this workdir. The file's arch and every constructor field must match `create_generator`'s."""
+  path = Path(config.gan.pretrained) if config.gan.pretrained else workdir / 'psnr' / pretrained_file_name(config)
+  if not path.is_file():
+    raise FileNotFoundError(
+      f'The GAN stage starts from a PSNR-trained generator, but {path} does not exist. Run the psnr stage first '
+      f"(config.stages=('psnr', 'gan')) or set --config.gan.pretrained to a generator file (ours, or official "
+      f"weights converted with `python -m esrgan_jax.convert generator`; with BatchNorm, a stage's "
+      f'{BN_GENERATOR_FILE}).'
+    )
+  arch, file_fields, variables = model_io.load_model(path)
+  expected = create_generator(config)
+  if arch != type(expected).__name__:
+    raise ValueError(f'Pretrained generator {path} is a {arch}, but config.model.arch is {type(expected).__name__}.')
+  module = model_io.GENERATOR_ARCHS[arch](**file_fields)
+  mismatched = {
+    f: f'file {getattr(module, f)} vs config {getattr(expected, f)}'
+    for f in model_io.generator_fields(type(expected))
+    if getattr(module, f) != getattr(expected, f)
+  }
+  if mismatched:
+    raise ValueError(f'Pretrained generator {path} does not match config.model/config.scale: {mismatched}.')
+  return variables
+
+
+def host_copy(tree: Any) -> Any:
+  """numpy copy of a replicated pytree, from this process's first shard (works across processes)."""
+  return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
+
+
+def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Module, Any]:
+  """(module without BatchNorm, params) of the EMA generator on the host: BN folded with G's running statistics."""
+  return fold_batch_norm(
+    generator, {'params': host_copy(state.ema_params), 'batch_stats': host_copy(state.g_batch_stats)}
+  )
+
+
+def evaluate(generator: nn.Module, params: Any, val_images: list[dict]) -> tuple[dict[str, float], list[np.ndarray]]:
+  """Y-channel PSNR/SSIM (crop = scale, outputs rounded to 8 bit) of whole validation images; the uint8 SR images."""
+  means, outputs = evaluation.evaluate_pairs(evaluation.generator_sr_fn(generator, params), val_images, generator.scale)
+  return {f'val_{k}': v for k, v in means.items()}, outputs
+
+
+def bicubic_metrics(val_images: list[dict], scale: int) -> dict[str, float]:
+  """Mean Y-PSNR / SSIM of MATLAB bicubic upscaling of the validation images: the baseline to beat."""
+  return {
+    f'val_{k}': v for k, v in evaluation.evaluate_pairs(evaluation.bicubic_sr_fn(scale), val_images, scale)[0].items()
+  }
+
+
+def _checkpoint_manager(directory: Path, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
+  policy = ocp.checkpoint_managers.AnyPreservationPolicy(
+    [
+      ocp.checkpoint_managers.LatestN(config.keep_checkpoints),
+      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m['val_psnr'], n=1, keep_checkpoints_without_metrics=False),
+    ]
+  )
+  return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(preservation_policy=policy))
+
+
+class NonFiniteLossError(FloatingPointError):
+  pass
+
+
+def _check_finite(step: int, values: dict[str, float], ckpt_dir: Path, last_saved: int | None) -> None:
+  bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+  if bad:
+    where = f'the last good checkpoint is step {last_saved} in {ckpt_dir}' if last_saved else 'no checkpoint yet'
+    raise NonFiniteLossError(
+      f'Non-finite loss at step {step}: {bad}. Training stopped; {where}. Lower the learning '
+      f'rate or the GAN weight, or check the data, then rerun the same command to resume.'
+    )
+
+
+def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Path) -> dict[str, float]:
+  """Trains one stage into `workdir/stage_name`, resuming from its latest checkpoint; returns final val metrics."""
+  stage = config[stage_name]
+  stage_dir = workdir / stage_name
+  export_path = stage_dir / GENERATOR_FILE
+  summary_path = stage_dir / 'summary.json'
+  if summary_path.is_file():
+    logging.info('Stage %s already complete (%s); skipping.', stage_name, summary_path)
+    return json.loads(summary_path.read_text())
+  is_writer = jax.process_index() == 0
+  mesh = create_mesh()
+  replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  generator, scale = create_generator(config), config.scale
+  lr_size = stage.gt_size // scale
+  sample_lr = jnp.zeros((1, lr_size, lr_size, 3), jnp.float32)
+  pretrained = load_pretrained_generator(config, workdir) if stage_name == 'gan' else None
+  state = jax.jit(functools.partial(init_state, config, stage_name), out_shardings=replicated)(
+    sample_lr, generator_variables=pretrained
+  )
+
+  ckpt_dir = stage_dir / 'checkpoints'
+  manager = _checkpoint_manager(ckpt_dir, config)
+  last_saved = manager.latest_step()
+  best_psnr = -math.inf
+  if last_saved is not None:
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, serialization.to_state_dict(state))
+    restored = manager.restore(
+      last_saved, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+    )
+    state = serialization.from_state_dict(state, restored['state'])
+    best_psnr = restored['meta'].get('best_val_psnr', best_psnr)
+    logging.info('Resumed stage %s from step %d (%s).', stage_name, last_saved, ckpt_dir)
+  start_step = int(state.step)
+
+  if stage_name == 'psnr':
+    train_step = jax.jit(
+      functools.partial(
+        psnr_train_step,
+        generator=generator,
+        tx=create_optimizer(stage, stage.lr),
+        pixel_weight=stage.pixel_weight,
+        ema_decay=config.ema_decay,
+      ),
+      in_shardings=(replicated, data_sharding),
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
+    )
+  else:
+    perceptual_params = jax.device_put(
+      perceptual.load_params(stage.perceptual_network, stage.vgg_weights or None) if stage.perceptual_weight else {},
+      replicated,
+    )
+    gan_step = jax.jit(
+      functools.partial(
+        gan_train_step,
+        generator=generator,
+        discriminator=create_discriminator(config),
+        perceptual=create_perceptual_network(config),
+        g_tx=create_optimizer(stage, stage.lr_g),
+        d_tx=create_optimizer(stage, stage.lr_d),
+        stage=stage,
+        ema_decay=config.ema_decay,
+      ),
+      in_shardings=(replicated, data_sharding, replicated),
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
+    )
+    train_step = lambda state, batch: gan_step(state, batch, perceptual_params)
+  lr_schedule = create_learning_rate_fn(stage, stage.lr if stage_name == 'psnr' else stage.lr_g)
+
+  dataset = input_pipeline.create_train_dataset(
+    config.train_data,
+    scale=scale,
+    gt_size=stage.gt_size,
+    global_batch_size=stage.batch_size,
+    seed=config.seed,
+    start_step=start_step,
+  )
+  batches: Iterator = dataset.as_numpy_iterator()
+  val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
+
+  writer = metric_writers.create_default_writer(str(stage_dir), just_logging=not is_writer)
+  report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
+  history = (stage_dir / 'history.jsonl').open('a') if is_writer else None
+  val, sr_images = {}, None
+  bicubic = bicubic_metrics(val_images, scale)['val_psnr'] if val_images else None
+  if start_step == 0 and val_images:
+    writer.write_scalars(0, {'val_psnr_bicubic': bicubic})
+  log_step = functools.partial(
+    _log_step,
+    writer=writer,
+    history=history,
+    lr_schedule=lr_schedule,
+    log_every_steps=config.log_every_steps,
+    num_steps=stage.num_steps,
+    ckpt_dir=ckpt_dir,
+  )
+  pending = None  # (step, metrics) fetched one step late so the host never waits on the device
+  try:  # on any error, still finish the pending async save: it is the last good checkpoint
+    with metric_writers.ensure_flushes(writer):
+      for step in range(start_step + 1, stage.num_steps + 1):
+        with jax.profiler.StepTraceAnnotation('train', step_num=step):
+          state, step_metrics = train_step(state, global_batch(next(batches), data_sharding))
+        if pending is not None:
+          log_step(*pending, last_saved=last_saved)
+        pending = (step, step_metrics)
+        report(step)
+        is_last = step == stage.num_steps
+        do_eval = val_images and (step % config.eval_every_steps == 0 or is_last)
+        do_save = step % config.checkpoint_every_steps == 0 or is_last
+        if do_eval or do_save:
+          log_step(*pending, last_saved=last_saved)
+          pending = None
+        if do_eval:
+          with report.timed('eval'):
+            val, sr_images = evaluate(*inference_generator(generator, state), val_images)
+          best_psnr = max(best_psnr, val['val_psnr'])
+          writer.write_scalars(step, val)
+          writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
+          logging.info(
+            '[%s] step %d: val Y-PSNR %.3f dB, SSIM %.4f (EMA generator)',
+            stage_name,
+            step,
+            val['val_psnr'],
+            val['val_ssim'],
+          )
+        if do_save:
+          manager.save(
+            step,
+            args=ocp.args.Composite(
+              state=ocp.args.StandardSave(serialization.to_state_dict(state)),
+              meta=ocp.args.JsonSave(
+                {
+                  'stage': stage_name,
+                  'step': step,
+                  'seed': config.seed,
+                  'data_position': step,
+                  'best_val_psnr': best_psnr,
+                }
+              ),
+            ),
+            metrics=val if do_eval else None,
+          )
+          last_saved = step
+  finally:
+    manager.wait_until_finished()
+    if history:
+      history.close()
+  if val_images and sr_images is None:  # resumed from the final checkpoint
+    val, sr_images = evaluate(*inference_generator(generator, state), val_images)
+  summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
+  if val_images:
+    summary['val_psnr_bicubic'] = bicubic
+  if is_writer:
+    model_io.save_generator(export_path, *inference_generator(generator, state))
+    if state.g_batch_stats:
+      model_io.save_model(
+        stage_dir / BN_GENERATOR_FILE,
+        type(generator).__name__,
+        {f: getattr(generator, f) for f in model_io.generator_fields(type(generator))},
+        {'params': host_copy(state.ema_params), 'batch_stats': host_copy(state.g_batch_stats)},
+      )
+    if val_images:
+      (stage_dir / 'samples').mkdir(exist_ok=True)
+      for item, img in zip(val_images, sr_images):
+        image_io.write_image(stage_dir / 'samples' / f'{item["name"]}_x{scale}.png', img / 255.0)
+    summary_path.write_text(json.dumps(summary, indent=2))
+  return summary
+
+
+def _log_step(
+  step: int,
+  step_metrics: dict[str, jax.Array],
+  writer,
+  history,
+  lr_schedule,
+  log_every_steps: int,
+  num_steps: int,
+  ckpt_dir: Path,
+  last_saved: int | None,
+) -> None:
+  """Checks one step's losses, appends them to history.jsonl (process 0) and writes scalars every few steps."""
+  values = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
+  _check_finite(step, values, ckpt_dir, last_saved)
+  if history:
+    history.write(json.dumps({'step': step, **values}) + '\n')
+    history.flush()
+  if step % log_every_steps == 0 or step == num_steps:
+    writer.write_scalars(step, {**values, 'lr': float(lr_schedule(step - 1))})
+    if history:
+      print(f'step {step}/{num_steps} ' + ' '.join(f'{k}={v:.4g}' for k, v in values.items()), flush=True)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, dict[str, float]]:
+  """Runs `config.stages` in order (each resumable) and returns each stage's final validation metrics."""
+  validate_config(config)
+  workdir = Path(workdir)
+  results = {}
+  for stage_name in config.stages:
+    results[stage_name] = train_stage(config, stage_name, workdir)
+  return results
+
+
+def print_summary(results: dict[str, dict[str, float]], workdir: str) -> None:
+  """Prints each stage's validation Y-PSNR/SSIM of the EMA generator next to bicubic's on the same images."""
+  for stage_name, summary in results.items():
+    line = f'{stage_name}: {summary["steps"]} steps'
+    if 'val_psnr' in summary:
+      gain = summary['val_psnr'] - summary['val_psnr_bicubic']
+      line += (
+        f', validation Y-PSNR {summary["val_psnr"]:.2f} dB (bicubic {summary["val_psnr_bicubic"]:.2f} dB, '
+        f'{gain:+.2f} dB), SSIM {summary["val_ssim"]:.4f}'
+      )
+    print(f'{line}; generator: {Path(workdir) / stage_name / GENERATOR_FILE}')

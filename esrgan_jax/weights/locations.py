@@ -1,0 +1,23 @@
+"""Where weight and data files the user supplies are found: a flag (or config field) > `$ESRGAN_JAX_WEIGHTS` > the
+default directory `$XDG_DATA_HOME/esrgan_jax/weights` (`~/.local/share/esrgan_jax/weights` when XDG_DATA_HOME is
+unset). `python -m esrgan_jax.convert` writes there by default, and training and the metrics read from there."""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+WEIGHTS_DIR_ENV = 'ESRGAN_JAX_WEIGHTS'
+
+
+def weights_dir(environ: Mapping[str, str] | None = None) -> Path:
+  """The directory of converted weight files: `$ESRGAN_JAX_WEIGHTS`, else the XDG data dir's esrgan_jax/weights."""
+  environ = os.environ if environ is None else environ
+  if environ.get(WEIGHTS_DIR_ENV):
+    return Path(environ[WEIGHTS_DIR_ENV]).expanduser()
+  data_home = environ.get('XDG_DATA_HOME') or str(Path.home() / '.local' / 'share')
+  return Path(data_home).expanduser() / 'esrgan_jax' / 'weights'
+
+
+def weights_file(file_name: str, given: str | os.PathLike | None = None) -> Path:
+  """`given` (a flag or config value) when set, else `weights_dir() / file_name`."""
+  return Path(given).expanduser() if given else weights_dir() / file_name

@@ -1,0 +1,85 @@
+"""The perceptual-loss networks: one table of what each is, where its weights come from and how they are read.
+
+`config.gan.perceptual_network` names a row. Weights are converted once from the official file
+(`python -m esrgan_jax.convert <command> <official_file>`) into `esrgan_jax.weights.locations.weights_dir()`, unless
+a path is given (`config.gan.vgg_weights`).
+"""
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+
+from esrgan_jax.models.minc import MINCNet
+from esrgan_jax.models.vgg import VGG19_LAYERS, VGG19Features
+from esrgan_jax.weights import model_io
+from esrgan_jax.weights.locations import weights_file
+from esrgan_jax.weights.state_dicts import minc_from_torch, vgg19_from_torch
+
+
+@dataclasses.dataclass(frozen=True)
+class PerceptualNetwork:
+  label: str  # as tables show it
+  module: type[nn.Module]  # x [B, H, W, 3] in [0, 1] -> {layer: features}
+  layers: tuple[str, ...]  # the layer names a config may weight
+  official_file: str  # the file users bring
+  description: str  # where that file comes from
+  file_name: str  # the converted file in the weights directory
+  from_torch: Callable[[Mapping[str, Any]], Any]  # official state dict -> params
+
+  @property
+  def arch(self) -> str:
+    return self.module.__name__
+
+
+PERCEPTUAL_NETWORKS = {  # config.gan.perceptual_network (and the convert command) -> its row
+  'vgg19': PerceptualNetwork(
+    'VGG19',
+    VGG19Features,
+    VGG19_LAYERS,
+    'vgg19-dcbb9e9d.pth',
+    'torchvision\'s ImageNet VGG19 (vgg19-dcbb9e9d.pth, from torchvision.models.vgg19(weights="IMAGENET1K_V1") '
+    'or the PyTorch model zoo)',
+    'vgg19.msgpack',
+    vgg19_from_torch,
+  ),
+  'minc': PerceptualNetwork(
+    'MINC',
+    MINCNet,
+    ('conv53',),
+    'VGG16minc_53.pth',
+    "ESRGAN's material-recognition VGG16 (VGG16minc_53.pth, from the ESRGAN repository's PIRM models)",
+    'vgg16_minc53.msgpack',
+    minc_from_torch,
+  ),
+}
+
+
+def network(name: str) -> PerceptualNetwork:
+  """The row of `name`; ValueError naming the choices otherwise."""
+  if name not in PERCEPTUAL_NETWORKS:
+    raise ValueError(f'Unknown perceptual network {name!r}; choose one of {", ".join(PERCEPTUAL_NETWORKS)}.')
+  return PERCEPTUAL_NETWORKS[name]
+
+
+def weights_path(name: str, given: str | os.PathLike | None = None) -> Path:
+  """Where the converted weights of network `name` are: `given`, else its file in the weights directory."""
+  return weights_file(network(name).file_name, given)
+
+
+def load_params(name: str = 'vgg19', path: str | os.PathLike | None = None) -> Any:
+  """Params of perceptual network `name` from a file written by `python -m esrgan_jax.convert` (`path`, else
+  `weights_path(name)`). FileNotFoundError names the official file and the command that converts it."""
+  row, path = network(name), weights_path(name, path)
+  if not path.is_file():
+    raise FileNotFoundError(
+      f'{row.arch} weights not found at {path}. The perceptual loss needs {row.description}. Convert it once with: '
+      f'python -m esrgan_jax.convert {name} {row.official_file} {path}'
+    )
+  stored, _, variables = model_io.load_model(path)
+  if stored != row.arch:
+    raise ValueError(f'{path} holds a {stored}, not {row.arch} weights.')
+  return variables['params']

@@ -1,0 +1,159 @@
+"""PyTorch reference networks for parity tests, written from the published architecture (BasicSR key names).
+
+Only tests import this module (torch is a test dependency, never a runtime one).
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class TorchRDB(nn.Module):
+  def __init__(self, nf: int, gc: int):
+    super().__init__()
+    for j in range(1, 5):
+      setattr(self, f'conv{j}', nn.Conv2d(nf + (j - 1) * gc, gc, 3, 1, 1))
+    self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
+
+  def forward(self, x):
+    feats = [x]
+    for j in range(1, 5):
+      feats.append(F.leaky_relu(getattr(self, f'conv{j}')(torch.cat(feats, 1)), 0.2))
+    return self.conv5(torch.cat(feats, 1)) * 0.2 + x
+
+
+class TorchRRDB(nn.Module):
+  def __init__(self, nf: int, gc: int):
+    super().__init__()
+    self.rdb1, self.rdb2, self.rdb3 = TorchRDB(nf, gc), TorchRDB(nf, gc), TorchRDB(nf, gc)
+
+  def forward(self, x):
+    return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
+
+
+class TorchRRDBNet(nn.Module):
+  """BasicSR-named RRDBNet: conv_first, body.{i}.rdb{k}.conv{j}, conv_body, conv_up1/2, conv_hr, conv_last."""
+
+  def __init__(self, num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32):
+    super().__init__()
+    self.scale = scale
+    in_ch = num_in_ch * {4: 1, 2: 4, 1: 16}[scale]
+    self.conv_first = nn.Conv2d(in_ch, num_feat, 3, 1, 1)
+    self.body = nn.Sequential(*[TorchRRDB(num_feat, num_grow_ch) for _ in range(num_block)])
+    self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+  def forward(self, x):
+    if self.scale < 4:
+      x = F.pixel_unshuffle(x, 4 // self.scale)
+    feat = self.conv_first(x)
+    feat = feat + self.conv_body(self.body(feat))
+    feat = F.leaky_relu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode='nearest')), 0.2)
+    feat = F.leaky_relu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode='nearest')), 0.2)
+    return self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
+
+
+class TorchVGGStyleDiscriminator(nn.Module):
+  """BasicSR-named VGG-style discriminator for 128 or 256 inputs."""
+
+  def __init__(self, num_in_ch=3, num_feat=64, input_size=128):
+    super().__init__()
+    widths = [num_feat * m for m in (1, 2, 4, 8, 8)] + ([num_feat * 8] if input_size == 256 else [])
+    self.num_stages = len(widths)
+    prev = num_in_ch
+    for i, w in enumerate(widths):
+      setattr(self, f'conv{i}_0', nn.Conv2d(prev, w, 3, 1, 1, bias=(i == 0)))
+      if i:
+        setattr(self, f'bn{i}_0', nn.BatchNorm2d(w, affine=True))
+      setattr(self, f'conv{i}_1', nn.Conv2d(w, w, 4, 2, 1, bias=False))
+      setattr(self, f'bn{i}_1', nn.BatchNorm2d(w, affine=True))
+      prev = w
+    self.linear1 = nn.Linear(prev * 4 * 4, 100)
+    self.linear2 = nn.Linear(100, 1)
+
+  def forward(self, x):
+    act = lambda t: F.leaky_relu(t, 0.2)
+    for i in range(self.num_stages):
+      x = getattr(self, f'conv{i}_0')(x)
+      x = act(getattr(self, f'bn{i}_0')(x) if i else x)
+      x = act(getattr(self, f'bn{i}_1')(getattr(self, f'conv{i}_1')(x)))
+    return self.linear2(act(self.linear1(x.flatten(1))))
+
+
+def torch_vgg19_features() -> nn.Sequential:
+  """torchvision's `vgg19().features` layout (indices 0..36), without torchvision."""
+  layers, prev = [], 3
+  for width, n in ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4)):
+    for _ in range(n):
+      layers += [nn.Conv2d(prev, width, 3, 1, 1), nn.ReLU(inplace=True)]
+      prev = width
+    layers.append(nn.MaxPool2d(2, 2))
+  return nn.Sequential(*layers)
+
+
+class TorchResidualBlock(nn.Module):
+  """x + conv2(relu(conv1(x))); with BN (SRGAN): x + bn2(conv2(relu(bn1(conv1(x)))))."""
+
+  def __init__(self, nf: int, use_bn: bool):
+    super().__init__()
+    self.conv1, self.conv2 = nn.Conv2d(nf, nf, 3, 1, 1), nn.Conv2d(nf, nf, 3, 1, 1)
+    self.bn1, self.bn2 = (nn.BatchNorm2d(nf), nn.BatchNorm2d(nf)) if use_bn else (nn.Identity(), nn.Identity())
+
+  def forward(self, x):
+    return x + self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+
+
+class TorchMSRResNet(nn.Module):
+  """BasicSR-named MSRResNet: conv_first, body.{i}.conv{1,2} (+ bn{1,2}), upconv1 (+ upconv2 for x4), conv_hr,
+  conv_last; output plus the bilinearly upsampled input."""
+
+  def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_block=16, upscale=4, use_bn=False):
+    super().__init__()
+    self.upscale = upscale
+    self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+    self.body = nn.Sequential(*[TorchResidualBlock(num_feat, use_bn) for _ in range(num_block)])
+    shuffle = 2 if upscale == 4 else upscale
+    self.upconv1 = nn.Conv2d(num_feat, num_feat * shuffle**2, 3, 1, 1)
+    if upscale == 4:
+      self.upconv2 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+    self.pixel_shuffle = nn.PixelShuffle(shuffle)
+    self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+  def forward(self, x):
+    act = lambda t: F.leaky_relu(t, 0.1)
+    out = self.body(act(self.conv_first(x)))
+    out = act(self.pixel_shuffle(self.upconv1(out)))
+    if self.upscale == 4:
+      out = act(self.pixel_shuffle(self.upconv2(out)))
+    out = self.conv_last(act(self.conv_hr(out)))
+    return out + F.interpolate(x, scale_factor=self.upscale, mode='bilinear', align_corners=False)
+
+
+class TorchMINCNet(nn.Module):
+  """ESRGAN's material-recognition VGG16 (VGG16minc_53.pth): conv11 .. conv53, ceil-mode max-pools, output conv53
+  before its ReLU."""
+
+  GROUPS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+  def __init__(self):
+    super().__init__()
+    prev = 3
+    for g, (width, n) in enumerate(self.GROUPS, 1):
+      for i in range(1, n + 1):
+        setattr(self, f'conv{g}{i}', nn.Conv2d(prev, width, 3, 1, 1))
+        prev = width
+    self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
+
+  def forward(self, x):
+    for g, (_, n) in enumerate(self.GROUPS, 1):
+      if g > 1:
+        x = self.pool(x)
+      for i in range(1, n + 1):
+        x = getattr(self, f'conv{g}{i}')(x)
+        if (g, i) != (5, 3):
+          x = F.relu(x)
+    return x

@@ -1,0 +1,100 @@
+"""Helpers shared by the tests: random images and params, tiny generators, comparisons against torch references.
+
+Torch is imported only by the functions that need it (tests without torch still import this module).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from esrgan_jax.models.rrdbnet import RRDBNet
+
+
+def images(shape, seed=0) -> np.ndarray:
+  """Uniform float32 in [0, 1] of `shape` (NHWC)."""
+  return np.random.default_rng(seed).random(shape, np.float32)
+
+
+def random_params(module) -> dict:
+  """Params of a generator drawn from N(0, 0.1) in numpy (flax's init compiles for seconds)."""
+  shapes = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 8, 8, module.num_in_ch)))['params']
+  rng = np.random.default_rng(0)
+  return jax.tree.map(lambda s: rng.normal(0.0, 0.1, s.shape).astype(np.float32), shapes)
+
+
+def tiny_generator(scale: int) -> tuple[RRDBNet, dict]:
+  """A 1-block, 8-feature RRDBNet with random params."""
+  module = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
+  params = random_params(module)
+  params['conv_last']['bias'] += 0.5  # outputs around mid-gray, so little is clipped
+  return module, params
+
+
+def random_variables(module, input_shape, seed=0) -> dict:
+  """Random variables of the shapes `module.init` makes (cheaper than init, which compiles every initialiser):
+  unit-gain convs and BatchNorm layers far from their init."""
+  rng = np.random.default_rng(seed)
+  fill = {
+    'kernel': lambda s: rng.standard_normal(s) / np.sqrt(np.prod(s[:-1])),
+    'bias': lambda s: rng.normal(0, 0.1, s),
+    'scale': lambda s: rng.uniform(0.5, 1.5, s),
+    'mean': lambda s: rng.normal(0, 0.1, s),
+    'var': lambda s: rng.uniform(0.5, 2.0, s),
+  }
+  shapes = jax.eval_shape(module.init, jax.random.key(0), jax.ShapeDtypeStruct(input_shape, np.float32))
+  return jax.tree.map_with_path(lambda path, x: fill[path[-1].key](x.shape).astype(np.float32), shapes)
+
+
+def assert_trees_equal(a, b):
+  assert jax.tree.structure(a) == jax.tree.structure(b)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    assert x.dtype == y.dtype == np.float32
+    np.testing.assert_array_equal(x, y)
+
+
+def assert_close(flax_out, torch_out, atol=1e-4):
+  assert np.abs(torch_out).max() > 1e-2  # The outputs are large enough for atol to mean something.
+  np.testing.assert_allclose(np.asarray(flax_out), torch_out, rtol=0, atol=atol)
+
+
+def to_nchw(x: np.ndarray):
+  import torch  # pylint: disable=g-import-not-at-top
+
+  return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def torch_apply(net, x: np.ndarray) -> np.ndarray:
+  """Runs a torch net on NHWC numpy input; returns NHWC (or [B, 1] logits) numpy output."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  with torch.no_grad():
+    out = net(to_nchw(x)).numpy()
+  return out.transpose(0, 2, 3, 1) if out.ndim == 4 else out
+
+
+def seeded(seed: int, make, *args, **kwargs):
+  """A torch module built right after `torch.manual_seed(seed)`, in eval mode."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  torch.manual_seed(seed)
+  return make(*args, **kwargs).eval()
+
+
+def randomise_batch_norms(net) -> None:
+  """Moves every BatchNorm2d of a torch net far from its init (affine and running statistics)."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+    with torch.no_grad():
+      bn.weight.uniform_(0.5, 1.5)
+      bn.bias.normal_(0, 0.1)
+      bn.running_mean.normal_(0, 0.1)
+      bn.running_var.uniform_(0.5, 2.0)
+      bn.num_batches_tracked.fill_(17)
+
+
+def run_convert(*argv) -> None:
+  """Runs `python -m esrgan_jax.convert ARGV` in-process and asserts success."""
+  from esrgan_jax import convert  # pylint: disable=g-import-not-at-top
+
+  assert convert.main([str(arg) for arg in argv]) == 0

@@ -1,0 +1,125 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from esrgan_jax.models import RRDBNet
+from esrgan_jax.models.rrdbnet import ResidualDenseBlock
+
+
+def param_count(module, shape=(1, 16, 16, 3)):
+  variables = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros(shape))
+  return sum(x.size for x in jax.tree.leaves(variables['params']))
+
+
+def test_param_counts_match_official_models():
+  assert param_count(RRDBNet()) == 16_697_987  # RRDB_ESRGAN_x4 / ESRGAN_SRx4_DF2KOST
+  assert param_count(RRDBNet(num_block=6)) == 4_467_779  # RealESRGAN_x4plus_anime_6B
+
+
+@pytest.mark.parametrize('scale,in_ch', [(2, 12), (1, 48)])
+def test_pixel_unshuffle_scales_widen_conv_first(scale, in_ch):
+  variables = jax.eval_shape(RRDBNet(scale=scale, num_block=1).init, jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+  assert variables['params']['conv_first']['kernel'].shape == (3, 3, in_ch, 64)
+
+
+@pytest.mark.parametrize('scale', [4, 2, 1])
+def test_output_shape(scale):
+  net = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4)
+  x = jnp.ones((2, 8, 12, 3))
+  params = net.init(jax.random.key(0), x)['params']
+  assert net.apply({'params': params}, x).shape == (2, 8 * scale, 12 * scale, 3)
+
+
+def test_init_scales_only_rdb_convs():
+  net = RRDBNet(num_block=2)
+  params = net.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
+  rdb_kernel = params['body_0']['rdb1']['conv3']['kernel']  # fan_in = 9 * (64 + 2*32)
+  np.testing.assert_allclose(float(rdb_kernel.std()), 0.1 * np.sqrt(2 / (9 * 128)), rtol=0.05)
+  np.testing.assert_array_equal(params['body_1']['rdb3']['conv5']['bias'], 0)
+  trunk = params['conv_body']['kernel']  # PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+  np.testing.assert_allclose(float(trunk.std()), 1 / np.sqrt(3 * 9 * 64), rtol=0.05)
+  assert float(jnp.abs(params['conv_body']['bias']).max()) > 0
+
+
+def test_init_scale_is_configurable():
+  params = RRDBNet(num_block=1, init_scale=1.0).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
+  np.testing.assert_allclose(float(params['body_0']['rdb1']['conv1']['kernel'].std()), np.sqrt(2 / (9 * 64)), rtol=0.05)
+
+
+def test_res_scale_is_used():
+  x = jax.random.uniform(jax.random.key(1), (1, 8, 8, 3))
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)
+  params = net.init(jax.random.key(0), x)['params']
+  out_a = net.apply({'params': params}, x)
+  out_b = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, res_scale=0.5).apply({'params': params}, x)
+  assert float(jnp.abs(out_a - out_b).max()) > 1e-6
+
+
+def test_rejects_indivisible_input_for_scale_1():
+  net = RRDBNet(scale=1, num_feat=8, num_block=1, num_grow_ch=4)
+  with pytest.raises(ValueError, match='divisible by 4'):
+    net.init(jax.random.key(0), jnp.zeros((1, 10, 12, 3)))
+
+
+def test_rejects_wrong_channels_and_scale():
+  with pytest.raises(ValueError, match='3 channels'):
+    RRDBNet(num_block=1).init(jax.random.key(0), jnp.zeros((1, 8, 8, 4)))
+  with pytest.raises(ValueError, match='scale must be 4, 2 or 1'):
+    RRDBNet(scale=3, num_block=1).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+
+
+def test_bfloat16_compute_keeps_float32_params():
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, dtype=jnp.bfloat16)
+  x = jax.random.uniform(jax.random.key(1), (1, 8, 8, 3))
+  params = net.init(jax.random.key(0), x)['params']
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(params))
+  out = net.apply({'params': params}, x)
+  assert out.dtype == jnp.bfloat16
+  ref = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4).apply({'params': params}, x)
+  np.testing.assert_allclose(np.asarray(out, np.float32), ref, atol=0.05)
+
+
+def test_batch_norm_variant_follows_each_rdb_conv_and_trains_its_stats():
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, use_bn=True)
+  x = jax.random.uniform(jax.random.key(1), (2, 8, 8, 3))
+  variables = net.init(jax.random.key(0), x)
+  rdb = variables['params']['body_0']['rdb2']
+  assert sorted(rdb) == [f'{kind}{j}' for kind in ('bn', 'conv') for j in range(1, 6)]
+  assert rdb['bn5']['scale'].shape == (8,) and rdb['bn1']['scale'].shape == (4,)
+  assert 'bn1' not in variables['params']['body_0'] and 'conv_body' in variables['params']
+  out, updates = net.apply(variables, x, train=True, mutable=['batch_stats'])
+  assert out.shape == (2, 32, 32, 3)
+  stats, new_stats = variables['batch_stats'], updates['batch_stats']
+  assert jax.tree.structure(new_stats) == jax.tree.structure(stats)
+  assert all(float(jnp.abs(a - b).max()) > 1e-4 for a, b in zip(jax.tree.leaves(new_stats), jax.tree.leaves(stats)))
+  eval_out = net.apply(variables, x)  # running statistics: (0, 1) after init
+  assert float(jnp.abs(eval_out - out).max()) > 1e-4
+
+
+def test_without_batch_norm_the_train_flag_changes_nothing():
+  net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)
+  x = jax.random.uniform(jax.random.key(1), (1, 8, 8, 3))
+  variables = net.init(jax.random.key(0), x)
+  assert list(variables) == ['params']
+  np.testing.assert_array_equal(net.apply(variables, x, train=True), net.apply(variables, x))
+
+
+@pytest.mark.parametrize('split', [False, True])
+def test_cpu_conv_split_runs_the_128_channel_conv_as_two_halves(split):
+  """The CPU workaround for YNNPACK's single-threaded 128-channel conv: with the field set, conv3 of a default-width
+  RDB is two convs (same params, same output); without it one."""
+  x = jax.random.uniform(jax.random.key(0), (1, 8, 8, 64))
+  block = ResidualDenseBlock(num_feat=64, num_grow_ch=32, cpu_conv_split=split)
+  params = block.init(jax.random.key(1), x)
+  hlo = jax.jit(block.apply).lower(params, x).as_text()
+  assert hlo.count('convolution(') == (6 if split else 5)
+  kernel, bias = params['params']['conv3']['kernel'], params['params']['conv3']['bias']
+  feats = x
+  for j in (1, 2):
+    k, b = params['params'][f'conv{j}']['kernel'], params['params'][f'conv{j}']['bias']
+    conv = jax.lax.conv_general_dilated(feats, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + b
+    feats = jnp.concatenate([feats, jax.nn.leaky_relu(conv, 0.2)], -1)
+  expected = jax.lax.conv_general_dilated(feats, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  _, state = block.apply(params, x, capture_intermediates=lambda m, _: m.name == 'conv3', mutable=['intermediates'])
+  np.testing.assert_allclose(state['intermediates']['conv3']['__call__'][0], expected + bias, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,120 @@
+"""esrgan_jax.runtime: the fast XLA:CPU flags (when they are set; the installed jaxlib and TensorFlow run with them)
+and the platform fields entry points and the trainer choose."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from esrgan_jax import runtime
+
+REPO = Path(__file__).resolve().parent.parent
+CHECKED = runtime._jaxlib_release() in runtime.CHECKED_JAXLIB_RELEASES
+
+
+@pytest.fixture
+def checked_jaxlib(monkeypatch):
+  monkeypatch.setattr(runtime, '_jaxlib_release', lambda: runtime.CHECKED_JAXLIB_RELEASES[0])
+
+
+def test_sets_flags_when_unset(checked_jaxlib):
+  environ = {}
+  assert runtime.use_fast_cpu_flags(environ)
+  assert environ['XLA_FLAGS'].split() == list(runtime.FAST_CPU_FLAGS)
+
+
+@pytest.mark.parametrize('user_value', ['', '--xla_cpu_enable_fast_math=false'])
+def test_keeps_user_xla_flags(checked_jaxlib, user_value):
+  environ = {'XLA_FLAGS': user_value}
+  assert not runtime.use_fast_cpu_flags(environ)
+  assert environ == {'XLA_FLAGS': user_value}
+
+
+def test_unchecked_jaxlib_gets_no_flags(monkeypatch):
+  monkeypatch.setattr(runtime, '_jaxlib_release', lambda: (99, 0))
+  environ = {}
+  assert not runtime.use_fast_cpu_flags(environ)
+  assert not environ
+
+
+def test_too_late_after_backend_started(checked_jaxlib, monkeypatch):
+  jnp.zeros(1).block_until_ready()  # starts the backend
+  monkeypatch.delenv('XLA_FLAGS', raising=False)
+  assert not runtime.use_fast_cpu_flags()
+  assert 'XLA_FLAGS' not in os.environ
+
+
+def _run_fresh_python(code: str) -> subprocess.CompletedProcess:
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  env['PYTHONPATH'] = str(REPO)
+  return subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
+def test_installed_jaxlib_accepts_flags_and_fuses_bias_into_conv():
+  """XLA aborts on flags it does not know; with the flags the conv's bias add moves into its YNNPACK fusion."""
+  code = """
+from esrgan_jax import runtime
+assert runtime.use_fast_cpu_flags()
+import jax, numpy as np
+rng = np.random.default_rng(0)
+x, k, b = rng.random((1, 32, 32, 32), np.float32), rng.random((3, 3, 32, 32), np.float32), rng.random(32, np.float32)
+conv = lambda x, k, b: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME',
+                                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + b
+compiled = jax.jit(conv).lower(x, k, b).compile()
+padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+expected = sum(padded[:, i:i + 32, j:j + 32] @ k[i, j] for i in range(3) for j in range(3)) + b
+np.testing.assert_allclose(compiled(x, k, b), expected, rtol=1e-5)
+fused = [c for c in compiled.as_text().split('\\n\\n') if 'convolution(' in c and ' add(' in c]
+print('FUSED' if fused else 'NOT FUSED')
+"""
+  result = _run_fresh_python(code)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip().endswith('FUSED') and 'NOT FUSED' not in result.stdout, result.stdout
+
+
+@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
+def test_tensorflow_input_ops_run_with_flags():
+  """TensorFlow shares the process (the input pipeline) and has its own XLA, which must not reject the flags."""
+  code = """
+from esrgan_jax import runtime
+assert runtime.use_fast_cpu_flags()
+import tensorflow as tf
+ds = tf.data.Dataset.range(4).map(lambda i: tf.image.resize(tf.fill((8, 8, 3), tf.cast(i, tf.float32)), (4, 4)))
+print(sum(float(tf.reduce_sum(x)) for x in ds))
+"""
+  result = _run_fresh_python(code)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert float(result.stdout.split()[-1]) == 4 * 4 * 3 * (0 + 1 + 2 + 3)
+
+
+@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
+@pytest.mark.parametrize('module', ['main', 'upscale', 'evaluate', 'interpolate', 'ablation'])
+def test_entry_points_set_flags_when_run_as_scripts(module):
+  """`python -m esrgan_jax.X` sets the flags before its first JAX computation (here: before --help exits)."""
+  code = f"""
+import atexit, os, runpy, sys
+atexit.register(lambda: print('XLA_FLAGS=' + os.environ.get('XLA_FLAGS', '<unset>')))
+sys.argv = ['{module}', '--help']
+runpy.run_module('esrgan_jax.{module}', run_name='__main__')
+"""
+  result = _run_fresh_python(code)
+  assert f'XLA_FLAGS={" ".join(runtime.FAST_CPU_FLAGS)}' in result.stdout.splitlines(), result.stderr[-2000:]
+
+
+@pytest.mark.parametrize('backend, split', [('cpu', True), ('gpu', False), ('tpu', False)])
+def test_for_platform_chooses_the_conv_split_by_backend(backend, split):
+  from esrgan_jax.models import MSRResNet, RRDBNet  # pylint: disable=g-import-not-at-top
+
+  assert runtime.for_platform(RRDBNet(num_block=1), backend).cpu_conv_split is split
+  assert runtime.for_platform(MSRResNet(num_block=1), backend) == MSRResNet(num_block=1)  # no such field
+
+
+def test_the_trainer_chooses_the_platform_field():
+  from esrgan_jax.training import default_config, steps  # pylint: disable=g-import-not-at-top
+
+  assert steps.create_generator(default_config.get_config()).cpu_conv_split is (jax.default_backend() == 'cpu')

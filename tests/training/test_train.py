@@ -1,0 +1,410 @@
+"""Train steps, schedules and sharding: tiny nets, 8 virtual CPU devices (tests/conftest.py)."""
+
+import functools
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from esrgan_jax.models.minc import MINCNet
+from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.models.vgg import VGG19Features
+from esrgan_jax.training import default_config, losses, steps, train
+from esrgan_jax.weights import model_io
+
+
+def tiny_config(**stage_overrides) -> ml_collections.ConfigDict:
+  config = default_config.get_config()
+  config.model.update(num_feat=8, num_block=1, num_grow_ch=4)
+  config.discriminator.num_feat = 4
+  for name in ('psnr', 'gan'):
+    config[name].update(batch_size=8, gt_size=128, **stage_overrides)
+  config.gan.perceptual_weight = 0.0
+  return config
+
+
+def tiny_bn_config(**stage_overrides) -> ml_collections.ConfigDict:
+  """SRGAN's generator: a tiny MSRResNet with BatchNorm."""
+  config = tiny_config(**stage_overrides)
+  config.model = ml_collections.ConfigDict(dict(arch='MSRResNet', num_feat=8, num_block=1, use_bn=True))
+  return config
+
+
+def make_batch(n=8, gt=128, scale=4, seed=0):
+  rng = np.random.default_rng(seed)
+  hr = rng.random((n, gt, gt, 3), np.float32)
+  lr = hr.reshape(n, gt // scale, scale, gt // scale, scale, 3).mean((2, 4))
+  return {'lr': lr, 'hr': hr}
+
+
+def test_multistep_schedule_halves_at_milestones():
+  stage = default_config.stage_config(schedule='multistep', milestones=(3, 5), gamma=0.5)
+  fn = steps.create_learning_rate_fn(stage, 1.0)
+  np.testing.assert_allclose([fn(i) for i in range(7)], [1, 1, 1, 0.5, 0.5, 0.25, 0.25])
+
+
+def test_cosine_restart_schedule_matches_basicsr_formula():
+  stage = default_config.stage_config(
+    schedule='cosine_restarts', periods=(4, 6), restart_weights=(1.0, 0.5), eta_min=0.1
+  )
+  fn = steps.create_learning_rate_fn(stage, 1.0)
+  expected = [0.1 + 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 4)) for t in range(4)]
+  expected += [0.1 + 0.5 * 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 6)) for t in range(6)]
+  np.testing.assert_allclose([fn(i) for i in range(10)], expected, rtol=1e-6)
+  np.testing.assert_allclose(fn(50), 0.1, rtol=1e-6)
+
+
+def test_validate_config_names_bad_fields():
+  config = tiny_config()
+  config.gan.gt_size = 96
+  with pytest.raises(ValueError, match='config.gan.gt_size'):
+    train.validate_config(config)
+  config = tiny_config()
+  config.psnr.batch_size = 12  # 8 devices
+  with pytest.raises(ValueError, match='config.psnr.batch_size'):
+    train.validate_config(config)
+  config = tiny_config()
+  config.stages = ('psnr', 'finetune')
+  with pytest.raises(ValueError, match='config.stages'):
+    train.validate_config(config)
+
+
+@pytest.mark.parametrize(
+  'edit, message',
+  [
+    (lambda c: setattr(c.model, 'arch', 'EDSR'), r"config.model.arch must be one of \['MSRResNet', 'RRDBNet'\]"),
+    (
+      lambda c: setattr(c.model, 'num_grow_ch', 32),
+      r'config.model.num_grow_ch is not a field of MSRResNet; '
+      r'MSRResNet takes .*num_block, num_feat',
+    ),
+    (lambda c: setattr(c, 'scale', 1), 'config.scale 1 is not available for MSRResNet'),
+    (lambda c: setattr(c.gan, 'gan_type', 'wgan'), r"config.gan.gan_type must be one of \('ragan', 'vanilla'\)"),
+    (lambda c: setattr(c.gan, 'perceptual_network', 'vgg16'), 'config.gan.perceptual_network must be one of'),
+    (
+      lambda c: setattr(c.gan, 'perceptual_layers', {'relu5_5': 1.0}),
+      r"perceptual_layers names \['relu5_5'\]; the vgg19 layers are conv1_1, relu1_1, .*relu5_4",
+    ),
+    (lambda c: c.gan.update(perceptual_network='minc'), r"names \['conv5_4'\]; the minc layers are conv53"),
+  ],
+)
+def test_validate_config_names_bad_model_and_gan_choices(edit, message):
+  config = tiny_bn_config()
+  train.validate_config(config)
+  edit(config)
+  with pytest.raises(ValueError, match=message):
+    train.validate_config(config)
+
+
+def test_create_generator_builds_the_configured_arch():
+  config = tiny_bn_config()
+  config.scale = 2
+  config.half_precision = True
+  generator = steps.create_generator(config)
+  assert isinstance(generator, MSRResNet)
+  assert (generator.scale, generator.num_feat, generator.num_block, generator.use_bn) == (2, 8, 1, True)
+  assert generator.dtype == jnp.bfloat16
+
+
+def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
+  """`num_steps` jitted steps on a mesh of `devices`; returns the host states and metrics after each step.
+
+  `sgd_lr` replaces Adam by SGD, whose update is linear in the gradient (Adam's first step is lr * sign(g) for
+  |g| >> eps but arbitrarily sensitive for |g| near eps, which hides nothing yet makes comparisons flaky).
+  """
+  mesh = steps.create_mesh(devices)
+  replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  stage = config[stage_name]
+  batch = make_batch()
+  tx = lambda base_lr: optax.sgd(sgd_lr) if sgd_lr else steps.create_optimizer(stage, base_lr)
+  state = jax.jit(functools.partial(steps.init_state, config, stage_name), out_shardings=replicated)(
+    jnp.zeros((1, 32, 32, 3))
+  )
+  if sgd_lr:
+    state = state.replace(g_opt_state=optax.sgd(sgd_lr).init(state.g_params))
+    if stage_name == 'gan':
+      state = state.replace(d_opt_state=optax.sgd(sgd_lr).init(state.d_params))
+  if stage_name == 'psnr':
+    step = functools.partial(
+      steps.psnr_train_step, generator=steps.create_generator(config), tx=tx(stage.lr), pixel_weight=1.0, ema_decay=0.9
+    )
+    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
+  else:
+    step = functools.partial(
+      steps.gan_train_step,
+      perceptual_params={},
+      generator=steps.create_generator(config),
+      discriminator=steps.create_discriminator(config),
+      perceptual=None,
+      g_tx=tx(stage.lr_g),
+      d_tx=tx(stage.lr_d),
+      stage=stage,
+      ema_decay=0.9,
+    )
+    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
+  n_local = len(batch['lr']) // jax.process_count()  # each process feeds its own slice of the global batch
+  local = {k: v[jax.process_index() * n_local : (jax.process_index() + 1) * n_local] for k, v in batch.items()}
+  states, history = [], []
+  for _ in range(num_steps):
+    state, metrics = step(state, steps.global_batch(local, data))
+    states.append(jax.device_get(state))
+    history.append(jax.device_get(metrics))
+  return states, history
+
+
+@pytest.mark.parametrize(
+  'stage_name, make_config',
+  [('psnr', tiny_config), ('gan', tiny_config), ('psnr', tiny_bn_config)],
+  ids=['psnr', 'gan', 'psnr-msrresnet_bn'],
+)
+def test_eight_devices_equal_one_device(stage_name, make_config):
+  """With a BatchNorm generator too: its batch statistics are those of the global batch."""
+  config = make_config()
+  (one_state,), (one_metrics,) = run_steps(config, stage_name, jax.devices()[:1], num_steps=1, sgd_lr=0.1)
+  (eight_state,), (eight_metrics,) = run_steps(config, stage_name, jax.devices()[:8], num_steps=1, sgd_lr=0.1)
+  for k in one_metrics:  # same params and data: only the reduction order differs
+    np.testing.assert_allclose(one_metrics[k], eight_metrics[k], rtol=1e-5, atol=1e-6, err_msg=k)
+  assert_same_updates(stage_name, config, one_state, eight_state)
+  assert int(eight_state.step) == 1
+
+
+def assert_same_updates(stage_name, config, state_a, state_b):
+  """The parameter updates of two runs agree to 1% of each leaf's largest update (a per-device BatchNorm or RaGAN
+  mean would be off by tens of percent; backprop through BatchNorm sums many cancelling float32 terms)."""
+  init = jax.device_get(steps.init_state(config, stage_name, jnp.zeros((1, 32, 32, 3))))
+  fields = ('g_params', 'ema_params', 'g_batch_stats') + (('d_params', 'd_batch_stats') if stage_name == 'gan' else ())
+  pick = lambda state: {f: getattr(state, f) for f in fields}
+  for (path, a), b, c in zip(
+    jax.tree_util.tree_leaves_with_path(pick(state_a)), jax.tree.leaves(pick(state_b)), jax.tree.leaves(pick(init))
+  ):
+    update_a, update_b = np.asarray(a, np.float64) - c, np.asarray(b, np.float64) - c
+    np.testing.assert_allclose(
+      update_b, update_a, rtol=0, atol=1e-2 * np.abs(update_a).max() + 1e-7, err_msg=jax.tree_util.keystr(path)
+    )
+
+
+@pytest.mark.parametrize('stage_name', ['psnr', 'gan'])
+def test_two_processes_equal_one_process(stage_name, tmp_path):
+  """Two local processes (jax.distributed over 127.0.0.1, gloo), 2 CPU devices each, each feeding half the batch."""
+  port = socket.socket()
+  port.bind(('127.0.0.1', 0))
+  address = f'127.0.0.1:{port.getsockname()[1]}'
+  port.close()
+  worker = [sys.executable, str(Path(__file__).with_name('distributed_worker.py')), stage_name]
+  env = {**os.environ, 'PYTHONPATH': str(Path(__file__).resolve().parents[2]), 'JAX_PLATFORMS': 'cpu'}
+  procs = [
+    subprocess.Popen(
+      worker + [str(tmp_path / f'out{i}.pkl'), address, '2', str(i)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    for i in range(2)
+  ]
+  for p in procs:
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-3000:]
+  single = subprocess.run(worker + [str(tmp_path / 'single.pkl')], env=env, capture_output=True, text=True, timeout=600)
+  assert single.returncode == 0, single.stderr[-3000:]
+  load = lambda name: pickle.loads((tmp_path / name).read_bytes())
+  (two_state, two_metrics), (one_state, one_metrics) = load('out0.pkl'), load('single.pkl')
+  assert two_metrics['devices'] == 4 and one_metrics['devices'] == 2
+  for k in one_metrics['history'][0]:
+    np.testing.assert_allclose(two_metrics['history'][0][k], one_metrics['history'][0][k], rtol=1e-5, atol=1e-6)
+  assert_same_updates(stage_name, tiny_config(), one_state, two_state)
+
+
+def test_psnr_step_reduces_l1_and_updates_ema():
+  config = tiny_config(lr=1e-3)
+  (*_, state), hist = run_steps(config, 'psnr', jax.devices()[:1], num_steps=8)
+  assert hist[-1]['l_pix'] < hist[0]['l_pix']
+  ema, params = jax.tree.leaves(state.ema_params), jax.tree.leaves(state.g_params)
+  assert any(float(np.abs(e - p).max()) > 0 for e, p in zip(ema, params))
+
+
+def test_msrresnet_bn_psnr_step_uses_batch_statistics_and_updates_running_ones():
+  """G's BatchNorm normalises by the batch's statistics in training; its running mean moves by torch's momentum 0.1
+  from 0 towards the batch mean of the conv before it. The L1 loss goes down with BN too."""
+  config = tiny_bn_config(lr=1e-3)
+  init = jax.device_get(steps.init_state(config, 'psnr', jnp.zeros((1, 32, 32, 3))))
+  assert set(init.g_batch_stats['body_0']) == {'bn1', 'bn2'}
+  (state1, *_), hist = run_steps(config, 'psnr', jax.devices()[:1], num_steps=6)
+  assert hist[-1]['l_pix'] < hist[0]['l_pix']
+  _, captured = steps.create_generator(config).apply(
+    {'params': init.g_params, 'batch_stats': init.g_batch_stats},
+    make_batch()['lr'],
+    train=True,
+    capture_intermediates=True,
+    mutable=['intermediates', 'batch_stats'],
+  )
+  conv1 = np.asarray(captured['intermediates']['body_0']['conv1']['__call__'][0], np.float64)
+  np.testing.assert_allclose(
+    state1.g_batch_stats['body_0']['bn1']['mean'], 0.1 * conv1.mean((0, 1, 2)), rtol=1e-4, atol=1e-7
+  )
+  np.testing.assert_allclose(
+    state1.g_batch_stats['body_0']['bn1']['var'], 0.9 + 0.1 * conv1.var((0, 1, 2), ddof=1), rtol=1e-4
+  )
+
+
+def test_gan_step_updates_both_nets_and_gates_generator():
+  """G, and the running statistics of its BatchNorm, stay while G is frozen and move when it is updated."""
+  config = tiny_bn_config()
+  config.gan.net_d_init_iters = 1  # BasicSR counts iterations from 1: G frozen at iteration 1, updated at 2
+  init = jax.device_get(jax.jit(functools.partial(steps.init_state, config, 'gan'))(jnp.zeros((1, 32, 32, 3))))
+  (state1, state2), hist = run_steps(config, 'gan', jax.devices()[:1], num_steps=2)
+  same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+  assert same(state1.g_params, init.g_params) and same(state1.g_batch_stats, init.g_batch_stats)
+  assert not same(state1.d_params, init.d_params)
+  assert not same(state2.g_params, init.g_params) and not same(state2.g_batch_stats, init.g_batch_stats)
+  assert not same(state1.d_batch_stats, init.d_batch_stats)
+  assert {'l_g_pix', 'l_g_gan', 'l_d', 'out_d_real', 'out_d_fake'} <= set(hist[0])
+
+
+def he_scaled(params):
+  """Random conv weights rescaled from PyTorch's default init to He's, biases zeroed, so that features deep in a
+  random VGG still depend on the input (PyTorch's init shrinks the signal ~6x per layer)."""
+  return jax.tree_util.tree_map_with_path(
+    lambda path, x: x * np.sqrt(6.0) if path[-1].key == 'kernel' else jnp.zeros_like(x), params
+  )
+
+
+def one_gan_step(config, perceptual_params=None, n=2):
+  """(state before, metrics) of one jitted GAN step of `config` on a random batch of `n`."""
+  state = steps.init_state(config, 'gan', jnp.zeros((1, 32, 32, 3)))
+  step = jax.jit(
+    functools.partial(
+      steps.gan_train_step,
+      generator=steps.create_generator(config),
+      discriminator=steps.create_discriminator(config),
+      perceptual=steps.create_perceptual_network(config),
+      g_tx=steps.create_optimizer(config.gan, 1e-4),
+      d_tx=steps.create_optimizer(config.gan, 1e-4),
+      stage=config.gan,
+      ema_decay=0.9,
+    )
+  )
+  return state, step(state, make_batch(n=n), perceptual_params or {})[1]
+
+
+def sr_of(config, state, n=2):
+  """G's train-mode output on `make_batch(n)` from the state's params (what the step's G pass computes)."""
+  return steps.create_generator(config).apply({'params': state.g_params}, make_batch(n=n)['lr'], train=True)
+
+
+@pytest.mark.parametrize('gan_type', ['ragan', 'vanilla'])
+def test_gan_step_uses_the_configured_gan_loss(gan_type):
+  """l_g_gan and l_d match the loss formulas on D's train-mode logits of the HR batch and the SR batch."""
+  config = tiny_config()
+  config.gan.gan_type = gan_type
+  state, metrics = one_gan_step(config)
+  d = lambda x: steps.create_discriminator(config).apply(
+    {'params': state.d_params, 'batch_stats': state.d_batch_stats}, x, train=True, mutable=['batch_stats']
+  )[0]
+  real, fake = d(make_batch(n=2)['hr']), d(sr_of(config, state))
+  if gan_type == 'ragan':
+    l_g, l_d = losses.ragan_generator_loss(real, fake), losses.ragan_discriminator_loss(real, fake)
+  else:
+    l_g, l_d = losses.vanilla_generator_loss(fake), losses.vanilla_discriminator_loss(real, fake)
+  np.testing.assert_allclose(metrics['l_g_gan'], config.gan.gan_weight * l_g, rtol=1e-4)
+  np.testing.assert_allclose(metrics['l_d'], l_d, rtol=1e-4)
+
+
+def test_gan_step_perceptual_layer_relu5_4_is_post_activation():
+  """SRGAN's relu5_4 and ESRGAN's conv5_4 are different features of the same VGG19; the step uses the named one."""
+  config = tiny_config()
+  config.gan.perceptual_weight = 1.0
+  config.gan.perceptual_layers = {'relu5_4': 1.0}  # assigned: ConfigDict.update would merge it with conv5_4
+  vgg = VGG19Features(layers=('conv5_4', 'relu5_4'))
+  vgg_params = he_scaled(vgg.init(jax.random.key(3), jnp.zeros((1, 16, 16, 3)))['params'])
+  state, metrics = one_gan_step(config, vgg_params, n=1)
+  sr_feats, hr_feats = (
+    vgg.apply({'params': vgg_params}, sr_of(config, state, n=1)),
+    vgg.apply({'params': vgg_params}, make_batch(n=1)['hr']),
+  )
+  l1 = {k: losses.l1_loss(sr_feats[k], hr_feats[k]) for k in ('conv5_4', 'relu5_4')}
+  np.testing.assert_allclose(metrics['l_g_percep'], l1['relu5_4'], rtol=1e-3)
+  assert abs(float(l1['relu5_4']) - float(l1['conv5_4'])) > 1e-2 * float(l1['conv5_4'])
+  np.testing.assert_array_equal(sr_feats['relu5_4'], np.maximum(sr_feats['conv5_4'], 0))
+
+
+def test_gan_step_with_minc_perceptual_loss():
+  config = tiny_config()
+  config.gan.update(perceptual_weight=0.5, perceptual_network='minc')
+  config.gan.perceptual_layers = {'conv53': 1.0}
+  train.validate_config(config)
+  minc = MINCNet()
+  minc_params = he_scaled(minc.init(jax.random.key(4), jnp.zeros((1, 16, 16, 3)))['params'])
+  state, metrics = one_gan_step(config, minc_params, n=1)
+  expected = losses.l1_loss(
+    minc.apply({'params': minc_params}, sr_of(config, state, n=1))['conv53'],
+    minc.apply({'params': minc_params}, make_batch(n=1)['hr'])['conv53'],
+  )
+  assert float(expected) > 0
+  np.testing.assert_allclose(metrics['l_g_percep'], 0.5 * expected, rtol=1e-3)
+
+
+def test_load_pretrained_generator_checks_arch_and_every_field(tmp_path):
+  """A BN config starts from the unfolded file (params + batch_stats); arch and field mismatches are named."""
+  config = tiny_bn_config()
+  generator = steps.create_generator(config)
+  variables = generator.init(jax.random.key(1), jnp.zeros((1, 8, 8, 3)))
+  fields = {f: getattr(generator, f) for f in model_io.generator_fields(MSRResNet)}
+  model_io.save_model(tmp_path / 'psnr' / train.BN_GENERATOR_FILE, 'MSRResNet', fields, variables)
+  loaded = train.load_pretrained_generator(config, tmp_path)
+  assert jax.tree.all(jax.tree.map(np.array_equal, loaded, jax.device_get(variables)))
+  config.model.num_block = 2
+  with pytest.raises(ValueError, match=r"does not match .*'num_block': 'file 1 vs config 2'"):
+    train.load_pretrained_generator(config, tmp_path)
+  config = tiny_config()
+  config.gan.pretrained = str(tmp_path / 'psnr' / train.BN_GENERATOR_FILE)
+  with pytest.raises(ValueError, match='is a MSRResNet, but config.model.arch is RRDBNet'):
+    train.load_pretrained_generator(config, tmp_path)
+  config.gan.pretrained = ''
+  with pytest.raises(FileNotFoundError, match='psnr/generator.msgpack does not exist'):
+    train.load_pretrained_generator(config, tmp_path)
+
+
+def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path):
+  import tiny_config  # pylint: disable=g-import-not-at-top (tests/ is on sys.path under pytest)
+
+  config = tiny_config.get_config()
+  config.stages = ('psnr',)
+  config.psnr.lr = 1e30  # Adam moves every weight by ~lr: the second forward pass overflows
+  config.checkpoint_every_steps = 1
+  with pytest.raises(train.NonFiniteLossError, match=r'Non-finite loss at step 2.*last good checkpoint is step 1'):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert sorted(p.name for p in (tmp_path / 'psnr' / 'checkpoints').iterdir() if p.name.isdigit()) == ['1']
+  assert not (tmp_path / 'psnr' / 'summary.json').exists()
+
+
+def test_checkpoints_keep_latest_and_best_by_val_psnr(tmp_path):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+
+  config = tiny_config()
+  config.keep_checkpoints = 2
+  manager = train._checkpoint_manager(tmp_path, config)  # pylint: disable=protected-access
+  for step, psnr in [(1, 30.0), (2, 35.0), (3, 31.0), (4, None), (5, None)]:
+    manager.save(
+      step,
+      args=ocp.args.Composite(state=ocp.args.StandardSave({'x': np.full(2, step)})),
+      metrics={'val_psnr': psnr} if psnr else None,
+    )
+    manager.wait_until_finished()
+  assert manager.all_steps() == [2, 4, 5]
+
+
+def test_half_precision_step_keeps_float32_params_and_losses():
+  config = tiny_config(lr=1e-3)
+  config.half_precision = True
+  (state,), (metrics,) = run_steps(config, 'psnr', jax.devices()[:1], num_steps=1)
+  assert steps.create_generator(config).dtype == jnp.bfloat16
+  assert metrics['l_pix'].dtype == np.float32 and np.isfinite(metrics['l_pix'])
+  assert all(p.dtype == np.float32 for p in jax.tree.leaves(state.g_params))

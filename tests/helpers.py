@@ -3,10 +3,13 @@
 Torch is imported only by the functions that need it (tests without torch still import this module).
 """
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from esrgan_jax.data.imresize import imresize
 from esrgan_jax.models.rrdbnet import RRDBNet
 
 
@@ -98,3 +101,19 @@ def run_convert(*argv) -> None:
   from esrgan_jax import convert  # pylint: disable=g-import-not-at-top
 
   assert convert.main([str(arg) for arg in argv]) == 0
+
+
+def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+  """A smooth random uint8 HWC RGB image (bicubic-upsampled noise, so bicubic SR is meaningful)."""
+  noise = np.random.default_rng(seed).random((h // 4 + 2, w // 4 + 2, 3))
+  return np.clip(np.round(imresize(noise, output_shape=(h, w)) * 255), 0, 255).astype(np.uint8)
+
+
+def write_image_set(folder: Path, images_by_name: dict[str, np.ndarray]) -> Path:
+  """Writes each uint8 image as `folder/<name>.png` (an evaluation set); returns `folder`."""
+  from PIL import Image
+
+  folder.mkdir(parents=True)
+  for image_name, image in images_by_name.items():
+    Image.fromarray(image).save(folder / f'{image_name}.png')
+  return folder

@@ -1,4 +1,4 @@
-"""Tests for esrgan_jax.evaluate: degradation/rounding/crop protocol, folder results, CLI outputs."""
+"""Tests for the esrgan_jax.evaluate tool: table, CSV and JSON outputs, models and exit codes."""
 
 import csv
 import json
@@ -6,112 +6,16 @@ import json
 import jax
 import numpy as np
 import pytest
-from helpers import tiny_generator
-from PIL import Image
+from helpers import smooth_image, tiny_generator, write_image_set
 
 from esrgan_jax import evaluate
-from esrgan_jax.data.imresize import imresize
-from esrgan_jax.data.quantize import quantize
-from esrgan_jax.inference import evaluation, metrics
+from esrgan_jax.inference import evaluation
 from esrgan_jax.weights.model_io import load_generator, save_generator
 
 
-def _hr(h, w, seed=0):
-  """A smooth random uint8 image (a blurred pattern, so bicubic SR is meaningful)."""
-  noise = np.random.default_rng(seed).random((h // 4 + 2, w // 4 + 2, 3))
-  return np.clip(np.round(imresize(noise, output_shape=(h, w)) * 255), 0, 255).astype(np.uint8)
-
-
-def test_quantize_rounds_half_away_from_zero_and_saturates():
-  np.testing.assert_array_equal(quantize(np.array([0.5, 1.5, 2.5, 254.49, -3.0, 300.0])), [1, 2, 3, 254, 0, 255])
-
-
-def test_lr_is_modcropped_bicubic_rounded_to_uint8():
-  hr = _hr(27, 30)
-  seen = []
-
-  def sr_fn(lr):
-    seen.append(lr)
-    return imresize(lr, 4)
-
-  evaluation.evaluate_image(hr, sr_fn, 4)
-  lr = seen[0]
-  assert lr.shape == (6, 7, 3) and lr.dtype == np.float32
-  expected = np.clip(np.floor(imresize(hr[:24, :28].astype(np.float64), 0.25) + 0.5), 0, 255)
-  np.testing.assert_array_equal(np.round(lr * 255), expected)
-  np.testing.assert_allclose(lr * 255, expected, atol=1e-4)  # exactly on uint8 levels
-
-
-def test_bicubic_scores_follow_the_protocol():
-  hr = _hr(32, 40)
-  lr = quantize(imresize(hr, 0.25))
-  sr = quantize(imresize(lr, 4))
-  scores = evaluation.evaluate_image(hr, evaluation.bicubic_sr_fn(4), 4)
-  assert scores['psnr'] == pytest.approx(metrics.psnr(sr, hr, 4), rel=1e-12)
-  assert scores['ssim'] == pytest.approx(metrics.ssim(sr, hr, 4), rel=1e-12)
-  rgb = evaluation.evaluate_image(hr, evaluation.bicubic_sr_fn(4), 4, test_y_channel=False)
-  assert rgb['psnr'] == pytest.approx(metrics.psnr(sr, hr, 4, test_y_channel=False), rel=1e-12)
-
-
-def test_border_of_scale_pixels_is_ignored_and_output_rounded():
-  hr = _hr(24, 24).astype(np.int64)
-  sr = np.clip(hr + 3, 0, 255)
-  sr[:4], sr[-4:], sr[:, :4], sr[:, -4:] = 0, 0, 0, 0  # garbage only in the 4-pixel border
-  sr_fn = lambda lr: (sr + 0.4) / 255.0  # +0.4 disappears when rounded to uint8
-  interior = slice(4, -4), slice(4, -4)
-  mse = np.mean((sr[interior] - hr[interior]) ** 2.0)
-  scores = evaluation.evaluate_image(hr.astype(np.uint8), sr_fn, 4, test_y_channel=False)
-  assert scores['psnr'] == pytest.approx(10 * np.log10(255**2 / mse))
-  assert evaluation.evaluate_image(hr.astype(np.uint8), sr_fn, 4, test_y_channel=False, crop_border=2)['psnr'] < 20
-
-
-def test_perfect_sr_scores_inf_and_one():
-  hr = _hr(24, 20)
-  scores = evaluation.evaluate_image(hr, lambda lr: hr / 255.0 + 0.3 / 255, 4)
-  assert scores == {'psnr': float('inf'), 'ssim': pytest.approx(1.0)}
-
-
-def test_modcrop_override_and_wrong_scale():
-  hr = _hr(30, 30)
-  shapes = []
-  evaluation.evaluate_image(hr, lambda lr: shapes.append(lr.shape) or imresize(lr, 2), 2, modcrop_to=12)
-  assert shapes == [(12, 12, 3)]
-  with pytest.raises(ValueError, match='scale'):
-    evaluation.evaluate_image(hr, lambda lr: imresize(lr, 2), 4)
-
-
-def _write_set(folder, images):
-  folder.mkdir(parents=True)
-  for name, image in images.items():
-    Image.fromarray(image).save(folder / f'{name}.png')
-  return folder
-
-
-def test_evaluate_folder_gray_counts_as_rgb_and_means(tmp_path):
-  rgb, gray = _hr(24, 28, 1), _hr(28, 24, 2)[..., 0]
-  folder = _write_set(tmp_path / 'Tiny', {'b_rgb': rgb, 'a_gray': gray})
-  (folder / 'notes.txt').write_text('not an image')
-  result = evaluation.evaluate_folder(folder, evaluation.bicubic_sr_fn(4), 4)
-  assert result['set'] == 'Tiny' and [r['image'] for r in result['images']] == ['a_gray', 'b_rgb']
-  gray_rgb = np.repeat(gray[..., None], 3, axis=-1)
-  assert result['images'][0]['psnr'] == evaluation.evaluate_image(gray_rgb, evaluation.bicubic_sr_fn(4), 4)['psnr']
-  assert result['psnr'] == pytest.approx(np.mean([r['psnr'] for r in result['images']]))
-  assert result['ssim'] == pytest.approx(np.mean([r['ssim'] for r in result['images']]))
-
-
-def test_find_sets_single_and_parent_layouts(tmp_path):
-  a = _write_set(tmp_path / 'bench' / 'SetA', {'x': _hr(8, 8)})
-  b = _write_set(tmp_path / 'bench' / 'SetB', {'y': _hr(8, 8)})
-  (tmp_path / 'bench' / 'empty').mkdir()
-  assert evaluation.find_sets([a]) == [a]
-  assert evaluation.find_sets([tmp_path / 'bench']) == [a, b]
-  with pytest.raises(FileNotFoundError, match='No images'):
-    evaluation.find_sets([tmp_path / 'bench' / 'empty'])
-
-
 def test_cli_bicubic_writes_table_csv_and_json(tmp_path, capsys):
-  _write_set(tmp_path / 'sets' / 'S1', {'one': _hr(24, 24, 3), 'two': _hr(32, 20, 4)})
-  _write_set(tmp_path / 'sets' / 'S2', {'three': _hr(28, 28, 5)})
+  write_image_set(tmp_path / 'sets' / 'S1', {'one': smooth_image(24, 24, 3), 'two': smooth_image(32, 20, 4)})
+  write_image_set(tmp_path / 'sets' / 'S2', {'three': smooth_image(28, 28, 5)})
   assert evaluate.main([str(tmp_path / 'sets'), '--bicubic', '--rgb', '--out', str(tmp_path / 'out')]) == 0
   printed = capsys.readouterr().out
   assert 'S1' in printed and 'S2' in printed and 'mean' in printed
@@ -134,8 +38,8 @@ def test_cli_bicubic_writes_table_csv_and_json(tmp_path, capsys):
 def test_cli_model_runs_the_generator(tmp_path, capsys):
   module, params = tiny_generator(2)
   save_generator(tmp_path / 'g.msgpack', module, params)
-  hr = _hr(24, 20, 6)
-  _write_set(tmp_path / 'S', {'img': hr})
+  hr = smooth_image(24, 20, 6)
+  write_image_set(tmp_path / 'S', {'img': hr})
   loaded, loaded_params = load_generator(tmp_path / 'g.msgpack')
   sr_fn, scale = evaluation.generator_sr_fn(loaded, loaded_params), loaded.scale
   apply = jax.jit(module.apply)

@@ -74,6 +74,12 @@ def test_tools_run_from_outside_the_checkout(installed, tmp_path):
   upscaled = run(python, tmp_path, '-m', 'esrgan_jax.upscale', '-i', 'in.png', '-o', 'out', '--model', 'tiny.msgpack')
   assert upscaled.returncode == 0, upscaled.stderr
   assert Image.open(tmp_path / 'out' / 'in_out.png').size == (32, 24)
+  scripts = python.parent  # console scripts: `esrgan-upscale ...` is `python -m esrgan_jax.upscale ...`
+  assert all((scripts / f'esrgan-{tool}').is_file() for tool in ('evaluate', 'interpolate', 'prepare', 'ablation'))
+  upscaled = run(scripts / 'esrgan-upscale', tmp_path, '-i', 'in.png', '-o', 'out2', '--model', 'tiny.msgpack')
+  assert upscaled.returncode == 0 and Image.open(tmp_path / 'out2' / 'in_out.png').size == (32, 24), upscaled.stderr
+  helped = run(scripts / 'esrgan-convert', tmp_path, '--help')
+  assert helped.returncode == 0 and 'usage:' in helped.stdout, helped.stderr
 
 
 def test_main_runs_the_bundled_demo_config_from_outside_the_checkout(installed, tmp_path):

@@ -2,49 +2,15 @@
 
 import numpy as np
 import pytest
-from helpers import run_convert
+from helpers import TORCHVISION_CONVS, lpips_official_states, run_convert
 
 from esrgan_jax import convert
 from esrgan_jax.weights import lpips_weights, model_io, torch_io
 
-# torchvision `features` index -> conv weight shape (OIHW), and the lpips linear layers' channels, from torchvision's
-# alexnet()/vgg16() and the lpips package (written out here, not taken from the code under test).
-TORCHVISION_CONVS = {
-  'alex': {0: (64, 3, 11, 11), 3: (192, 64, 5, 5), 6: (384, 192, 3, 3), 8: (256, 384, 3, 3), 10: (256, 256, 3, 3)},
-  'vgg': {
-    0: (64, 3, 3, 3),
-    2: (64, 64, 3, 3),
-    5: (128, 64, 3, 3),
-    7: (128, 128, 3, 3),
-    10: (256, 128, 3, 3),
-    12: (256, 256, 3, 3),
-    14: (256, 256, 3, 3),
-    17: (512, 256, 3, 3),
-    19: (512, 512, 3, 3),
-    21: (512, 512, 3, 3),
-    24: (512, 512, 3, 3),
-    26: (512, 512, 3, 3),
-    28: (512, 512, 3, 3),
-  },
-}
-LINEAR_CHANNELS = {'alex': (64, 192, 384, 256, 256), 'vgg': (64, 128, 256, 512, 512)}
-
-
-def official_states(net: str, seed: int = 0) -> tuple[dict, dict]:
-  """Random (torchvision backbone state dict with classifier keys, lpips linear-layer state dict) of `net`."""
-  rng = np.random.default_rng(seed)
-  backbone = {}
-  for index, shape in TORCHVISION_CONVS[net].items():
-    backbone[f'features.{index}.weight'] = rng.normal(0, 0.05, shape).astype(np.float32)
-    backbone[f'features.{index}.bias'] = rng.normal(0, 0.05, shape[:1]).astype(np.float32)
-  backbone['classifier.1.weight'] = np.zeros((4, 4), np.float32)
-  linear = {f'lin{k}.model.1.weight': rng.random((1, c, 1, 1), np.float32) for k, c in enumerate(LINEAR_CHANNELS[net])}
-  return backbone, linear
-
 
 @pytest.mark.parametrize('net', ['alex', 'vgg'])
 def test_every_tensor_lands_in_its_layer(net):
-  backbone, linear = official_states(net)
+  backbone, linear = lpips_official_states(net)
   params = lpips_weights.lpips_from_torch(net, backbone, linear)
   convs = sorted(params['backbone'], key=lambda name: [int(x) for x in name.removeprefix('conv').split('_')])
   assert len(convs) == len(TORCHVISION_CONVS[net])
@@ -58,12 +24,12 @@ def test_every_tensor_lands_in_its_layer(net):
 
 
 def test_swapped_or_mismatched_files_are_named(tmp_path, capsys):
-  backbone, linear = official_states('alex')
+  backbone, linear = lpips_official_states('alex')
   with pytest.raises(ValueError, match='no features.N keys'):
     lpips_weights.lpips_from_torch('alex', linear, backbone)
   with pytest.raises(ValueError, match='only lin0.model.1.weight'):
     lpips_weights.lpips_from_torch('alex', backbone, backbone)
-  vgg_backbone, vgg_linear = official_states('vgg')
+  vgg_backbone, vgg_linear = lpips_official_states('vgg')
   with pytest.raises(ValueError, match='Check --net') as error:
     lpips_weights.lpips_from_torch('alex', vgg_backbone, vgg_linear)
   assert 'missing keys (6): features.3.bias, features.3.weight' in str(error.value)
@@ -93,7 +59,7 @@ def test_cli_writes_the_default_location_and_load_finds_it(tmp_path, monkeypatch
     'alex.pth',
     str(default),
   ]
-  backbone, linear = official_states('alex')
+  backbone, linear = lpips_official_states('alex')
   torch_io.save_state_dict(tmp_path / 'alexnet-owt-7be5be79.pth', backbone)
   torch_io.save_state_dict(tmp_path / 'alex.pth', linear)
   run_convert('lpips', '--backbone', tmp_path / 'alexnet-owt-7be5be79.pth', '--linear', tmp_path / 'alex.pth')

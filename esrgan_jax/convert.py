@@ -127,7 +127,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     command.set_defaults(run=_convert_perceptual, network=name)
   lpips = commands.add_parser('lpips', help='torchvision backbone + lpips linear layers -> LPIPS metric weights')
-  lpips.add_argument('--net', choices=lpips_weights.LPIPS_FILES, default='alex', help='LPIPS backbone')
+  lpips.add_argument(
+    '--net', choices=lpips_weights.LPIPS_FILES, default='alex', help="LPIPS backbone (default: alex, the package's)"
+  )
   lpips.add_argument('--backbone', required=True, help="torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth")
   lpips.add_argument('--linear', required=True, help="the lpips wheel's lpips/weights/v0.1/{alex,vgg}.pth")
   lpips.add_argument(

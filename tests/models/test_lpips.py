@@ -20,6 +20,7 @@ torch = pytest.importorskip('torch')
 from helpers import run_convert  # noqa: E402  (needs torch)
 
 SIZE = 64
+_SCHEMAS = []  # torch.library objects that must outlive the test session (see _import_lpips)
 
 
 def _import_lpips():
@@ -39,7 +40,7 @@ def _import_lpips():
     ops = torch.library.Library('torchvision', 'FRAGMENT')
     for op in ('nms', 'qnms'):
       ops.define(f'{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
-    _import_lpips.keep_alive = ops  # the schemas live as long as the Library object
+    _SCHEMAS.append(ops)  # the schemas live as long as the Library object
   import lpips  # pylint: disable=g-import-not-at-top
 
   return lpips

@@ -10,6 +10,7 @@ widths, scale) is inferred from the keys and shapes. Usage:
   python -m esrgan_jax.convert discriminator net_d.pth net_d.msgpack
   python -m esrgan_jax.convert vgg19 vgg19-dcbb9e9d.pth [OUT]     # OUT default: the weights directory
   python -m esrgan_jax.convert minc VGG16minc_53.pth [OUT]
+  python -m esrgan_jax.convert lpips --net vgg --backbone vgg16-397923af.pth --linear vgg.pth [OUT]
   python -m esrgan_jax.convert to-pth esrgan_x4.msgpack esrgan_x4.pth [--key params]
 """
 
@@ -22,7 +23,7 @@ import jax
 import numpy as np
 
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
-from esrgan_jax.weights import model_io, perceptual, torch_io
+from esrgan_jax.weights import lpips_weights, model_io, perceptual, torch_io
 from esrgan_jax.weights.state_dicts import (
   WRAPPER_KEYS,
   describe_discriminator,
@@ -62,6 +63,14 @@ def _convert_perceptual(args: argparse.Namespace) -> None:
   output = perceptual.weights_path(args.network, args.output)
   model_io.save_model(output, row.arch, {}, {'params': params})
   print(f'{args.input}: {row.arch} params ({_param_count(params)}); wrote {output}')
+
+
+def _convert_lpips(args: argparse.Namespace) -> None:
+  backbone, linear = (torch_io.load_state_dict(path) for path in (args.backbone, args.linear))
+  params = lpips_weights.lpips_from_torch(args.net, backbone, linear)
+  output = lpips_weights.weights_path(args.net, args.output)
+  model_io.save_model(output, 'LPIPS', {'net': args.net}, {'params': params})
+  print(f'{args.backbone} + {args.linear}: LPIPS ({args.net}) params ({_param_count(params)}); wrote {output}')
 
 
 def _export_pth(args: argparse.Namespace) -> None:
@@ -117,6 +126,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
       '$ESRGAN_JAX_WEIGHTS)',
     )
     command.set_defaults(run=_convert_perceptual, network=name)
+  lpips = commands.add_parser('lpips', help='torchvision backbone + lpips linear layers -> LPIPS metric weights')
+  lpips.add_argument(
+    '--net', choices=lpips_weights.LPIPS_FILES, default='alex', help="LPIPS backbone (default: alex, the package's)"
+  )
+  lpips.add_argument('--backbone', required=True, help="torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth")
+  lpips.add_argument('--linear', required=True, help="the lpips wheel's lpips/weights/v0.1/{alex,vgg}.pth")
+  lpips.add_argument(
+    'output', nargs='?', default=None, help='model file to write (default: lpips_NET.msgpack in the weights directory)'
+  )
+  lpips.set_defaults(run=_convert_lpips, input='the LPIPS weights')
   to_pth = commands.add_parser('to-pth', help='esrgan_jax generator/discriminator file -> BasicSR-style .pth')
   to_pth.add_argument('input', help='model file written by esrgan_jax')
   to_pth.add_argument('output', help='.pth to write (torch zip format)')

@@ -2,7 +2,8 @@
 
 Per HR image (uint8; gray counts as RGB with equal channels, alpha is dropped): modcrop to `modcrop` (default the
 scale), MATLAB bicubic downscale by 1/scale rounded to uint8 (the LR input), super-resolve, round the output to uint8,
-then PSNR/SSIM on the BT.601 Y channel (RGB with `--rgb`) with `scale` border pixels cropped.
+then PSNR/SSIM on the BT.601 Y channel (RGB with `--rgb`) with `scale` border pixels cropped; with `--lpips FILE`
+also LPIPS (RGB, same crop) with the weights of `python -m esrgan_jax.convert lpips`.
 A DIR holding images is one set (Set5/Set14/BSD100/Urban100 layout); a DIR of such folders gives one set per folder.
 """
 
@@ -22,6 +23,7 @@ from esrgan_jax.inference.evaluation import (
   generator_sr_fn,
   write_results,
 )
+from esrgan_jax.inference.lpips_metric import load_lpips
 from esrgan_jax.weights.model_io import load_generator
 
 
@@ -39,6 +41,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser.add_argument('--modcrop', type=int, default=None, help='crop HR to a multiple of this (default: scale)')
   parser.add_argument('--crop-border', type=int, default=None, help='border pixels ignored (default: scale)')
   parser.add_argument('--rgb', action='store_true', help='RGB metrics instead of the Y channel')
+  parser.add_argument(
+    '--lpips',
+    default=None,
+    help="LPIPS column: a file from `python -m esrgan_jax.convert lpips`, or 'alex'/'vgg' for that file in the "
+    'weights directory',
+  )
   parser.add_argument('--out', type=Path, default=None, help='folder for metrics.csv and metrics.json')
   parser.add_argument('--tile', type=int, default=0, help='tiled inference (see upscale); 0 = whole image')
   parser.add_argument('--tile-pad', type=int, default=16)
@@ -78,6 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     'modcrop': modcrop_to,
     'crop_border': scale if args.crop_border is None else args.crop_border,
   }
+  lpips = None
+  if args.lpips is not None:
+    try:
+      lpips = load_lpips(args.lpips)
+    except (FileNotFoundError, ValueError) as e:
+      print(f'Cannot load --lpips: {e}', file=sys.stderr)
+      return 2
+    settings['lpips'] = args.lpips
   results = []
   for hr_dir in find_sets(args.hr_dirs):
     result = evaluate_folder(
@@ -87,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
       modcrop_to=modcrop_to,
       test_y_channel=not args.rgb,
       crop_border=args.crop_border,
+      lpips=lpips,
       progress=True,
     )
     results.append(result)

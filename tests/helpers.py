@@ -96,6 +96,55 @@ def randomise_batch_norms(net) -> None:
       bn.num_batches_tracked.fill_(17)
 
 
+# torchvision `features` index -> conv weight shape (OIHW), and the lpips linear layers' channels, from torchvision's
+# alexnet()/vgg16() and the lpips package (written out here, not taken from the code under test).
+TORCHVISION_CONVS = {
+  'alex': {0: (64, 3, 11, 11), 3: (192, 64, 5, 5), 6: (384, 192, 3, 3), 8: (256, 384, 3, 3), 10: (256, 256, 3, 3)},
+  'vgg': {
+    0: (64, 3, 3, 3),
+    2: (64, 64, 3, 3),
+    5: (128, 64, 3, 3),
+    7: (128, 128, 3, 3),
+    10: (256, 128, 3, 3),
+    12: (256, 256, 3, 3),
+    14: (256, 256, 3, 3),
+    17: (512, 256, 3, 3),
+    19: (512, 512, 3, 3),
+    21: (512, 512, 3, 3),
+    24: (512, 512, 3, 3),
+    26: (512, 512, 3, 3),
+    28: (512, 512, 3, 3),
+  },
+}
+LPIPS_LINEAR_CHANNELS = {'alex': (64, 192, 384, 256, 256), 'vgg': (64, 128, 256, 512, 512)}
+
+
+def lpips_official_states(net: str, seed: int = 0) -> tuple[dict, dict]:
+  """Random (torchvision backbone state dict with classifier keys, lpips linear-layer state dict) of `net`."""
+  rng = np.random.default_rng(seed)
+  backbone = {}
+  for index, shape in TORCHVISION_CONVS[net].items():
+    backbone[f'features.{index}.weight'] = rng.normal(0, 0.05, shape).astype(np.float32)
+    backbone[f'features.{index}.bias'] = rng.normal(0, 0.05, shape[:1]).astype(np.float32)
+  backbone['classifier.1.weight'] = np.zeros((4, 4), np.float32)
+  linear = {
+    f'lin{k}.model.1.weight': rng.random((1, c, 1, 1), np.float32) for k, c in enumerate(LPIPS_LINEAR_CHANNELS[net])
+  }
+  return backbone, linear
+
+
+def converted_lpips(folder, net: str = 'alex'):
+  """Converts random official LPIPS files of `net` (written into `folder` without torch); returns the model file."""
+  from esrgan_jax.weights import torch_io  # pylint: disable=g-import-not-at-top
+
+  backbone, linear = lpips_official_states(net)
+  torch_io.save_state_dict(folder / 'backbone.pth', backbone)
+  torch_io.save_state_dict(folder / 'linear.pth', linear)
+  output = folder / f'lpips_{net}.msgpack'
+  run_convert('lpips', '--net', net, '--backbone', folder / 'backbone.pth', '--linear', folder / 'linear.pth', output)
+  return output
+
+
 def run_convert(*argv) -> None:
   """Runs `python -m esrgan_jax.convert ARGV` in-process and asserts success."""
   from esrgan_jax import convert  # pylint: disable=g-import-not-at-top

@@ -6,10 +6,13 @@ import json
 import jax
 import numpy as np
 import pytest
-from helpers import smooth_image, tiny_generator, write_image_set
+from helpers import converted_lpips, smooth_image, tiny_generator, write_image_set
 
 from esrgan_jax import evaluate
+from esrgan_jax.data.imresize import imresize
+from esrgan_jax.data.quantize import quantize
 from esrgan_jax.inference import evaluation
+from esrgan_jax.inference.lpips_metric import load_lpips
 from esrgan_jax.weights.model_io import load_generator, save_generator
 
 
@@ -50,3 +53,25 @@ def test_cli_model_runs_the_generator(tmp_path, capsys):
   assert json.loads((tmp_path / 'metrics.json').read_text())['sets'][0]['psnr'] == pytest.approx(expected['psnr'])
   assert evaluate.main([str(tmp_path / 'S'), '--model', str(tmp_path / 'g.msgpack'), '--scale', '4']) == 2
   assert 'contradicts' in capsys.readouterr().err
+
+
+def test_cli_lpips_column_scores_the_cropped_rgb_pair(tmp_path, capsys):
+  lpips_file = converted_lpips(tmp_path)
+  hr = {'one': smooth_image(40, 44, 7), 'two': smooth_image(44, 40, 8)}
+  write_image_set(tmp_path / 'S', hr)
+  argv = [str(tmp_path / 'S'), '--bicubic', '--lpips', str(lpips_file), '--out', str(tmp_path / 'out')]
+  assert evaluate.main(argv) == 0
+  assert 'LPIPS' in capsys.readouterr().out
+  report = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
+  distance = load_lpips(lpips_file)
+  for row in report['sets'][0]['images']:
+    sr = quantize(imresize(quantize(imresize(hr[row['image']], 0.25)), 4))
+    assert row['lpips'] == pytest.approx(distance(sr[4:-4, 4:-4], hr[row['image']][4:-4, 4:-4]), rel=1e-6)
+    assert row['lpips'] > 0
+  assert report['sets'][0]['lpips'] == pytest.approx(np.mean([r['lpips'] for r in report['sets'][0]['images']]))
+  assert report['lpips'] == str(lpips_file)
+  with open(tmp_path / 'out' / 'metrics.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert float(rows[-1]['lpips']) == pytest.approx(report['sets'][0]['lpips'], abs=1e-6)
+  assert evaluate.main([str(tmp_path / 'S'), '--bicubic', '--lpips', str(tmp_path / 'missing.msgpack')]) == 2
+  assert 'Cannot load --lpips: LPIPS weights not found' in capsys.readouterr().err

@@ -22,6 +22,7 @@ from esrgan_jax.data.imresize import imresize, modcrop
 from esrgan_jax.data.quantize import quantize, to_uint8
 from esrgan_jax.inference import metrics
 from esrgan_jax.inference.apply import make_apply_fn
+from esrgan_jax.inference.lpips_metric import LpipsFn, score_lpips
 from esrgan_jax.inference.tiling import upscale_image
 
 SrFn = Callable[[np.ndarray], np.ndarray]  # LR HWC float32 in [0, 1] -> SR HWC float (x scale), not clipped
@@ -88,8 +89,10 @@ def evaluate_image(
   modcrop_to: int | None = None,
   test_y_channel: bool = True,
   crop_border: int | None = None,
+  lpips: LpipsFn | None = None,
 ) -> dict[str, float]:
-  """{'psnr', 'ssim'} of one uint8 HW3 HR image under the paper protocol (see the module docstring)."""
+  """{'psnr', 'ssim'} of one uint8 HW3 HR image under the paper protocol (see the module docstring), and 'lpips'
+  (RGB, same border crop) when an `esrgan_jax.inference.lpips_metric` function is given."""
   hr = modcrop(hr, modcrop_to or scale)
   lr = quantize(imresize(hr, 1 / scale))
   sr = np.asarray(sr_fn(lr.astype(np.float32) / 255.0))
@@ -97,7 +100,10 @@ def evaluate_image(
     raise ValueError(
       f'SR output has shape {sr.shape}, expected {hr.shape} (LR {lr.shape} x {scale}); is the scale right?'
     )
-  return score(sr, hr, scale, test_y_channel=test_y_channel, crop_border=crop_border)
+  scores = score(sr, hr, scale, test_y_channel=test_y_channel, crop_border=crop_border)
+  if lpips is not None:
+    scores['lpips'] = score_lpips(lpips, to_uint8(sr), hr, scale if crop_border is None else crop_border)
+  return scores
 
 
 def evaluate_folder(
@@ -108,12 +114,14 @@ def evaluate_folder(
   modcrop_to: int | None = None,
   test_y_channel: bool = True,
   crop_border: int | None = None,
+  lpips: LpipsFn | None = None,
   progress: bool = False,
 ) -> dict[str, Any]:
   """Evaluates every image directly in `hr_dir` (sorted by name).
 
   Returns:
-    {'set': folder name, 'images': [{'image', 'psnr', 'ssim'}, ...], 'psnr': mean, 'ssim': mean}.
+    {'set': folder name, 'images': [{'image', 'psnr', 'ssim'}, ...], 'psnr': mean, 'ssim': mean}, and 'lpips' per
+    image and mean when `lpips` is given.
   """
   hr_dir = Path(hr_dir)
   files = list_images(hr_dir, recursive=False) if hr_dir.is_dir() else []
@@ -122,15 +130,17 @@ def evaluate_folder(
   rows = []
   for path in tqdm.tqdm(files, desc=hr_dir.name, unit='img', leave=False, disable=not progress):
     scores = evaluate_image(
-      read_hr(path), sr_fn, scale, modcrop_to=modcrop_to, test_y_channel=test_y_channel, crop_border=crop_border
+      read_hr(path),
+      sr_fn,
+      scale,
+      modcrop_to=modcrop_to,
+      test_y_channel=test_y_channel,
+      crop_border=crop_border,
+      lpips=lpips,
     )
     rows.append({'image': path.stem, **scores})
-  return {
-    'set': hr_dir.name,
-    'images': rows,
-    'psnr': float(np.mean([r['psnr'] for r in rows])),
-    'ssim': float(np.mean([r['ssim'] for r in rows])),
-  }
+  means = {metric: float(np.mean([r[metric] for r in rows])) for metric in rows[0] if metric != 'image'}
+  return {'set': hr_dir.name, 'images': rows, **means}
 
 
 def find_sets(paths: Sequence[str | Path]) -> list[Path]:
@@ -147,21 +157,27 @@ def find_sets(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def format_table(result: dict[str, Any]) -> str:
-  """A per-image and mean PSNR/SSIM table of one `evaluate_folder` result."""
+  """A per-image and mean PSNR/SSIM (and LPIPS) table of one `evaluate_folder` result."""
   width = max(len(r['image']) for r in result['images'] + [{'image': 'mean'}])
-  lines = [f'{"image":<{width}}  {"PSNR":>7}  {"SSIM":>6}']
-  lines += [f'{r["image"]:<{width}}  {r["psnr"]:7.2f}  {r["ssim"]:6.4f}' for r in result['images']]
-  lines.append(f'{"mean":<{width}}  {result["psnr"]:7.2f}  {result["ssim"]:6.4f}')
+  lpips = 'lpips' in result
+  row = lambda name, r: (
+    f'{name:<{width}}  {r["psnr"]:7.2f}  {r["ssim"]:6.4f}' + (f'  {r["lpips"]:6.4f}' if lpips else '')
+  )
+  lines = [f'{"image":<{width}}  {"PSNR":>7}  {"SSIM":>6}' + (f'  {"LPIPS":>6}' if lpips else '')]
+  lines += [row(r['image'], r) for r in result['images']]
+  lines.append(row('mean', result))
   return '\n'.join(lines)
 
 
 def write_results(out_dir: Path, settings: dict[str, Any], results: list[dict[str, Any]]) -> None:
-  """Writes metrics.json (settings and all results) and metrics.csv (set, image, psnr, ssim; 'mean' rows)."""
+  """Writes metrics.json (settings and all results) and metrics.csv (set, image, psnr, ssim[, lpips]; 'mean' rows)."""
   out_dir.mkdir(parents=True, exist_ok=True)
   (out_dir / 'metrics.json').write_text(json.dumps({**settings, 'sets': results}, indent=2) + '\n')
   with open(out_dir / 'metrics.csv', 'w', newline='') as f:
     writer = csv.writer(f)
-    writer.writerow(['set', 'image', 'psnr', 'ssim'])
+    lpips = any('lpips' in result for result in results)
+    writer.writerow(['set', 'image', 'psnr', 'ssim'] + ['lpips'] * lpips)
     for result in results:
-      for r in result['images'] + [{'image': 'mean', 'psnr': result['psnr'], 'ssim': result['ssim']}]:
-        writer.writerow([result['set'], r['image'], f'{r["psnr"]:.4f}', f'{r["ssim"]:.6f}'])
+      for r in result['images'] + [{**result, 'image': 'mean'}]:
+        lpips_cell = [f'{r["lpips"]:.6f}'] if lpips else []
+        writer.writerow([result['set'], r['image'], f'{r["psnr"]:.4f}', f'{r["ssim"]:.6f}', *lpips_cell])

@@ -2,7 +2,8 @@
 
 `arch` names a module class of this package and `config` its constructor fields, so `load_generator` can rebuild
 the generator (RRDBNet or MSRResNet, any scale and block count) of a converted official file or of our own training
-export, and `esrgan_jax.weights.perceptual` the VGG19 or MINC weights of the perceptual loss.
+export, `esrgan_jax.weights.perceptual` the VGG19 or MINC weights of the perceptual loss, and
+`esrgan_jax.weights.lpips_weights` the LPIPS metric's.
 """
 
 import dataclasses
@@ -16,12 +17,13 @@ import numpy as np
 from flax import serialization
 
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
+from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
 
-ARCHS = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, VGGStyleDiscriminator, VGG19Features, MINCNet)}
+ARCHS = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS)}
 GENERATOR_ARCHS: dict[str, type] = {cls.__name__: cls for cls in (RRDBNet, MSRResNet)}
 # Module fields that say how to run a network, not what it is: never stored in model files.
 RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'parent', 'name')

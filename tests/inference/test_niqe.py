@@ -52,7 +52,7 @@ def test_nearest_shape_index_is_argmin_over_the_grid():
   assert np.all(np.diff(ratios) > 0)
   rng = np.random.default_rng(0)
   midpoints = (ratios[:-1] + ratios[1:]) / 2
-  targets = np.concatenate([rng.uniform(0, 1.2, 2000), ratios[::97], midpoints[::89], [np.nan, -1.0, 5.0]])
+  targets = np.concatenate([rng.uniform(0, 1.2, 300), ratios[::97], midpoints[::89], [np.nan, -1.0, 5.0]])
   brute = np.argmin((ratios[None, :] - targets[:, None]) ** 2, axis=1)
   np.testing.assert_array_equal(niqe.nearest_shape_index(targets), brute)
 

@@ -9,7 +9,6 @@ target: well under a second on one CPU core.
 import argparse
 import json
 
-import numpy as np
 import skimage.data
 import skimage.transform
 import timing

@@ -12,7 +12,7 @@ from PIL import Image
 from esrgan_jax import evaluate
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.data.quantize import quantize
-from esrgan_jax.inference import evaluation, metrics
+from esrgan_jax.inference import evaluation, metrics, niqe, quality
 from esrgan_jax.weights.model_io import load_generator, save_generator
 
 
@@ -112,7 +112,8 @@ def test_find_sets_single_and_parent_layouts(tmp_path):
 def test_cli_bicubic_writes_table_csv_and_json(tmp_path, capsys):
   _write_set(tmp_path / 'sets' / 'S1', {'one': _hr(24, 24, 3), 'two': _hr(32, 20, 4)})
   _write_set(tmp_path / 'sets' / 'S2', {'three': _hr(28, 28, 5)})
-  assert evaluate.main([str(tmp_path / 'sets'), '--bicubic', '--rgb', '--out', str(tmp_path / 'out')]) == 0
+  argv = [str(tmp_path / 'sets'), '--bicubic', '--rgb', '--metrics', 'psnr,ssim', '--out', str(tmp_path / 'out')]
+  assert evaluate.main(argv) == 0
   printed = capsys.readouterr().out
   assert 'S1' in printed and 'S2' in printed and 'mean' in printed
   report = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
@@ -142,7 +143,62 @@ def test_cli_model_runs_the_generator(tmp_path, capsys):
   expected = evaluation.evaluate_image(hr, lambda lr: np.asarray(apply({'params': params}, lr[None]))[0], 2)
   assert scale == 2
   assert evaluation.evaluate_image(hr, sr_fn, 2) == pytest.approx(expected, rel=1e-6)
-  assert evaluate.main([str(tmp_path / 'S'), '--model', str(tmp_path / 'g.msgpack'), '--out', str(tmp_path)]) == 0
+  argv = [str(tmp_path / 'S'), '--model', str(tmp_path / 'g.msgpack'), '--metrics', 'psnr,ssim', '--out', str(tmp_path)]
+  assert evaluate.main(argv) == 0
   assert json.loads((tmp_path / 'metrics.json').read_text())['sets'][0]['psnr'] == pytest.approx(expected['psnr'])
   assert evaluate.main([str(tmp_path / 'S'), '--model', str(tmp_path / 'g.msgpack'), '--scale', '4']) == 2
   assert 'contradicts' in capsys.readouterr().err
+
+
+def test_cli_default_metrics_add_niqe_of_the_sr_image(tmp_path, capsys):
+  hr = _hr(104, 200, 7)  # 2 whole NIQE blocks after the 4-pixel crop
+  _write_set(tmp_path / 'S', {'img': hr})
+  assert evaluate.main([str(tmp_path / 'S'), '--bicubic', '--out', str(tmp_path / 'out')]) == 0
+  assert 'NIQE' in capsys.readouterr().out
+  report = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
+  assert report['metrics'] == ['psnr', 'ssim', 'niqe'] and report['reference']
+  lr = quantize(imresize(hr, 1 / 4)).astype(np.float32) / 255
+  expected = niqe.niqe(evaluation.bicubic_upscale(lr, 4), crop_border=4)
+  assert report['sets'][0]['images'][0]['niqe'] == pytest.approx(expected, abs=1e-12)
+  assert report['sets'][0]['niqe'] == report['sets'][0]['images'][0]['niqe']
+  with open(tmp_path / 'out' / 'metrics.csv') as f:
+    assert list(csv.DictReader(f))[1]['niqe'] == f'{expected:.6f}'
+
+
+def test_cli_no_reference_scores_the_upscaled_inputs_with_niqe_alone(tmp_path):
+  lr = _hr(26, 52, 8)
+  _write_set(tmp_path / 'LR', {'real': lr})
+  assert evaluate.main([str(tmp_path / 'LR'), '--bicubic', '--no-reference', '--out', str(tmp_path / 'a')]) == 0
+  report = json.loads((tmp_path / 'a' / 'metrics.json').read_text())
+  assert report['metrics'] == ['niqe'] and not report['reference'] and report['crop_border'] == 4
+  expected = niqe.niqe(evaluation.bicubic_upscale(lr.astype(np.float32) / 255, 4), crop_border=4)
+  assert report['sets'][0]['images'][0] == {'image': 'real', 'niqe': pytest.approx(expected, abs=1e-12)}
+
+
+def test_cli_no_reference_without_a_method_scores_the_images(tmp_path):
+  image = _hr(100, 200, 9)
+  _write_set(tmp_path / 'HR', {'hr': image})
+  assert evaluate.main([str(tmp_path / 'HR'), '--no-reference', '--out', str(tmp_path / 'b')]) == 0
+  report = json.loads((tmp_path / 'b' / 'metrics.json').read_text())
+  assert report['method'] == 'none' and report['crop_border'] == 0
+  assert report['sets'][0]['niqe'] == pytest.approx(niqe.niqe(image), abs=1e-12)
+
+
+def test_cli_metric_errors(tmp_path, capsys):
+  _write_set(tmp_path / 'S', {'small': _hr(24, 24)})
+  assert evaluate.main([str(tmp_path / 'S'), '--bicubic']) == 2
+  assert 'small.png: NIQE needs at least 2 whole 96x96 blocks' in capsys.readouterr().err
+  for argv, message in [
+    (['--bicubic', '--metrics', 'psnr,fid'], 'fid unknown'),
+    (['--bicubic', '--no-reference', '--metrics', 'psnr'], 'add niqe'),
+    ([], 'one of --model or --bicubic'),
+  ]:
+    with pytest.raises(SystemExit):
+      evaluate.main([str(tmp_path / 'S'), *argv])
+    assert message in capsys.readouterr().err
+
+
+def test_folder_without_reference_rejects_reference_metrics(tmp_path):
+  _write_set(tmp_path / 'S', {'x': _hr(100, 200)})
+  with pytest.raises(ValueError, match='x.png: psnr need an HR image'):
+    evaluation.evaluate_folder(tmp_path / 'S', None, 1, metrics=quality.select('psnr,niqe'), reference=False)

@@ -402,4 +402,6 @@ def print_summary(results: dict[str, dict[str, float]], workdir: str) -> None:
         f', validation Y-PSNR {summary["val_psnr"]:.2f} dB (bicubic {summary["val_psnr_bicubic"]:.2f} dB, '
         f'{gain:+.2f} dB), SSIM {summary["val_ssim"]:.4f}'
       )
+    if 'val_niqe' in summary:
+      line += f', NIQE {summary["val_niqe"]:.3f}'
     print(f'{line}; generator: {Path(workdir) / stage_name / GENERATOR_FILE}')

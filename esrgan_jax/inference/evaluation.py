@@ -62,7 +62,6 @@ def score(
   (uint8, or float in [0, 1]; None for no-reference metrics only) with `crop_border` (default `scale`) border pixels
   ignored. `metrics` defaults to PSNR and SSIM."""
   sr = sr if sr.dtype == np.uint8 else to_uint8(sr)
-  hr = hr if hr is None or hr.dtype == np.uint8 else to_uint8(hr)
   border = scale if crop_border is None else crop_border
   return quality.compute_all(_selected(metrics), sr, hr, border, test_y_channel)
 

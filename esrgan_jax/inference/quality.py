@@ -1,9 +1,9 @@
 """The table of image-quality metrics that `evaluate`, training validation and the ablation can report.
 
-Each metric scores a uint8 HW3 SR image, against its uint8 HW3 HR image when it `needs_reference`, with
-`crop_border` pixels ignored on every side; `test_y_channel` selects PSNR/SSIM on the BT.601 luma (NIQE always uses
-it). A metric needing set-up (a network's weights, e.g. LPIPS) joins by passing `{**METRICS, name: Metric(...)}` as
-`available` to `select`.
+Each metric scores a uint8 HW3 SR image, against its HR image (uint8, or float in [0, 1]) when it
+`needs_reference`, with `crop_border` pixels ignored on every side; `test_y_channel` selects PSNR/SSIM on the BT.601
+luma (NIQE always uses it). A metric needing set-up (a network's weights, e.g. LPIPS) joins by passing
+`{**METRICS, name: Metric(...)}` as `available` to `select`.
 """
 
 import dataclasses
@@ -13,7 +13,7 @@ import numpy as np
 
 from esrgan_jax.inference import metrics, niqe
 
-# (sr uint8 HW3, hr uint8 HW3 or None, crop_border, test_y_channel) -> score
+# (sr uint8 HW3, hr HW3 (uint8, or float in [0, 1]) or None, crop_border, test_y_channel) -> score
 ScoreFn = Callable[[np.ndarray, np.ndarray | None, int, bool], float]
 
 

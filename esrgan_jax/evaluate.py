@@ -1,9 +1,11 @@
-"""Paper-convention PSNR/SSIM on HR test sets: `python -m esrgan_jax.evaluate DIR... (--model PATH | --bicubic)`.
+"""Paper-convention PSNR/SSIM/NIQE on HR test sets: `python -m esrgan_jax.evaluate DIR... (--model PATH | --bicubic)`.
 
 Per HR image (uint8; gray counts as RGB with equal channels, alpha is dropped): modcrop to `modcrop` (default the
 scale), MATLAB bicubic downscale by 1/scale rounded to uint8 (the LR input), super-resolve, round the output to uint8,
-then PSNR/SSIM on the BT.601 Y channel (RGB with `--rgb`) with `scale` border pixels cropped; with `--lpips FILE`
-also LPIPS (RGB, same crop) with the weights of `python -m esrgan_jax.convert lpips`.
+then PSNR/SSIM on the BT.601 Y channel (RGB with `--rgb`) and NIQE (always on Y) with `scale` border pixels cropped;
+`--metrics` selects; `--lpips FILE` adds LPIPS (RGB, same crop) with the weights of `python -m esrgan_jax.convert
+lpips`. With `--no-reference` the images are inputs without HR counterparts (real-world LR images): the
+model's or bicubic's output is scored with NIQE alone; with neither method the images are scored as they are.
 A DIR holding images is one set (Set5/Set14/BSD100/Urban100 layout); a DIR of such folders gives one set per folder.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 import jax.numpy as jnp
 
 from esrgan_jax import runtime
+from esrgan_jax.inference import quality
 from esrgan_jax.inference.evaluation import (
   bicubic_sr_fn,
   evaluate_folder,
@@ -23,7 +26,7 @@ from esrgan_jax.inference.evaluation import (
   generator_sr_fn,
   write_results,
 )
-from esrgan_jax.inference.lpips_metric import load_lpips
+from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric
 from esrgan_jax.weights.model_io import load_generator
 
 
@@ -34,24 +37,52 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
   )
   parser.add_argument('hr_dirs', nargs='+', type=Path, help='HR set folders, or folders of set folders')
-  method = parser.add_mutually_exclusive_group(required=True)
+  method = parser.add_mutually_exclusive_group()
   method.add_argument('--model', type=Path, help='generator file (esrgan_jax.weights.model_io format)')
   method.add_argument('--bicubic', action='store_true', help='evaluate MATLAB bicubic upscaling')
   parser.add_argument('--scale', type=int, default=None, help='bicubic scale (default 4); a model has its own')
   parser.add_argument('--modcrop', type=int, default=None, help='crop HR to a multiple of this (default: scale)')
   parser.add_argument('--crop-border', type=int, default=None, help='border pixels ignored (default: scale)')
-  parser.add_argument('--rgb', action='store_true', help='RGB metrics instead of the Y channel')
+  parser.add_argument('--rgb', action='store_true', help='RGB PSNR/SSIM instead of the Y channel')
+  parser.add_argument(
+    '--metrics', default=','.join(quality.DEFAULT), help=f'comma-separated, among {", ".join(quality.METRICS)}'
+  )
   parser.add_argument(
     '--lpips',
     default=None,
-    help="LPIPS column: a file from `python -m esrgan_jax.convert lpips`, or 'alex'/'vgg' for that file in the "
+    help="adds LPIPS: a file from `python -m esrgan_jax.convert lpips`, or 'alex'/'vgg' for that file in the "
     'weights directory',
+  )
+  parser.add_argument(
+    '--no-reference',
+    action='store_true',
+    help='the images have no HR counterparts: score the upscaled images (or, without a method, the images) with NIQE',
   )
   parser.add_argument('--out', type=Path, default=None, help='folder for metrics.csv and metrics.json')
   parser.add_argument('--tile', type=int, default=0, help='tiled inference (see upscale); 0 = whole image')
   parser.add_argument('--tile-pad', type=int, default=16)
   parser.add_argument('--bf16', action='store_true', help='bfloat16 compute for the model')
   args = parser.parse_args(argv)
+  if not (args.model or args.bicubic or args.no_reference):
+    parser.error('one of --model or --bicubic is required (or --no-reference to score the images as they are).')
+  available = dict(quality.METRICS)
+  if args.lpips is not None:
+    try:
+      available['lpips'] = lpips_metric(load_lpips(args.lpips))
+    except (FileNotFoundError, ValueError) as e:
+      parser.error(f'--lpips: {e}')
+    if 'lpips' not in args.metrics.split(','):
+      args.metrics += ',lpips'
+  try:
+    args.metrics = quality.select(args.metrics, available)
+  except ValueError as e:
+    needs_file = 'lpips' in args.metrics.split(',') and args.lpips is None
+    parser.error(f'--metrics: {e}' + (' lpips needs its weights: --lpips FILE.' if needs_file else ''))
+  if args.no_reference:
+    dropped = [m.name for m in args.metrics if m.needs_reference]
+    args.metrics = quality.no_reference(args.metrics)
+    if not args.metrics:
+      parser.error(f'--no-reference scores without HR images, which {", ".join(dropped)} need; add niqe to --metrics.')
   if args.modcrop is not None and args.modcrop < 1:
     parser.error(f'--modcrop must be >= 1, got {args.modcrop}.')
   return args
@@ -63,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   if args.bicubic:
     scale = args.scale or 4
     sr_fn, method = bicubic_sr_fn(scale), 'bicubic'
+  elif args.model is None:  # --no-reference: the images as they are
+    scale, sr_fn, method = args.scale or 1, None, 'none'
   else:
     try:
       module, params = load_generator(args.model, dtype=jnp.bfloat16 if args.bf16 else None)
@@ -79,37 +112,41 @@ def main(argv: Sequence[str] | None = None) -> int:
   if modcrop_to % scale:
     print(f'--modcrop {modcrop_to} must be a multiple of the scale {scale}.', file=sys.stderr)
     return 2
+  crop_border = args.crop_border
+  if crop_border is None:
+    crop_border = 0 if sr_fn is None else scale
   settings = {
     'method': method,
     'scale': scale,
     'channel': 'RGB' if args.rgb else 'Y',
     'modcrop': modcrop_to,
-    'crop_border': scale if args.crop_border is None else args.crop_border,
+    'crop_border': crop_border,
+    'reference': not args.no_reference,
+    'metrics': [m.name for m in args.metrics],
+    **({'lpips': args.lpips} if args.lpips is not None else {}),
   }
-  lpips = None
-  if args.lpips is not None:
-    try:
-      lpips = load_lpips(args.lpips)
-    except (FileNotFoundError, ValueError) as e:
-      print(f'Cannot load --lpips: {e}', file=sys.stderr)
-      return 2
-    settings['lpips'] = args.lpips
   results = []
   for hr_dir in find_sets(args.hr_dirs):
-    result = evaluate_folder(
-      hr_dir,
-      sr_fn,
-      scale,
-      modcrop_to=modcrop_to,
-      test_y_channel=not args.rgb,
-      crop_border=args.crop_border,
-      lpips=lpips,
-      progress=True,
-    )
+    try:
+      result = evaluate_folder(
+        hr_dir,
+        sr_fn,
+        scale,
+        modcrop_to=modcrop_to,
+        test_y_channel=not args.rgb,
+        crop_border=crop_border,
+        progress=True,
+        metrics=args.metrics,
+        reference=not args.no_reference,
+      )
+    except ValueError as e:
+      print(f'Cannot evaluate: {e} (choose metrics with --metrics)', file=sys.stderr)
+      return 2
     results.append(result)
-    print(f'\n{result["set"]}  ({", ".join(f"{k} {v}" for k, v in settings.items())})\n{format_table(result)}')
+    shown = ', '.join(f'{k} {v}' for k, v in settings.items() if k != 'metrics')
+    print(f'\n{result["set"]}  ({shown})\n{format_table(result, args.metrics)}')
   if args.out is not None:
-    write_results(args.out, settings, results)
+    write_results(args.out, settings, results, args.metrics)
     print(f'\nwrote {args.out / "metrics.csv"} and {args.out / "metrics.json"}')
   return 0
 

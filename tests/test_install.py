@@ -58,6 +58,7 @@ def test_wheel_holds_the_library_and_the_configs(installed):
   for subpackage in ('models', 'data', 'weights', 'training', 'inference', 'configs', 'configs/ablation'):
     assert f'esrgan_jax/{subpackage}/__init__.py' in names
   assert {'esrgan_jax/configs/demo.py', 'esrgan_jax/configs/gan.py', 'esrgan_jax/configs/ablation/esrgan.py'} <= names
+  assert {'esrgan_jax/inference/data/niqe_pris_params.npz', 'esrgan_jax/inference/data/PROVENANCE.md'} <= names
   assert not any(name.startswith(('tests/', 'benchmarks/', 'reference/')) for name in names)
 
 

@@ -4,7 +4,9 @@ the ablation.
 Per HR image (uint8; gray counts as RGB with equal channels, alpha is dropped): modcrop to `modcrop_to` (default the
 scale), MATLAB bicubic downscale by 1/scale rounded to uint8 (the LR input), super-resolve, round the output to uint8
 (`esrgan_jax.data.quantize`), then PSNR/SSIM (`esrgan_jax.inference.metrics`) on the BT.601 Y channel (or RGB) with
-`scale` border pixels cropped. A folder holding images is one set (Set5/Set14/BSD100/Urban100 layout).
+`scale` border pixels cropped; NIQE and other metrics of `esrgan_jax.inference.quality` on request. A folder
+holding images is one set (Set5/Set14/BSD100/Urban100 layout). Without HR images (`reference=False`) each image is an
+input (real-world LR, or an image to score as it is) and only the no-reference metrics (NIQE) are computed.
 """
 
 import csv
@@ -20,9 +22,8 @@ import tqdm
 from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, list_images, read_image_raw, to_rgb
 from esrgan_jax.data.imresize import imresize, modcrop
 from esrgan_jax.data.quantize import quantize, to_uint8
-from esrgan_jax.inference import metrics
+from esrgan_jax.inference import quality
 from esrgan_jax.inference.apply import make_apply_fn
-from esrgan_jax.inference.lpips_metric import LpipsFn, score_lpips
 from esrgan_jax.inference.tiling import upscale_image
 
 SrFn = Callable[[np.ndarray], np.ndarray]  # LR HWC float32 in [0, 1] -> SR HWC float (x scale), not clipped
@@ -44,29 +45,51 @@ def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
   return to_uint8(imresize(lr, scale))
 
 
+def _selected(metrics: Sequence[quality.Metric] | None) -> tuple[quality.Metric, ...]:
+  return quality.select(quality.DISTORTION) if metrics is None else tuple(metrics)
+
+
 def score(
-  sr: np.ndarray, hr: np.ndarray, scale: int, *, test_y_channel: bool = True, crop_border: int | None = None
+  sr: np.ndarray,
+  hr: np.ndarray | None,
+  scale: int,
+  *,
+  test_y_channel: bool = True,
+  crop_border: int | None = None,
+  metrics: Sequence[quality.Metric] | None = None,
 ) -> dict[str, float]:
-  """{'psnr', 'ssim'} of an SR image (float, clipped to [0, 1] and rounded to uint8 here; or uint8) against HR
-  (uint8, or float in [0, 1]) with `crop_border` (default `scale`) border pixels ignored."""
+  """{name: score} of an SR image (float, clipped to [0, 1] and rounded to uint8 here; or uint8) against HR
+  (uint8, or float in [0, 1]; None for no-reference metrics only) with `crop_border` (default `scale`) border pixels
+  ignored. `metrics` defaults to PSNR and SSIM."""
   sr = sr if sr.dtype == np.uint8 else to_uint8(sr)
   border = scale if crop_border is None else crop_border
-  return {'psnr': metrics.psnr(sr, hr, border, test_y_channel), 'ssim': metrics.ssim(sr, hr, border, test_y_channel)}
+  return quality.compute_all(_selected(metrics), sr, hr, border, test_y_channel)
 
 
-def evaluate_pairs(
+def mean_scores(rows: Sequence[dict[str, Any]], metrics: Sequence[quality.Metric] | None = None) -> dict[str, float]:
+  """{name: mean over rows} of each metric."""
+  return {m.name: float(np.mean([r[m.name] for r in rows])) for m in _selected(metrics)}
+
+
+def score_pairs(
   sr_fn: SrFn, pairs: Sequence[dict], scale: int, **scoring: Any
-) -> tuple[dict[str, float], list[np.ndarray]]:
-  """Scores `sr_fn` on [{'lr': HW3 float in [0, 1], 'hr': HW3 (scale times larger)}, ...].
-
-  Returns ({'psnr': mean, 'ssim': mean}, the uint8 SR images). `scoring` goes to `score`.
-  """
+) -> tuple[list[dict[str, float]], list[np.ndarray]]:
+  """Per-image scores of `sr_fn` on [{'lr': HW3 float in [0, 1], 'hr': HW3 (scale times larger)}, ...] and the
+  uint8 SR images. `scoring` goes to `score`."""
   rows, outputs = [], []
   for pair in pairs:
     sr = to_uint8(np.asarray(sr_fn(pair['lr'])))
     rows.append(score(sr, pair['hr'], scale, **scoring))
     outputs.append(sr)
-  return {k: float(np.mean([r[k] for r in rows])) for k in ('psnr', 'ssim')}, outputs
+  return rows, outputs
+
+
+def evaluate_pairs(
+  sr_fn: SrFn, pairs: Sequence[dict], scale: int, **scoring: Any
+) -> tuple[dict[str, float], list[np.ndarray]]:
+  """Like `score_pairs`, but returns ({name: mean}, the uint8 SR images); PSNR and SSIM unless `metrics` is given."""
+  rows, outputs = score_pairs(sr_fn, pairs, scale, **scoring)
+  return mean_scores(rows, scoring.get('metrics')), outputs
 
 
 def read_hr(path: Path) -> np.ndarray:
@@ -89,10 +112,9 @@ def evaluate_image(
   modcrop_to: int | None = None,
   test_y_channel: bool = True,
   crop_border: int | None = None,
-  lpips: LpipsFn | None = None,
+  metrics: Sequence[quality.Metric] | None = None,
 ) -> dict[str, float]:
-  """{'psnr', 'ssim'} of one uint8 HW3 HR image under the paper protocol (see the module docstring), and 'lpips'
-  (RGB, same border crop) when an `esrgan_jax.inference.lpips_metric` function is given."""
+  """{name: score} (default PSNR, SSIM) of one uint8 HW3 HR image under the paper protocol (module docstring)."""
   hr = modcrop(hr, modcrop_to or scale)
   lr = quantize(imresize(hr, 1 / scale))
   sr = np.asarray(sr_fn(lr.astype(np.float32) / 255.0))
@@ -100,10 +122,15 @@ def evaluate_image(
     raise ValueError(
       f'SR output has shape {sr.shape}, expected {hr.shape} (LR {lr.shape} x {scale}); is the scale right?'
     )
-  scores = score(sr, hr, scale, test_y_channel=test_y_channel, crop_border=crop_border)
-  if lpips is not None:
-    scores['lpips'] = score_lpips(lpips, to_uint8(sr), hr, scale if crop_border is None else crop_border)
-  return scores
+  return score(sr, hr, scale, test_y_channel=test_y_channel, crop_border=crop_border, metrics=metrics)
+
+
+def score_image(
+  image: np.ndarray, sr_fn: SrFn | None, metrics: Sequence[quality.Metric], crop_border: int
+) -> dict[str, float]:
+  """No-reference scores of `sr_fn`'s output for one uint8 HW3 input (or of the image itself if `sr_fn` is None)."""
+  sr = image if sr_fn is None else to_uint8(np.asarray(sr_fn(image.astype(np.float32) / 255.0)))
+  return quality.compute_all(metrics, sr, None, crop_border)
 
 
 def evaluate_folder(
@@ -114,33 +141,44 @@ def evaluate_folder(
   modcrop_to: int | None = None,
   test_y_channel: bool = True,
   crop_border: int | None = None,
-  lpips: LpipsFn | None = None,
   progress: bool = False,
+  metrics: Sequence[quality.Metric] | None = None,
+  reference: bool = True,
 ) -> dict[str, Any]:
-  """Evaluates every image directly in `hr_dir` (sorted by name).
+  """Evaluates every image directly in `hr_dir` (sorted by name) with `metrics` (default PSNR, SSIM).
+
+  With `reference=False` the images are inputs of `sr_fn` (None: scored as they are), `metrics` must need no HR
+  image, and `crop_border` defaults to 0 without `sr_fn`, else to `scale`.
 
   Returns:
-    {'set': folder name, 'images': [{'image', 'psnr', 'ssim'}, ...], 'psnr': mean, 'ssim': mean}, and 'lpips' per
-    image and mean when `lpips` is given.
+    {'set': folder name, 'images': [{'image', name: score, ...}, ...], name: mean, ...}.
   """
   hr_dir = Path(hr_dir)
   files = list_images(hr_dir, recursive=False) if hr_dir.is_dir() else []
   if not files:
     raise FileNotFoundError(f'No images ({", ".join(IMAGE_EXTENSIONS)}) directly in {hr_dir}.')
+  selected = _selected(metrics)
+  if crop_border is None and not reference:
+    crop_border = 0 if sr_fn is None else scale
   rows = []
   for path in tqdm.tqdm(files, desc=hr_dir.name, unit='img', leave=False, disable=not progress):
-    scores = evaluate_image(
-      read_hr(path),
-      sr_fn,
-      scale,
-      modcrop_to=modcrop_to,
-      test_y_channel=test_y_channel,
-      crop_border=crop_border,
-      lpips=lpips,
-    )
+    try:
+      if reference:
+        scores = evaluate_image(
+          read_hr(path),
+          sr_fn,
+          scale,
+          modcrop_to=modcrop_to,
+          test_y_channel=test_y_channel,
+          crop_border=crop_border,
+          metrics=selected,
+        )
+      else:
+        scores = score_image(read_hr(path), sr_fn, selected, crop_border)
+    except ValueError as e:
+      raise ValueError(f'{path}: {e}') from e
     rows.append({'image': path.stem, **scores})
-  means = {metric: float(np.mean([r[metric] for r in rows])) for metric in rows[0] if metric != 'image'}
-  return {'set': hr_dir.name, 'images': rows, **means}
+  return {'set': hr_dir.name, 'images': rows, **mean_scores(rows, selected)}
 
 
 def find_sets(paths: Sequence[str | Path]) -> list[Path]:
@@ -156,28 +194,41 @@ def find_sets(paths: Sequence[str | Path]) -> list[Path]:
   return sets
 
 
-def format_table(result: dict[str, Any]) -> str:
-  """A per-image and mean PSNR/SSIM (and LPIPS) table of one `evaluate_folder` result."""
+def _columns(result: dict[str, Any], metrics: Sequence[quality.Metric] | None) -> list[quality.Metric]:
+  """`metrics`, or the metrics of `quality.METRICS` that `result` holds."""
+  return list(metrics) if metrics is not None else [m for m in quality.METRICS.values() if m.name in result]
+
+
+def format_table(result: dict[str, Any], metrics: Sequence[quality.Metric] | None = None) -> str:
+  """A per-image and mean table of one `evaluate_folder` result (columns: `metrics`, default those it holds)."""
+  columns = _columns(result, metrics)
   width = max(len(r['image']) for r in result['images'] + [{'image': 'mean'}])
-  lpips = 'lpips' in result
-  row = lambda name, r: (
-    f'{name:<{width}}  {r["psnr"]:7.2f}  {r["ssim"]:6.4f}' + (f'  {r["lpips"]:6.4f}' if lpips else '')
-  )
-  lines = [f'{"image":<{width}}  {"PSNR":>7}  {"SSIM":>6}' + (f'  {"LPIPS":>6}' if lpips else '')]
-  lines += [row(r['image'], r) for r in result['images']]
-  lines.append(row('mean', result))
+  widths = [max(len(m.label), m.decimals + 5) for m in columns]
+
+  def line(name: str, scores: dict[str, Any]) -> str:
+    cells = (f'{scores[m.name]:{w}.{m.decimals}f}' for m, w in zip(columns, widths))
+    return '  '.join([f'{name:<{width}}', *cells])
+
+  lines = ['  '.join([f'{"image":<{width}}', *(f'{m.label:>{w}}' for m, w in zip(columns, widths))])]
+  lines += [line(r['image'], r) for r in result['images']]
+  lines.append(line('mean', result))
   return '\n'.join(lines)
 
 
-def write_results(out_dir: Path, settings: dict[str, Any], results: list[dict[str, Any]]) -> None:
-  """Writes metrics.json (settings and all results) and metrics.csv (set, image, psnr, ssim[, lpips]; 'mean' rows)."""
+def write_results(
+  out_dir: Path,
+  settings: dict[str, Any],
+  results: list[dict[str, Any]],
+  metrics: Sequence[quality.Metric] | None = None,
+) -> None:
+  """Writes metrics.json (settings and all results) and metrics.csv (set, image, one column per metric; 'mean'
+  rows); columns: `metrics`, default those the first result holds."""
   out_dir.mkdir(parents=True, exist_ok=True)
   (out_dir / 'metrics.json').write_text(json.dumps({**settings, 'sets': results}, indent=2) + '\n')
+  columns = _columns(results[0], metrics) if results else []
   with open(out_dir / 'metrics.csv', 'w', newline='') as f:
     writer = csv.writer(f)
-    lpips = any('lpips' in result for result in results)
-    writer.writerow(['set', 'image', 'psnr', 'ssim'] + ['lpips'] * lpips)
+    writer.writerow(['set', 'image', *(m.name for m in columns)])
     for result in results:
-      for r in result['images'] + [{**result, 'image': 'mean'}]:
-        lpips_cell = [f'{r["lpips"]:.6f}'] if lpips else []
-        writer.writerow([result['set'], r['image'], f'{r["psnr"]:.4f}', f'{r["ssim"]:.6f}', *lpips_cell])
+      for r in result['images'] + [{'image': 'mean', **result}]:
+        writer.writerow([result['set'], r['image'], *(f'{r[m.name]:.{m.decimals + 2}f}' for m in columns)])

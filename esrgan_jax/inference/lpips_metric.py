@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from esrgan_jax.inference import quality
 from esrgan_jax.weights import lpips_weights
 
 LpipsFn = Callable[[np.ndarray, np.ndarray], Any]  # (a, b) -> float (HW3) or [N] float32 (NHW3)
@@ -61,3 +62,8 @@ def score_lpips(distance: LpipsFn, sr: np.ndarray, hr: np.ndarray, crop_border: 
   if crop_border:
     sr, hr = (x[crop_border:-crop_border, crop_border:-crop_border] for x in (sr, hr))
   return distance(sr, hr)
+
+
+def lpips_metric(distance: LpipsFn) -> quality.Metric:
+  """LPIPS as a `quality.Metric` (full reference, lower is better) for `evaluate` and training validation."""
+  return quality.Metric('lpips', 'LPIPS', True, False, lambda sr, hr, crop, y: score_lpips(distance, sr, hr, crop), 4)

@@ -23,7 +23,7 @@ import numpy as np
 from esrgan_jax.configs import CONFIGS_DIR
 from esrgan_jax.data import image_io, input_pipeline
 from esrgan_jax.inference import evaluation
-from esrgan_jax.training import default_config, train
+from esrgan_jax.training import default_config, train, validation
 from esrgan_jax.weights import perceptual
 
 COLUMNS = ('srgan_bn', 'no_bn', 'pre_activation', 'ragan', 'esrgan')  # Fig. 7, left to right
@@ -217,7 +217,8 @@ def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> st
   config = variants[0].config
   scale = config.scale
   val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
-  bicubic = train.bicubic_metrics(val_images, scale)
+  with_niqe = validation.usable_metrics(validation.metric_names(config.gan), val_images, scale, 'gan', 'val_psnr')
+  bicubic = train.bicubic_metrics(val_images, scale, with_niqe)
   rows = []
   for v in variants:
     gan = _summary(workdir, v.same_as, 'gan')
@@ -235,6 +236,7 @@ def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> st
         'psnr_stage_val_psnr': psnr['val_psnr'],
         'val_psnr': gan['val_psnr'],
         'val_ssim': gan['val_ssim'],
+        'val_niqe': gan.get('val_niqe'),  # None where the GAN stage validated without NIQE
         'val_psnr_bicubic': gan['val_psnr_bicubic'],
       }
     )
@@ -253,19 +255,25 @@ def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> st
     f'pixels cropped, mean over the validation images ({names}); the GAN-stage columns are the final EMA '
     'generator of each variant.',
     '',
-    '| variant | generator | BN | perceptual feature | GAN loss | PSNR-stage Y-PSNR | Y-PSNR | SSIM |',
-    '|---|---|---|---|---|---|---|---|',
+    '| variant | generator | BN | perceptual feature | GAN loss | PSNR-stage Y-PSNR | Y-PSNR | SSIM | NIQE |',
+    '|---|---|---|---|---|---|---|---|---|',
   ]
   for r in rows:
     lines.append(
       f'| {r["variant"]} | {r["generator"]} | {"yes" if r["bn"] else "no"} | {r["perceptual"]} | '
-      f'{r["gan_loss"]} | {r["psnr_stage_val_psnr"]:.2f} | {r["val_psnr"]:.2f} | {r["val_ssim"]:.4f} |'
+      f'{r["gan_loss"]} | {r["psnr_stage_val_psnr"]:.2f} | {r["val_psnr"]:.2f} | {r["val_ssim"]:.4f} | '
+      f'{_niqe_cell(r["val_niqe"])} |'
     )
-  lines.append(f'| bicubic | | | | | | {bicubic["val_psnr"]:.2f} | {bicubic["val_ssim"]:.4f} |')
+  lines.append(
+    f'| bicubic | | | | | | {bicubic["val_psnr"]:.2f} | {bicubic["val_ssim"]:.4f} | '
+    f'{_niqe_cell(bicubic.get("val_niqe"))} |'
+  )
   lines += [
     '',
-    'NIQE: not implemented (esrgan_jax has no NIQE or perceptual index), so the table measures distortion '
-    'only; the paper compares the columns by eye. Look at the strip.',
+    f'NIQE (lower is better; BasicSR/MATLAB `niqe`, {scale} border pixels cropped) measures how natural the images '
+    'look without the HR image, the quality GAN fine-tuning is for; n/a where the GAN stage validated without it '
+    '(config.gan.val_niqe off, or validation images under 96x192 pixels). The perceptual index (Ma et al.) is not '
+    'given: its trained regression model cannot be obtained here. Look at the strip too.',
   ]
   shared = [
     f'{r["variant"]} from {r["psnr_stage_from"]}' for r in rows if r['psnr_stage_from'] not in (r['variant'], None)
@@ -298,13 +306,16 @@ def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> st
         'validation_images': [i['name'] for i in val_images],
         'variants': rows,
         'bicubic': bicubic,
-        'niqe': 'not implemented',
         'strip': {'file': 'ablation_strip.png', 'image': first['name'], 'crop': crop, 'order': order},
       },
       indent=2,
     )
   )
   return markdown
+
+
+def _niqe_cell(value: float | None) -> str:
+  return 'n/a' if value is None else f'{value:.3f}'
 
 
 def run(variants: list[Variant], workdir: str | Path, steps: int, demo: bool) -> str:

@@ -48,6 +48,8 @@ def stage_config(**overrides) -> ml_collections.ConfigDict:
       b1=0.9,
       b2=0.99,  # BasicSR; the paper used 0.999
       pixel_weight=1.0,
+      val_niqe=False,  # also validate with NIQE (needs validation images of at least 96x192 after the crop)
+      best_metric='val_psnr',  # checkpoint kept as best: val_psnr (higher is better) | val_niqe | val_lpips (lower)
     )
   )
   stage.update(overrides)
@@ -79,6 +81,7 @@ def get_config() -> ml_collections.ConfigDict:
     gan_weight=5e-3,
     net_d_iters=1,
     net_d_init_iters=0,
+    val_niqe=True,  # NIQE, the perceptual measure this stage is meant to improve
     pretrained='',
   )  # generator to start from; '' = this workdir's psnr stage
 
@@ -94,7 +97,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.log_every_steps = 100
   config.eval_every_steps = 5000
   config.checkpoint_every_steps = 5000
-  config.keep_checkpoints = 3  # the latest N, plus the best by validation PSNR
+  config.keep_checkpoints = 3  # the latest N, plus the best by each stage's best_metric
   return config
 
 

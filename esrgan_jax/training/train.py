@@ -30,9 +30,10 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.data import image_io, input_pipeline
-from esrgan_jax.inference import evaluation
+from esrgan_jax.inference import evaluation, quality
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
+from esrgan_jax.training import validation
 from esrgan_jax.training.steps import (
   PSNRState,
   create_discriminator,
@@ -66,6 +67,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f'config.{name}.gt_size must be a multiple of 4 and >= 16, got {stage.gt_size}.')
     if stage.num_steps < 1:
       raise ValueError(f'config.{name}.num_steps must be >= 1, got {stage.num_steps}.')
+    validation.validate_best_metric(name, stage)
     if stage.schedule not in ('constant', 'multistep', 'cosine_restarts'):
       raise ValueError(f'config.{name}.schedule must be constant, multistep or cosine_restarts, got {stage.schedule}.')
     try:
@@ -144,25 +146,26 @@ def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Modu
   )
 
 
-def evaluate(generator: nn.Module, params: Any, val_images: list[dict]) -> tuple[dict[str, float], list[np.ndarray]]:
-  """Y-channel PSNR/SSIM (crop = scale, outputs rounded to 8 bit) of whole validation images; the uint8 SR images."""
-  means, outputs = evaluation.evaluate_pairs(evaluation.generator_sr_fn(generator, params), val_images, generator.scale)
-  return {f'val_{k}': v for k, v in means.items()}, outputs
+def evaluate(
+  generator: nn.Module, params: Any, val_images: list[dict], names: tuple[str, ...] = quality.DISTORTION
+) -> tuple[dict[str, float], dict[str, float], list[np.ndarray]]:
+  """Y-channel PSNR/SSIM (crop = scale, outputs rounded to 8 bit) and the other `names` metrics of whole validation
+  images: ({'val_NAME': mean}, {'val_niqe/IMAGE': score}, the uint8 SR images); see `validation.evaluate`."""
+  return validation.evaluate(evaluation.generator_sr_fn(generator, params), val_images, generator.scale, names)
 
 
-def bicubic_metrics(val_images: list[dict], scale: int) -> dict[str, float]:
-  """Mean Y-PSNR / SSIM of MATLAB bicubic upscaling of the validation images: the baseline to beat."""
-  return {
-    f'val_{k}': v for k, v in evaluation.evaluate_pairs(evaluation.bicubic_sr_fn(scale), val_images, scale)[0].items()
-  }
+def bicubic_metrics(
+  val_images: list[dict], scale: int, names: tuple[str, ...] = quality.DISTORTION
+) -> dict[str, float]:
+  """Mean Y-PSNR / SSIM (and other `names`) of MATLAB bicubic upscaling of the validation images: the baseline."""
+  return validation.evaluate(evaluation.bicubic_sr_fn(scale), val_images, scale, names)[0]
 
 
-def _checkpoint_manager(directory: Path, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
+def _checkpoint_manager(
+  directory: Path, config: ml_collections.ConfigDict, best_metric: str = 'val_psnr'
+) -> ocp.CheckpointManager:
   policy = ocp.checkpoint_managers.AnyPreservationPolicy(
-    [
-      ocp.checkpoint_managers.LatestN(config.keep_checkpoints),
-      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m['val_psnr'], n=1, keep_checkpoints_without_metrics=False),
-    ]
+    [ocp.checkpoint_managers.LatestN(config.keep_checkpoints), validation.best_checkpoints(best_metric)]
   )
   return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(preservation_policy=policy))
 
@@ -202,7 +205,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   )
 
   ckpt_dir = stage_dir / 'checkpoints'
-  manager = _checkpoint_manager(ckpt_dir, config)
+  manager = _checkpoint_manager(ckpt_dir, config, stage.best_metric)
   last_saved = manager.latest_step()
   best_psnr = -math.inf
   if last_saved is not None:
@@ -261,6 +264,9 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   )
   batches: Iterator = dataset.as_numpy_iterator()
   val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
+  val_metrics = validation.usable_metrics(
+    validation.metric_names(stage), val_images, scale, stage_name, stage.best_metric
+  )
 
   writer = metric_writers.create_default_writer(str(stage_dir), just_logging=not is_writer)
   report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
@@ -296,9 +302,11 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
           pending = None
         if do_eval:
           with report.timed('eval'):
-            val, sr_images = evaluate(*inference_generator(generator, state), val_images)
+            val, val_per_image, sr_images = evaluate(*inference_generator(generator, state), val_images, val_metrics)
           best_psnr = max(best_psnr, val['val_psnr'])
-          writer.write_scalars(step, val)
+          writer.write_scalars(step, {**val, **val_per_image})
+          if is_writer:
+            validation.append_record(stage_dir / 'validation.jsonl', step, {**val, **val_per_image})
           writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
           logging.info(
             '[%s] step %d: val Y-PSNR %.3f dB, SSIM %.4f (EMA generator)',
@@ -330,7 +338,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     if history:
       history.close()
   if val_images and sr_images is None:  # resumed from the final checkpoint
-    val, sr_images = evaluate(*inference_generator(generator, state), val_images)
+    val, _, sr_images = evaluate(*inference_generator(generator, state), val_images, val_metrics)
   summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
   if val_images:
     summary['val_psnr_bicubic'] = bicubic
@@ -394,4 +402,6 @@ def print_summary(results: dict[str, dict[str, float]], workdir: str) -> None:
         f', validation Y-PSNR {summary["val_psnr"]:.2f} dB (bicubic {summary["val_psnr_bicubic"]:.2f} dB, '
         f'{gain:+.2f} dB), SSIM {summary["val_ssim"]:.4f}'
       )
+    if 'val_niqe' in summary:
+      line += f', NIQE {summary["val_niqe"]:.3f}'
     print(f'{line}; generator: {Path(workdir) / stage_name / GENERATOR_FILE}')

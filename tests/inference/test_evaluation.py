@@ -6,7 +6,7 @@ from helpers import smooth_image, write_image_set
 
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.data.quantize import quantize
-from esrgan_jax.inference import evaluation, metrics
+from esrgan_jax.inference import evaluation, metrics, quality
 
 
 def test_lr_is_modcropped_bicubic_rounded_to_uint8():
@@ -83,3 +83,9 @@ def test_find_sets_single_and_parent_layouts(tmp_path):
   assert evaluation.find_sets([tmp_path / 'bench']) == [a, b]
   with pytest.raises(FileNotFoundError, match='No images'):
     evaluation.find_sets([tmp_path / 'bench' / 'empty'])
+
+
+def test_folder_without_reference_rejects_reference_metrics(tmp_path):
+  write_image_set(tmp_path / 'S', {'x': smooth_image(100, 200)})
+  with pytest.raises(ValueError, match='x.png: psnr need an HR image'):
+    evaluation.evaluate_folder(tmp_path / 'S', None, 1, metrics=quality.select('psnr,niqe'), reference=False)

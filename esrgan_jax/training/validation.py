@@ -1,0 +1,93 @@
+"""Validation metrics of a training stage and the choice of its best checkpoint.
+
+Every stage logs the Y-PSNR and SSIM (crop = scale) of the EMA generator on the whole validation images; a stage
+with `val_niqe` (the GAN stage by default) also logs NIQE (lower is better), the mean as `val_niqe` and per image as
+`val_niqe/NAME`, to TensorBoard and `validation.jsonl`. NIQE needs at least two whole 96x96 blocks per image after
+the crop, so it is skipped (with a warning) when a validation image is smaller, unless the stage's `best_metric` is
+`val_niqe`, which then fails with ValueError. `best_metric` picks the checkpoint kept as best:
+`val_psnr` (higher is better), `val_niqe` or `val_lpips` (lower is better; LPIPS must be logged by validation).
+"""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+from absl import logging
+
+from esrgan_jax.inference import evaluation, niqe, quality
+
+BEST_METRICS = {'val_psnr': True, 'val_niqe': False, 'val_lpips': False}  # name -> higher is better
+PER_IMAGE = ('niqe',)  # metrics also logged per validation image
+
+
+def metric_names(stage: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The quality metrics (`esrgan_jax.inference.quality` names) a stage's validation computes."""
+  return quality.DISTORTION + (('niqe',) if stage.val_niqe else ())
+
+
+def validate_best_metric(stage_name: str, stage: ml_collections.ConfigDict) -> None:
+  """Raises ValueError if `stage.best_metric` is unknown or not logged by the stage's validation."""
+  if stage.best_metric not in BEST_METRICS:
+    raise ValueError(
+      f'config.{stage_name}.best_metric must be one of {tuple(BEST_METRICS)}, got {stage.best_metric!r}.'
+    )
+  logged = {f'val_{name}' for name in metric_names(stage)}
+  if stage.best_metric not in logged:
+    metric = stage.best_metric.removeprefix('val_')
+    raise ValueError(
+      f'config.{stage_name}.best_metric is {stage.best_metric}, but this stage does not validate with {metric}; '
+      f'set config.{stage_name}.val_{metric}=True or choose one of {sorted(logged)}.'
+    )
+
+
+def usable_metrics(
+  names: Sequence[str], val_images: list[dict], scale: int, stage_name: str, best_metric: str
+) -> tuple[str, ...]:
+  """`names` without NIQE if a validation image is too small for it (warning), ValueError if it is the best metric."""
+  small = [item['name'] for item in val_images if niqe.num_blocks(*item['hr'].shape[:2], scale) < niqe.MIN_BLOCKS]
+  if 'niqe' not in names or not small:
+    return tuple(names)
+  message = (
+    f'NIQE needs at least {niqe.MIN_BLOCKS} whole {niqe.BLOCK_SIZE}x{niqe.BLOCK_SIZE} blocks per image after the '
+    f'{scale}-pixel crop; validation images {", ".join(small[:5])} are smaller'
+  )
+  if best_metric == 'val_niqe':
+    raise ValueError(f'config.{stage_name}.best_metric is val_niqe, but {message}. Use larger validation images.')
+  logging.warning('%s: stage %s validates without NIQE.', message, stage_name)
+  return tuple(n for n in names if n != 'niqe')
+
+
+def evaluate(
+  sr_fn: evaluation.SrFn, val_images: list[dict], scale: int, names: Sequence[str]
+) -> tuple[dict[str, float], dict[str, float], list[np.ndarray]]:
+  """({'val_NAME': mean}, {'val_NAME/IMAGE': score} for PER_IMAGE metrics, the uint8 SR images)."""
+  selected = quality.select(names)
+  rows, outputs = evaluation.score_pairs(sr_fn, val_images, scale, metrics=selected)
+  means = {f'val_{k}': v for k, v in evaluation.mean_scores(rows, selected).items()}
+  per_image = {
+    f'val_{name}/{item["name"]}': row[name]
+    for name in PER_IMAGE
+    if name in names
+    for item, row in zip(val_images, rows)
+  }
+  return means, per_image, outputs
+
+
+def best_checkpoints(best_metric: str) -> ocp.checkpoint_managers.BestN:
+  """Orbax policy keeping the one checkpoint best by `best_metric` (a key of BEST_METRICS)."""
+  higher_is_better = BEST_METRICS[best_metric]
+  return ocp.checkpoint_managers.BestN(
+    get_metric_fn=lambda m: m[best_metric] if higher_is_better else -m[best_metric],
+    n=1,
+    keep_checkpoints_without_metrics=False,
+  )
+
+
+def append_record(path: Path, step: int, values: dict[str, Any]) -> None:
+  """Appends {'step', **values} as one JSON line to `path` (validation.jsonl)."""
+  with path.open('a') as f:
+    f.write(json.dumps({'step': step, **values}) + '\n')

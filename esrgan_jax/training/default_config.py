@@ -49,6 +49,7 @@ def stage_config(**overrides) -> ml_collections.ConfigDict:
       b2=0.99,  # BasicSR; the paper used 0.999
       pixel_weight=1.0,
       val_niqe=False,  # also validate with NIQE (needs validation images of at least 96x192 after the crop)
+      val_lpips='',  # also validate with LPIPS: 'alex' | 'vgg' (converted file in the weights dir) | a file; '' = off
       best_metric='val_psnr',  # checkpoint kept as best: val_psnr (higher is better) | val_niqe | val_lpips (lower)
     )
   )

@@ -147,11 +147,16 @@ def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Modu
 
 
 def evaluate(
-  generator: nn.Module, params: Any, val_images: list[dict], names: tuple[str, ...] = quality.DISTORTION
+  generator: nn.Module,
+  params: Any,
+  val_images: list[dict],
+  names: tuple[str, ...] = quality.DISTORTION,
+  available: dict[str, quality.Metric] | None = None,
 ) -> tuple[dict[str, float], dict[str, float], list[np.ndarray]]:
   """Y-channel PSNR/SSIM (crop = scale, outputs rounded to 8 bit) and the other `names` metrics of whole validation
   images: ({'val_NAME': mean}, {'val_niqe/IMAGE': score}, the uint8 SR images); see `validation.evaluate`."""
-  return validation.evaluate(evaluation.generator_sr_fn(generator, params), val_images, generator.scale, names)
+  sr_fn = evaluation.generator_sr_fn(generator, params)
+  return validation.evaluate(sr_fn, val_images, generator.scale, names, available)
 
 
 def bicubic_metrics(
@@ -267,6 +272,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   val_metrics = validation.usable_metrics(
     validation.metric_names(stage), val_images, scale, stage_name, stage.best_metric
   )
+  available_metrics = validation.available_metrics(stage)
 
   writer = metric_writers.create_default_writer(str(stage_dir), just_logging=not is_writer)
   report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
@@ -302,7 +308,9 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
           pending = None
         if do_eval:
           with report.timed('eval'):
-            val, val_per_image, sr_images = evaluate(*inference_generator(generator, state), val_images, val_metrics)
+            val, val_per_image, sr_images = evaluate(
+              *inference_generator(generator, state), val_images, val_metrics, available_metrics
+            )
           best_psnr = max(best_psnr, val['val_psnr'])
           writer.write_scalars(step, {**val, **val_per_image})
           if is_writer:
@@ -338,7 +346,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     if history:
       history.close()
   if val_images and sr_images is None:  # resumed from the final checkpoint
-    val, _, sr_images = evaluate(*inference_generator(generator, state), val_images, val_metrics)
+    val, _, sr_images = evaluate(*inference_generator(generator, state), val_images, val_metrics, available_metrics)
   summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
   if val_images:
     summary['val_psnr_bicubic'] = bicubic

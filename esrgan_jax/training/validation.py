@@ -5,7 +5,8 @@ with `val_niqe` (the GAN stage by default) also logs NIQE (lower is better), the
 `val_niqe/NAME`, to TensorBoard and `validation.jsonl`. NIQE needs at least two whole 96x96 blocks per image after
 the crop, so it is skipped (with a warning) when a validation image is smaller, unless the stage's `best_metric` is
 `val_niqe`, which then fails with ValueError. `best_metric` picks the checkpoint kept as best:
-`val_psnr` (higher is better), `val_niqe` or `val_lpips` (lower is better; LPIPS must be logged by validation).
+`val_psnr` (higher is better), `val_niqe` or `val_lpips` (lower is better). A stage whose `val_lpips` names LPIPS
+weights (a file of `python -m esrgan_jax.convert lpips`, or 'alex'/'vgg' in the weights dir) also logs LPIPS (RGB).
 """
 
 import json
@@ -19,14 +20,22 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from esrgan_jax.inference import evaluation, niqe, quality
+from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric
 
 BEST_METRICS = {'val_psnr': True, 'val_niqe': False, 'val_lpips': False}  # name -> higher is better
-PER_IMAGE = ('niqe',)  # metrics also logged per validation image
+PER_IMAGE = ('niqe', 'lpips')  # metrics also logged per validation image
 
 
 def metric_names(stage: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The quality metrics (`esrgan_jax.inference.quality` names) a stage's validation computes."""
-  return quality.DISTORTION + (('niqe',) if stage.val_niqe else ())
+  return quality.DISTORTION + (('niqe',) if stage.val_niqe else ()) + (('lpips',) if stage.val_lpips else ())
+
+
+def available_metrics(stage: ml_collections.ConfigDict) -> dict[str, quality.Metric]:
+  """`quality.METRICS`, plus LPIPS with the weights `stage.val_lpips` names (loaded once per stage), if any."""
+  if not stage.val_lpips:
+    return dict(quality.METRICS)
+  return {**quality.METRICS, 'lpips': lpips_metric(load_lpips(stage.val_lpips))}
 
 
 def validate_best_metric(stage_name: str, stage: ml_collections.ConfigDict) -> None:
@@ -38,9 +47,10 @@ def validate_best_metric(stage_name: str, stage: ml_collections.ConfigDict) -> N
   logged = {f'val_{name}' for name in metric_names(stage)}
   if stage.best_metric not in logged:
     metric = stage.best_metric.removeprefix('val_')
+    turn_on = "'alex' (or an LPIPS weights file)" if metric == 'lpips' else 'True'
     raise ValueError(
       f'config.{stage_name}.best_metric is {stage.best_metric}, but this stage does not validate with {metric}; '
-      f'set config.{stage_name}.val_{metric}=True or choose one of {sorted(logged)}.'
+      f'set config.{stage_name}.val_{metric}={turn_on} or choose one of {sorted(logged)}.'
     )
 
 
@@ -62,10 +72,15 @@ def usable_metrics(
 
 
 def evaluate(
-  sr_fn: evaluation.SrFn, val_images: list[dict], scale: int, names: Sequence[str]
+  sr_fn: evaluation.SrFn,
+  val_images: list[dict],
+  scale: int,
+  names: Sequence[str],
+  available: dict[str, quality.Metric] | None = None,
 ) -> tuple[dict[str, float], dict[str, float], list[np.ndarray]]:
-  """({'val_NAME': mean}, {'val_NAME/IMAGE': score} for PER_IMAGE metrics, the uint8 SR images)."""
-  selected = quality.select(names)
+  """({'val_NAME': mean}, {'val_NAME/IMAGE': score} for PER_IMAGE metrics, the uint8 SR images); `available`:
+  the metrics to choose `names` from (default `quality.METRICS`; see `available_metrics`)."""
+  selected = quality.select(names, available)
   rows, outputs = evaluation.score_pairs(sr_fn, val_images, scale, metrics=selected)
   means = {f'val_{k}': v for k, v in evaluation.mean_scores(rows, selected).items()}
   per_image = {

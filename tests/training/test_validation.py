@@ -5,12 +5,14 @@ import json
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from helpers import converted_lpips
 from tiny_config import get_config as tiny_config
 
 from esrgan_jax.data.demo_data import load_demo_image
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.data.quantize import quantize
 from esrgan_jax.inference import evaluation, niqe
+from esrgan_jax.inference.lpips_metric import load_lpips
 from esrgan_jax.training import train, validation
 
 
@@ -43,6 +45,23 @@ def test_evaluate_logs_niqe_mean_and_per_image():
   assert per_image == {'val_niqe/chelsea': expected[0], 'val_niqe/coffee': expected[1]}
   assert means['val_niqe'] == pytest.approx(np.mean(expected)) and set(means) == {'val_psnr', 'val_ssim', 'val_niqe'}
   assert train.bicubic_metrics(pairs, 4) == {k: means[k] for k in ('val_psnr', 'val_ssim')}
+
+
+def test_stage_with_lpips_weights_logs_lpips_and_may_pick_the_best_by_it(tmp_path):
+  config = tiny_config()
+  config.gan.val_lpips = str(converted_lpips(tmp_path))
+  config.gan.best_metric = 'val_lpips'
+  train.validate_config(config)
+  names = validation.metric_names(config.gan)
+  assert names[-1] == 'lpips'
+  pairs = [_pair('chelsea', load_demo_image('chelsea')[:64, :64]), _pair('coffee', load_demo_image('coffee')[:64, :64])]
+  means, per_image, outputs = validation.evaluate(
+    evaluation.bicubic_sr_fn(4), pairs, 4, ('psnr', 'lpips'), validation.available_metrics(config.gan)
+  )
+  distance = load_lpips(config.gan.val_lpips)
+  expected = [distance(out[4:-4, 4:-4], pair['hr'][4:-4, 4:-4]) for out, pair in zip(outputs, pairs)]
+  assert per_image == {'val_lpips/chelsea': pytest.approx(expected[0]), 'val_lpips/coffee': pytest.approx(expected[1])}
+  assert means['val_lpips'] == pytest.approx(np.mean(expected)) and min(expected) > 0
 
 
 def test_small_validation_images_skip_niqe_unless_it_picks_the_best(caplog):

@@ -1,10 +1,11 @@
 """Converts official PyTorch ESRGAN weights into esrgan_jax model files, and our networks back into `.pth` files.
 
 Reads `.pth` files with `esrgan_jax.weights.torch_io` (no torch needed, no pickle code run). RRDBNet generators come
-in three key schemes (`GENERATOR_SCHEMES`): BasicSR / Real-ESRGAN, the ESRGAN repo of 2019 and the oldest `model.N`
-Sequential one; BasicSR's MSRResNet (SRResNet) is recognised by its keys too. Either may be wrapped as BasicSR's
-`{'params': sd, 'params_ema': sd}` and/or carry DataParallel's `module.` prefix. The architecture (block count,
-widths, scale) is inferred from the keys and shapes. Usage:
+in three key schemes (`GENERATOR_SCHEMES`): BasicSR / Real-ESRGAN, the ESRGAN repo of 2019 (also BSRGAN/RealSR) and
+the oldest `model.N` Sequential one (also ESRGAN+), x1 to x16; BasicSR's MSRResNet (SRResNet) and Real-ESRGAN's
+SRVGGNetCompact are recognised by their keys too. Any may be wrapped as BasicSR's `{'params': sd, 'params_ema': sd}`
+and/or carry DataParallel's `module.` prefix. The architecture (block count, widths, scale) is inferred from the keys
+and shapes. Usage:
 
   python -m esrgan_jax.convert generator RRDB_ESRGAN_x4.pth esrgan_x4.msgpack [--params-key params]
   python -m esrgan_jax.convert discriminator net_d.pth net_d.msgpack
@@ -32,6 +33,7 @@ from esrgan_jax.weights.state_dicts import (
   discriminator_to_torch,
   generator_from_torch_with_scheme,
   generator_to_torch,
+  torch_scheme,
 )
 
 
@@ -78,11 +80,11 @@ def _export_pth(args: argparse.Namespace) -> None:
   if arch in model_io.GENERATOR_ARCHS:
     module = model_io.GENERATOR_ARCHS[arch](**config)
     state, wrapper_keys = generator_to_torch(module, variables['params']), ('params', 'params_ema')
-    what = describe_generator(module)
+    what, scheme = describe_generator(module), torch_scheme(module)
   elif arch == 'VGGStyleDiscriminator':
     module = VGGStyleDiscriminator(**config)
     state, wrapper_keys = discriminator_to_torch(module, variables), ('params',)
-    what = describe_discriminator(module)
+    what, scheme = describe_discriminator(module), 'BasicSR'
   else:
     raise ValueError(
       f'{args.input} holds {arch}; to-pth exports generators ({", ".join(model_io.GENERATOR_ARCHS)}) '
@@ -90,7 +92,7 @@ def _export_pth(args: argparse.Namespace) -> None:
     )
   wrapper_keys = (args.key,) if args.key else wrapper_keys
   torch_io.save_state_dict(args.output, {key: state for key in wrapper_keys})
-  print(f'{args.input}: {what} -> BasicSR key names under {" and ".join(wrapper_keys)}; wrote {args.output}')
+  print(f'{args.input}: {what} -> {scheme} key names under {" and ".join(wrapper_keys)}; wrote {args.output}')
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -101,7 +103,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   )
   commands = parser.add_subparsers(dest='command', required=True)
   for name, run, what in (
-    ('generator', _convert_generator, 'an RRDBNet (any of the three key schemes) or MSRResNet'),
+    ('generator', _convert_generator, 'an RRDBNet (any key scheme), MSRResNet or SRVGGNetCompact'),
     ('discriminator', _convert_discriminator, "BasicSR's VGGStyleDiscriminator"),
   ):
     command = commands.add_parser(name, help=f'.pth of {what} -> esrgan_jax model file')
@@ -136,7 +138,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     'output', nargs='?', default=None, help='model file to write (default: lpips_NET.msgpack in the weights directory)'
   )
   lpips.set_defaults(run=_convert_lpips, input='the LPIPS weights')
-  to_pth = commands.add_parser('to-pth', help='esrgan_jax generator/discriminator file -> BasicSR-style .pth')
+  to_pth = commands.add_parser(
+    'to-pth', help='esrgan_jax generator/discriminator file -> .pth with BasicSR / Real-ESRGAN / ESRGAN+ key names'
+  )
   to_pth.add_argument('input', help='model file written by esrgan_jax')
   to_pth.add_argument('output', help='.pth to write (torch zip format)')
   to_pth.add_argument(

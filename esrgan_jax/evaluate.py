@@ -27,7 +27,7 @@ from esrgan_jax.inference.evaluation import (
   write_results,
 )
 from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric
-from esrgan_jax.weights.model_io import load_generator
+from esrgan_jax.weights.generator_files import load_any_generator
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,7 +38,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   )
   parser.add_argument('hr_dirs', nargs='+', type=Path, help='HR set folders, or folders of set folders')
   method = parser.add_mutually_exclusive_group()
-  method.add_argument('--model', type=Path, help='generator file (esrgan_jax.weights.model_io format)')
+  method.add_argument('--model', type=Path, help='generator file (ours, or a PyTorch .pth)')
   method.add_argument('--bicubic', action='store_true', help='evaluate MATLAB bicubic upscaling')
   parser.add_argument('--scale', type=int, default=None, help='bicubic scale (default 4); a model has its own')
   parser.add_argument('--modcrop', type=int, default=None, help='crop HR to a multiple of this (default: scale)')
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale, sr_fn, method = args.scale or 1, None, 'none'
   else:
     try:
-      module, params = load_generator(args.model, dtype=jnp.bfloat16 if args.bf16 else None)
+      module, params = load_any_generator(args.model, dtype=jnp.bfloat16 if args.bf16 else None)
     except (FileNotFoundError, ValueError) as e:
       print(f'Cannot load --model: {e}', file=sys.stderr)
       return 2

@@ -20,7 +20,8 @@ import tqdm
 from esrgan_jax import runtime
 from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image_raw, write_image
 from esrgan_jax.inference.apply import make_apply_fn, upscale_array
-from esrgan_jax.weights.model_io import load_generator
+from esrgan_jax.inference.interpolation import load_denoise_blend
+from esrgan_jax.weights.generator_files import load_any_generator
 
 
 def output_path(in_path: Path, in_root: Path, out_dir: Path, suffix: str, ext: str, has_alpha: bool) -> Path:
@@ -41,7 +42,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   )
   parser.add_argument('-i', '--input', required=True, type=Path, help='an image file or a folder (recursive)')
   parser.add_argument('-o', '--output', required=True, type=Path, help='output folder')
-  parser.add_argument('--model', required=True, type=Path, help='generator file (esrgan_jax.weights.model_io format)')
+  parser.add_argument('--model', required=True, type=Path, help='generator file (ours, or a PyTorch .pth)')
+  parser.add_argument(
+    '--denoise-strength',
+    type=float,
+    default=None,
+    help="Real-ESRGAN's denoise strength: blend --model (1: realesr-general-x4v3) with --wdn-model (0)",
+  )
+  parser.add_argument('--wdn-model', type=Path, default=None, help='realesr-general-wdn-x4v3, for --denoise-strength')
   parser.add_argument('--tile', type=int, default=0, help='core tile size in input pixels; 0 = whole image')
   parser.add_argument('--tile-pad', type=int, default=16, help='context pixels on each tile side (overlap = 2x)')
   parser.add_argument('--batch-tiles', type=int, default=4, help='tiles per network call')
@@ -64,6 +72,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.error(f'input {args.input} does not exist.')
   if args.outscale is not None and args.outscale <= 0:
     parser.error(f'--outscale must be positive, got {args.outscale}.')
+  if (args.denoise_strength is None) != (args.wdn_model is None):
+    parser.error('--denoise-strength and --wdn-model go together (realesr-general-x4v3 in --model).')
   if args.tile < 0 or args.tile_pad < 0 or args.batch_tiles < 1:
     parser.error('--tile and --tile-pad must be >= 0 and --batch-tiles >= 1.')
   return args
@@ -92,7 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'No images ({", ".join(IMAGE_EXTENSIONS)}) found in {args.input}.', file=sys.stderr)
     return 1
   try:
-    module, params = load_generator(args.model, dtype=jnp.bfloat16 if args.bf16 else None)
+    dtype = jnp.bfloat16 if args.bf16 else None
+    if args.wdn_model:
+      module, params = load_denoise_blend(args.model, args.wdn_model, args.denoise_strength, dtype)
+    else:
+      module, params = load_any_generator(args.model, dtype)
   except (FileNotFoundError, ValueError) as e:
     print(f'Cannot load --model: {e}', file=sys.stderr)
     return 2

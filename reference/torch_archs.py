@@ -32,28 +32,121 @@ class TorchRRDB(nn.Module):
 
 
 class TorchRRDBNet(nn.Module):
-  """BasicSR-named RRDBNet: conv_first, body.{i}.rdb{k}.conv{j}, conv_body, conv_up1/2, conv_hr, conv_last."""
+  """BasicSR-named RRDBNet: conv_first, body.{i}.rdb{k}.conv{j}, conv_body, conv_up1..conv_up{N}, conv_hr, conv_last.
 
-  def __init__(self, num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32):
+  N = num_upsample x2 stages (default 2); the input is pixel-unshuffled by 2**N / scale (Real-ESRGAN's x2/x1)."""
+
+  def __init__(self, num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32, num_upsample=2):
     super().__init__()
-    self.scale = scale
-    in_ch = num_in_ch * {4: 1, 2: 4, 1: 16}[scale]
-    self.conv_first = nn.Conv2d(in_ch, num_feat, 3, 1, 1)
+    self.unshuffle, self.num_upsample = 2**num_upsample // scale, num_upsample
+    self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1)
     self.body = nn.Sequential(*[TorchRRDB(num_feat, num_grow_ch) for _ in range(num_block)])
     self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-    self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-    self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    for n in range(1, num_upsample + 1):
+      setattr(self, f'conv_up{n}', nn.Conv2d(num_feat, num_feat, 3, 1, 1))
     self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
     self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
 
   def forward(self, x):
-    if self.scale < 4:
-      x = F.pixel_unshuffle(x, 4 // self.scale)
+    if self.unshuffle > 1:
+      x = F.pixel_unshuffle(x, self.unshuffle)
     feat = self.conv_first(x)
     feat = feat + self.conv_body(self.body(feat))
-    feat = F.leaky_relu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode='nearest')), 0.2)
-    feat = F.leaky_relu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode='nearest')), 0.2)
+    for n in range(1, self.num_upsample + 1):
+      feat = F.leaky_relu(getattr(self, f'conv_up{n}')(F.interpolate(feat, scale_factor=2, mode='nearest')), 0.2)
     return self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
+
+
+class TorchSequentialRDB(nn.Module):
+  """RDB of the old Sequential ESRGAN: conv{1-4} are (conv, LeakyReLU) Sequentials (keys conv{j}.0), conv5 a
+  Sequential of the conv alone. ESRGAN+ (`plus`) adds a bias-free 1x1 conv of x to x2 and then x2 to x4."""
+
+  def __init__(self, nf: int, gc: int, plus: bool):
+    super().__init__()
+    for j in range(1, 5):
+      setattr(self, f'conv{j}', nn.Sequential(nn.Conv2d(nf + (j - 1) * gc, gc, 3, 1, 1), nn.LeakyReLU(0.2)))
+    self.conv5 = nn.Sequential(nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1))
+    self.conv1x1 = nn.Conv2d(nf, gc, 1, 1, 0, bias=False) if plus else None
+
+  def forward(self, x):
+    x1 = self.conv1(x)
+    x2 = self.conv2(torch.cat((x, x1), 1))
+    if self.conv1x1 is not None:
+      x2 = x2 + self.conv1x1(x)
+    x3 = self.conv3(torch.cat((x, x1, x2), 1))
+    x4 = self.conv4(torch.cat((x, x1, x2, x3), 1))
+    if self.conv1x1 is not None:
+      x4 = x4 + x2
+    return self.conv5(torch.cat((x, x1, x2, x3, x4), 1)) * 0.2 + x
+
+
+class TorchSequentialRRDB(nn.Module):
+  def __init__(self, nf: int, gc: int, plus: bool):
+    super().__init__()
+    self.RDB1, self.RDB2, self.RDB3 = (TorchSequentialRDB(nf, gc, plus) for _ in range(3))
+
+  def forward(self, x):
+    return self.RDB3(self.RDB2(self.RDB1(x))) * 0.2 + x
+
+
+class TorchShortcut(nn.Module):
+  """x + sub(x), the old ESRGAN's ShortcutBlock (keys sub.N)."""
+
+  def __init__(self, sub: nn.Module):
+    super().__init__()
+    self.sub = sub
+
+  def forward(self, x):
+    return x + self.sub(x)
+
+
+class TorchSequentialRRDBNet(nn.Module):
+  """The oldest ESRGAN layout (BasicSR v0.0, ESRGAN+): one `model` Sequential, so keys are numbered: model.0 conv,
+  model.1 the trunk (sub.{i} RRDBs, sub.{num_block} conv), then per x2 stage (nearest upsample, conv, LeakyReLU),
+  then conv_hr, LeakyReLU, conv_last. The input is pixel-unshuffled by `unshuffle` first (Real-ESRGAN x2/x1 in old
+  names)."""
+
+  def __init__(
+    self, num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num_grow_ch=32, num_upsample=2, plus=False, unshuffle=1
+  ):
+    super().__init__()
+    self.unshuffle = unshuffle
+    trunk = [TorchSequentialRRDB(num_feat, num_grow_ch, plus) for _ in range(num_block)]
+    layers = [
+      nn.Conv2d(num_in_ch * unshuffle**2, num_feat, 3, 1, 1),
+      TorchShortcut(nn.Sequential(*trunk, nn.Conv2d(num_feat, num_feat, 3, 1, 1))),
+    ]
+    for _ in range(num_upsample):
+      layers += [nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(num_feat, num_feat, 3, 1, 1), nn.LeakyReLU(0.2)]
+    layers += [nn.Conv2d(num_feat, num_feat, 3, 1, 1), nn.LeakyReLU(0.2), nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)]
+    self.model = nn.Sequential(*layers)
+
+  def forward(self, x):
+    return self.model(F.pixel_unshuffle(x, self.unshuffle) if self.unshuffle > 1 else x)
+
+
+class TorchSRVGGNetCompact(nn.Module):
+  """Real-ESRGAN's SRVGGNetCompact from its description: `body` ModuleList of conv(in -> nf), act, num_conv x
+  (conv nf -> nf, act), conv(nf -> out * s * s); PixelShuffle(s) plus the nearest-upsampled input. act: PReLU with
+  nf parameters, LeakyReLU(0.1) or ReLU."""
+
+  def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=16, upscale=4, act_type='prelu'):
+    super().__init__()
+    self.upscale = upscale
+    act = {'prelu': lambda: nn.PReLU(num_parameters=num_feat), 'leakyrelu': lambda: nn.LeakyReLU(0.1), 'relu': nn.ReLU}[
+      act_type
+    ]
+    layers = [nn.Conv2d(num_in_ch, num_feat, 3, 1, 1), act()]
+    for _ in range(num_conv):
+      layers += [nn.Conv2d(num_feat, num_feat, 3, 1, 1), act()]
+    layers.append(nn.Conv2d(num_feat, num_out_ch * upscale * upscale, 3, 1, 1))
+    self.body = nn.ModuleList(layers)
+
+  def forward(self, x):
+    out = x
+    for layer in self.body:
+      out = layer(out)
+    return F.pixel_shuffle(out, self.upscale) + F.interpolate(x, scale_factor=self.upscale, mode='nearest')
 
 
 class TorchVGGStyleDiscriminator(nn.Module):

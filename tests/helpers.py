@@ -43,6 +43,7 @@ def random_variables(module, input_shape, seed=0) -> dict:
     'scale': lambda s: rng.uniform(0.5, 1.5, s),
     'mean': lambda s: rng.normal(0, 0.1, s),
     'var': lambda s: rng.uniform(0.5, 2.0, s),
+    'negative_slope': lambda s: rng.uniform(-0.5, 0.5, s),  # PReLU
   }
   shapes = jax.eval_shape(module.init, jax.random.key(0), jax.ShapeDtypeStruct(input_shape, np.float32))
   return jax.tree.map_with_path(lambda path, x: fill[path[-1].key](x.shape).astype(np.float32), shapes)

@@ -130,13 +130,13 @@ def test_outscale_resizes_the_network_output(generator, tmp_path):
 def test_bf16_runs_the_module_in_bfloat16(generator, tmp_path, monkeypatch):
   Image.fromarray(_pixels((8, 12, 3))).save(tmp_path / 'a.png')
   dtypes = []
-  load = upscale.load_generator
+  load = upscale.load_any_generator
 
   def spy(path, dtype=None):
     dtypes.append(dtype)
     return load(path, dtype=dtype)
 
-  monkeypatch.setattr(upscale, 'load_generator', spy)
+  monkeypatch.setattr(upscale, 'load_any_generator', spy)
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'bf16', '--bf16') == 0
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'fp32', '--fp32') == 0
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'default') == 0

@@ -1,16 +1,20 @@
 """Network interpolation (ESRGAN paper §3.4): θ = (1 − α)·θ_PSNR + α·θ_GAN, parameter by parameter, as a pytree map.
 
 α = 0 gives the PSNR-oriented generator, α = 1 the GAN one; values in between trade PSNR for perceptual detail
-without retraining. α outside [0, 1] extrapolates (allowed, with a warning).
+without retraining. α outside [0, 1] extrapolates (allowed, with a warning). Real-ESRGAN's denoise strength is the
+same blend between `realesr-general-wdn-x4v3` and `realesr-general-x4v3` (`load_denoise_blend`).
 """
 
 import dataclasses
 import math
+import os
 import warnings
 from typing import Any
 
 import flax.linen as nn
 import jax
+
+from esrgan_jax.weights.generator_files import load_any_generator
 
 SAME_ARCH_HINT = (
   'The two models must share one architecture: train or convert both with the same generator config '
@@ -74,3 +78,21 @@ def config_difference(a: nn.Module, b: nn.Module) -> dict[str, tuple[Any, Any]]:
     return {'arch': (type(a).__name__, type(b).__name__)}
   fields = (f.name for f in dataclasses.fields(a))
   return {f: (getattr(a, f), getattr(b, f)) for f in fields if getattr(a, f) != getattr(b, f)}
+
+
+def load_denoise_blend(
+  model_path: str | os.PathLike, wdn_path: str | os.PathLike, strength: float, dtype: Any = None
+) -> tuple[nn.Module, Any]:
+  """Real-ESRGAN's `--denoise_strength` (its `dni`): strength·θ_model + (1 − strength)·θ_wdn.
+
+  `model_path` is `realesr-general-x4v3` (strength 1: its full denoising), `wdn_path` its weak-denoise twin
+  `realesr-general-wdn-x4v3` (strength 0: keeps the noise); either file format `load_any_generator` reads. Returns
+  (generator, blended params); ValueError when the two files hold different generators.
+  """
+  module, params = load_any_generator(model_path, dtype)
+  wdn_module, wdn_params = load_any_generator(wdn_path, dtype)
+  difference = config_difference(module, wdn_module)
+  if difference:
+    fields = ', '.join(f'{name} {a!r} vs {b!r}' for name, (a, b) in difference.items())
+    raise ValueError(f'--model and --wdn-model describe different generators ({fields}). {SAME_ARCH_HINT}')
+  return module, interpolate(wdn_params, params, strength)

@@ -50,9 +50,9 @@ def fold_batch_norm(module: nn.Module, variables: dict[str, Any]) -> tuple[nn.Mo
 
   `module` is an RRDBNet or MSRResNet; with `use_bn=True`, `variables` holds 'params' and 'batch_stats' and the
   result is `module.clone(use_bn=False)` (same dtype) with numpy params in the BN-free layout. A module without BN
-  comes back unchanged with `variables['params']`.
+  (or without a `use_bn` field, like SRVGGNetCompact) comes back unchanged with `variables['params']`.
   """
-  if not module.use_bn:
+  if not getattr(module, 'use_bn', False):
     return module, variables['params']
   if 'batch_stats' not in variables:
     raise ValueError(

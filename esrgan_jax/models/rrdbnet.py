@@ -1,9 +1,9 @@
 """RRDBNet, the ESRGAN generator (Wang et al. 2018), laid out like BasicSR's `RRDBNet`.
 
-Parameter names follow BasicSR (`conv_first`, `body_{i}/rdb{k}/conv{j}`, `conv_body`, `conv_up1`, `conv_up2`,
-`conv_hr`, `conv_last`), so official weights map one to one (see `esrgan_jax.convert`). `use_bn=True` adds a
-BatchNorm `bn{j}` after each RDB conv (the paper's with-BN ablation); fold them with
-`esrgan_jax.models.fold_batch_norm`.
+Parameter names follow BasicSR (`conv_first`, `body_{i}/rdb{k}/conv{j}`, `conv_body`, `conv_up1`, `conv_up2`, ...,
+`conv_hr`, `conv_last`), so official weights map one to one (see `esrgan_jax.weights.state_dicts`). `use_bn=True`
+adds a BatchNorm `bn{j}` after each RDB conv (the paper's with-BN ablation); fold them with
+`esrgan_jax.models.fold_batch_norm`. `esrgan_plus=True` adds ESRGAN+'s extra residual paths (`rdb{k}/conv1x1`).
 """
 
 from typing import Any
@@ -27,14 +27,33 @@ def lrelu(x: jax.Array) -> jax.Array:
 
 
 _SPLIT_CHANNELS = 128  # input width of each RDB's conv3 with the default widths
+UNSHUFFLE_FACTORS = (1, 2, 4)  # pixel-unshuffle of the input: none, Real-ESRGAN's x2 and x1 models
+
+
+def default_num_upsample(scale: int) -> int:
+  """Upsampling stages of an RRDBNet whose `num_upsample` is None: 2 up to x4 (x2 and x1 pixel-unshuffle the input,
+  as Real-ESRGAN's models do), log2(scale) above."""
+  return max(2, scale.bit_length() - 1)
+
+
+def unshuffle_factor(scale: int, num_upsample: int) -> int:
+  """The pixel-unshuffle factor 2**num_upsample / scale; ValueError unless it is 1, 2 or 4."""
+  factor, remainder = divmod(2**num_upsample, scale) if scale >= 1 else (0, 1)
+  if remainder or factor not in UNSHUFFLE_FACTORS:
+    raise ValueError(
+      f'RRDBNet with {num_upsample} x2 upsampling stages cannot upscale x{scale}: 2**num_upsample / scale must be '
+      f'1, 2 or 4 (the pixel-unshuffle of the input). Set num_upsample to log2(scale), or leave it None.'
+    )
+  return factor
 
 
 class ResidualDenseBlock(nn.Module):
   """Five densely connected 3x3 convs; returns `conv5(...) * res_scale + x`. x: [B, H, W, num_feat].
 
   With `use_bn`, BatchNorm `bn{j}` follows conv{j} (before the LeakyReLU, and before the residual scaling for j = 5).
-  `cpu_conv_split` computes a conv with exactly 128 input channels as two 64-channel convs (same params; see
-  RRDBNet).
+  `esrgan_plus` (ESRGAN+, Rakotonirina & Rasoanaivo 2020) adds a bias-free 1x1 conv `conv1x1` of x to x2 (after its
+  LeakyReLU) and that sum to x4. `cpu_conv_split` computes a conv with exactly 128 input channels as two 64-channel
+  convs (same params; see RRDBNet).
   """
 
   num_feat: int = 64
@@ -42,6 +61,7 @@ class ResidualDenseBlock(nn.Module):
   res_scale: float = 0.2
   init_scale: float = 0.1
   use_bn: bool = False
+  esrgan_plus: bool = False
   cpu_conv_split: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
@@ -57,10 +77,23 @@ class ResidualDenseBlock(nn.Module):
       )(inputs)
       return batch_norm(train, f'bn{j}', **kw)(out) if self.use_bn else out
 
-    feats = x
+    outs = [x]
     for j in range(1, 5):  # torch concatenates (x, x1, x2, ...) on channels; NHWC keeps that order on the last axis
-      feats = jnp.concatenate([feats, lrelu(conv(self.num_grow_ch, j, feats))], axis=-1)
-    return conv(self.num_feat, 5, feats) * self.res_scale + x
+      out = lrelu(conv(self.num_grow_ch, j, jnp.concatenate(outs, axis=-1)))
+      if self.esrgan_plus and j == 2:
+        out = out + Conv(
+          self.num_grow_ch,
+          1,
+          padding=0,
+          use_bias=False,
+          kernel_init=kaiming_normal_init(self.init_scale),
+          name='conv1x1',
+          **kw,
+        )(x)
+      if self.esrgan_plus and j == 4:
+        out = out + outs[2]
+      outs.append(out)
+    return conv(self.num_feat, 5, jnp.concatenate(outs, axis=-1)) * self.res_scale + x
 
 
 class RRDB(nn.Module):
@@ -71,6 +104,7 @@ class RRDB(nn.Module):
   res_scale: float = 0.2
   init_scale: float = 0.1
   use_bn: bool = False
+  esrgan_plus: bool = False
   cpu_conv_split: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
@@ -85,6 +119,7 @@ class RRDB(nn.Module):
         self.res_scale,
         self.init_scale,
         self.use_bn,
+        self.esrgan_plus,
         self.cpu_conv_split,
         self.dtype,
         self.param_dtype,
@@ -96,8 +131,12 @@ class RRDB(nn.Module):
 class RRDBNet(nn.Module):
   """ESRGAN generator. x: [B, H, W, num_in_ch] in [0, 1] -> [B, H*scale, W*scale, num_out_ch] (not clipped).
 
-  `scale` 2 and 1 pixel-unshuffle the input by 2 and 4 first (Real-ESRGAN's x2/x1 models), so H and W must be
-  divisible by 2 (scale 2) or 4 (scale 1); the trunk always upsamples x4. `init_scale` multiplies the Kaiming init of
+  The trunk upsamples by 2**num_upsample (each stage: nearest x2, conv `conv_up{n}`, LeakyReLU). With
+  `num_upsample=None` that is 2 stages up to x4, log2(scale) above, and `scale` 2 and 1 pixel-unshuffle the input by
+  2 and 4 first (Real-ESRGAN's x2/x1 models), so H and W must be divisible by 2 (scale 2) or 4 (scale 1). Models
+  without pixel-unshuffle at x2 or x1 (BSRGAN x2, the old ESRGAN x1 models) set `num_upsample` to 1 or 0; any power
+  of two with 2**num_upsample / scale in (1, 2, 4) works. `esrgan_plus` adds ESRGAN+'s 1x1 convs to every RDB.
+  `init_scale` multiplies the Kaiming init of
   the RDB convs (all other convs keep PyTorch's default init); `res_scale` is the residual scaling beta.
   `train` matters only with `use_bn` (batch statistics; mark `batch_stats` mutable).
   `dtype` is the compute dtype (e.g. bfloat16), `param_dtype` the storage dtype of the params. `cpu_conv_split` is a
@@ -115,18 +154,26 @@ class RRDBNet(nn.Module):
   res_scale: float = 0.2
   init_scale: float = 0.1
   use_bn: bool = False
+  num_upsample: int | None = None
+  esrgan_plus: bool = False
   cpu_conv_split: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
+  @property
+  def upsample_stages(self) -> int:
+    """The number of x2 upsampling stages: `num_upsample`, or `default_num_upsample(scale)` when it is None."""
+    return default_num_upsample(self.scale) if self.num_upsample is None else self.num_upsample
+
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    if self.scale not in (1, 2, 4):
-      raise ValueError(f'RRDBNet scale must be 4, 2 or 1, got {self.scale}.')
+    if self.scale < 1 or self.scale & (self.scale - 1):
+      raise ValueError(f'RRDBNet scale must be a power of two (1, 2, 4, 8, 16, ...), got {self.scale}.')
+    factor = unshuffle_factor(self.scale, self.upsample_stages)
     check_nhwc(x, self.num_in_ch, 'RRDBNet')
     conv = lambda features, name: Conv(features, dtype=self.dtype, param_dtype=self.param_dtype, name=name)
-    if self.scale < 4:
-      x = pixel_unshuffle(x, 4 // self.scale)
+    if factor > 1:
+      x = pixel_unshuffle(x, factor)
     feat = conv(self.num_feat, 'conv_first')(x)
     body = feat
     for i in range(self.num_block):
@@ -136,12 +183,13 @@ class RRDBNet(nn.Module):
         self.res_scale,
         self.init_scale,
         self.use_bn,
+        self.esrgan_plus,
         self.cpu_conv_split,
         self.dtype,
         self.param_dtype,
         name=f'body_{i}',
       )(body, train)
     feat = feat + conv(self.num_feat, 'conv_body')(body)
-    feat = lrelu(conv(self.num_feat, 'conv_up1')(upsample_nearest2x(feat)))
-    feat = lrelu(conv(self.num_feat, 'conv_up2')(upsample_nearest2x(feat)))
+    for n in range(1, self.upsample_stages + 1):
+      feat = lrelu(conv(self.num_feat, f'conv_up{n}')(upsample_nearest2x(feat)))
     return conv(self.num_out_ch, 'conv_last')(lrelu(conv(self.num_feat, 'conv_hr')(feat)))

@@ -3,7 +3,8 @@
 `configs/*.py` start from `get_config()` and override fields. Both stages run in order, each into its own folder of
 the workdir; `stages=('gan',)` with `gan.pretrained` fine-tunes any generator file (e.g. converted RRDB_PSNR_x4).
 `config.model` holds `arch` plus that generator's constructor fields (scale and dtype come from `config.scale` and
-`config.half_precision`); an MSRResNet config replaces it wholesale (see configs/ablation/).
+`config.half_precision`); an MSRResNet or SRVGGNetCompact config replaces it wholesale (see configs/ablation/ and
+`compact_model`, used by configs/compact.py).
 """
 
 import importlib.util
@@ -55,6 +56,17 @@ def stage_config(**overrides) -> ml_collections.ConfigDict:
   )
   stage.update(overrides)
   return stage
+
+
+def compact_model(**overrides) -> ml_collections.ConfigDict:
+  """A `config.model` for Real-ESRGAN's SRVGGNetCompact, by default realesr-general-x4v3's size."""
+  model = ml_collections.ConfigDict()
+  model.arch = 'SRVGGNetCompact'
+  model.num_feat = 64  # channels of every conv but the last
+  model.num_conv = 32  # convs between the first and the last one (realesr-animevideov3: 16)
+  model.act_type = 'prelu'  # prelu (a learned slope per channel) | leakyrelu (slope 0.1) | relu
+  model.update(overrides)
+  return model
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -53,7 +53,8 @@ def create_generator(config: ml_collections.ConfigDict) -> nn.Module:
   if unknown:
     raise ValueError(
       f'config.model.{unknown[0]} is not a field of {arch}; {arch} takes {", ".join(sorted(allowed))} '
-      f'(config.scale sets the scale).'
+      f'(config.scale sets the scale). To change the arch, replace config.model wholesale (e.g. '
+      f'default_config.compact_model() for SRVGGNetCompact, as configs/compact.py does).'
     )
   return runtime.for_platform(cls(scale=config.scale, dtype=compute_dtype(config), **fields))
 

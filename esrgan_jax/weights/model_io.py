@@ -1,8 +1,8 @@
 """Self-describing model files: flax msgpack holding `{'arch', 'config', 'variables'}`; no torch needed to load.
 
 `arch` names a module class of this package and `config` its constructor fields, so `load_generator` can rebuild
-the generator (RRDBNet or MSRResNet, any scale and block count) of a converted official file or of our own training
-export, `esrgan_jax.weights.perceptual` the VGG19 or MINC weights of the perceptual loss, and
+the generator (RRDBNet, MSRResNet or SRVGGNetCompact, any scale and size) of a converted official file or of our own
+training export, `esrgan_jax.weights.perceptual` the VGG19 or MINC weights of the perceptual loss, and
 `esrgan_jax.weights.lpips_weights` the LPIPS metric's.
 """
 
@@ -21,10 +21,11 @@ from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.models.vgg import VGG19Features
 
-ARCHS = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS)}
-GENERATOR_ARCHS: dict[str, type] = {cls.__name__: cls for cls in (RRDBNet, MSRResNet)}
+GENERATOR_ARCHS: dict[str, type] = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, SRVGGNetCompact)}
+ARCHS = {**GENERATOR_ARCHS, **{cls.__name__: cls for cls in (VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS)}}
 # Module fields that say how to run a network, not what it is: never stored in model files.
 RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'parent', 'name')
 
@@ -71,7 +72,7 @@ def save_generator(path: str | os.PathLike, module: nn.Module, params: Any) -> N
   arch = type(module).__name__
   if arch not in GENERATOR_ARCHS:
     raise ValueError(f'save_generator saves generators ({", ".join(GENERATOR_ARCHS)}), not {arch}.')
-  if module.use_bn:
+  if getattr(module, 'use_bn', False):
     raise ValueError(
       f'{arch} has BatchNorm layers (use_bn=True); generator files hold BN-free generators. Fold the '
       'BatchNorm first: module, params = esrgan_jax.models.fold_batch_norm.fold_batch_norm(module, variables).'

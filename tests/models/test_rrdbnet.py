@@ -65,8 +65,10 @@ def test_rejects_indivisible_input_for_scale_1():
 def test_rejects_wrong_channels_and_scale():
   with pytest.raises(ValueError, match='3 channels'):
     RRDBNet(num_block=1).init(jax.random.key(0), jnp.zeros((1, 8, 8, 4)))
-  with pytest.raises(ValueError, match='scale must be 4, 2 or 1'):
+  with pytest.raises(ValueError, match='scale must be a power of two'):
     RRDBNet(scale=3, num_block=1).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+  with pytest.raises(ValueError, match='cannot upscale x2'):
+    RRDBNet(scale=2, num_block=1, num_upsample=4).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
 
 
 def test_bfloat16_compute_keeps_float32_params():

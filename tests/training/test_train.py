@@ -83,7 +83,10 @@ def test_validate_config_names_bad_fields():
 @pytest.mark.parametrize(
   'edit, message',
   [
-    (lambda c: setattr(c.model, 'arch', 'EDSR'), r"config.model.arch must be one of \['MSRResNet', 'RRDBNet'\]"),
+    (
+      lambda c: setattr(c.model, 'arch', 'EDSR'),
+      r"config.model.arch must be one of \['MSRResNet', 'RRDBNet', 'SRVGGNetCompact'\]",
+    ),
     (
       lambda c: setattr(c.model, 'num_grow_ch', 32),
       r'config.model.num_grow_ch is not a field of MSRResNet; '

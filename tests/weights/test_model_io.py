@@ -8,6 +8,7 @@ from helpers import random_params
 
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.weights import model_io, perceptual
 
 
@@ -16,6 +17,8 @@ from esrgan_jax.weights import model_io, perceptual
   [
     MSRResNet(scale=3, num_feat=8, num_block=2),
     RRDBNet(scale=2, num_feat=8, num_block=1, num_grow_ch=4, res_scale=0.5),
+    RRDBNet(scale=8, num_feat=8, num_block=1, num_grow_ch=4, esrgan_plus=True),
+    SRVGGNetCompact(scale=3, num_feat=8, num_conv=2, act_type='leakyrelu'),
   ],
   ids=lambda module: type(module).__name__,
 )
@@ -44,7 +47,7 @@ def test_bn_generators_and_other_modules_are_refused(tmp_path):
     model_io.save_generator(tmp_path / 'bn.msgpack', module, {})
   assert not (tmp_path / 'bn.msgpack').exists()
   model_io.save_model(tmp_path / 'vgg.msgpack', 'VGG19Features', {}, {'params': {}})
-  with pytest.raises(ValueError, match=r'holds a VGG19Features, not a generator \(RRDBNet, MSRResNet\)'):
+  with pytest.raises(ValueError, match=r'holds a VGG19Features, not a generator \(RRDBNet, .*SRVGGNetCompact\)'):
     model_io.load_generator(tmp_path / 'vgg.msgpack')
 
 

@@ -4,6 +4,7 @@ from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.models.unet_discriminator import UNetDiscriminatorSN
 from esrgan_jax.models.vgg import VGG19Features
 
-__all__ = ['MINCNet', 'MSRResNet', 'RRDBNet', 'VGG19Features', 'VGGStyleDiscriminator']
+__all__ = ['MINCNet', 'MSRResNet', 'RRDBNet', 'UNetDiscriminatorSN', 'VGG19Features', 'VGGStyleDiscriminator']

@@ -250,3 +250,38 @@ class TorchMINCNet(nn.Module):
         if (g, i) != (5, 3):
           x = F.relu(x)
     return x
+
+
+class TorchUNetDiscriminatorSN(nn.Module):
+  """Real-ESRGAN-named U-Net discriminator; spectral norm (torch's) on conv1-conv8."""
+
+  def __init__(self, num_in_ch=3, num_feat=64, skip_connection=True):
+    super().__init__()
+    self.skip_connection = skip_connection
+    sn = nn.utils.spectral_norm
+    f = num_feat
+    self.conv0 = nn.Conv2d(num_in_ch, f, 3, 1, 1)
+    self.conv1 = sn(nn.Conv2d(f, 2 * f, 4, 2, 1, bias=False))
+    self.conv2 = sn(nn.Conv2d(2 * f, 4 * f, 4, 2, 1, bias=False))
+    self.conv3 = sn(nn.Conv2d(4 * f, 8 * f, 4, 2, 1, bias=False))
+    self.conv4 = sn(nn.Conv2d(8 * f, 4 * f, 3, 1, 1, bias=False))
+    self.conv5 = sn(nn.Conv2d(4 * f, 2 * f, 3, 1, 1, bias=False))
+    self.conv6 = sn(nn.Conv2d(2 * f, f, 3, 1, 1, bias=False))
+    self.conv7 = sn(nn.Conv2d(f, f, 3, 1, 1, bias=False))
+    self.conv8 = sn(nn.Conv2d(f, f, 3, 1, 1, bias=False))
+    self.conv9 = nn.Conv2d(f, 1, 3, 1, 1)
+
+  def forward(self, x):
+    act = lambda t: F.leaky_relu(t, 0.2)
+    up = lambda t: F.interpolate(t, scale_factor=2, mode='bilinear', align_corners=False)
+    x0 = act(self.conv0(x))
+    x1 = act(self.conv1(x0))
+    x2 = act(self.conv2(x1))
+    x3 = act(self.conv3(x2))
+    x4 = act(self.conv4(up(x3)))
+    x4 = x4 + x2 if self.skip_connection else x4
+    x5 = act(self.conv5(up(x4)))
+    x5 = x5 + x1 if self.skip_connection else x5
+    x6 = act(self.conv6(up(x5)))
+    x6 = x6 + x0 if self.skip_connection else x6
+    return self.conv9(act(self.conv8(act(self.conv7(x6)))))

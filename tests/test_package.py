@@ -28,6 +28,8 @@ assert dict(os.environ) == environ, 'importing {module} changed the environment'
     'esrgan_jax.training.steps',
     'esrgan_jax.weights.state_dicts',
     'esrgan_jax.runtime',
+    'esrgan_jax.degradations.pipeline',
+    'esrgan_jax.weights.unet_discriminator',
   ],
 )
 def test_library_imports_without_tensorflow(module):

@@ -5,6 +5,15 @@ from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.srvgg import SRVGGNetCompact
+from esrgan_jax.models.unet_discriminator import UNetDiscriminatorSN
 from esrgan_jax.models.vgg import VGG19Features
 
-__all__ = ['MINCNet', 'MSRResNet', 'RRDBNet', 'SRVGGNetCompact', 'VGG19Features', 'VGGStyleDiscriminator']
+__all__ = [
+  'MINCNet',
+  'MSRResNet',
+  'RRDBNet',
+  'SRVGGNetCompact',
+  'UNetDiscriminatorSN',
+  'VGG19Features',
+  'VGGStyleDiscriminator',
+]

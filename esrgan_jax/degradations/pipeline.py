@@ -1,0 +1,153 @@
+"""Real-ESRGAN's second-order degradation: GT patches -> LR inputs, batched and jit-able, on device.
+
+Per example (Real-ESRGAN's order): USM-sharpen the GT; round 1: blur, random resize (up / down / keep; area,
+bilinear or bicubic), Gaussian or Poisson noise, JPEG; round 2: blur (with probability second_blur_prob), random
+resize relative to the LR size, noise; then, in random order, [resize to the LR size + final sinc filter] and JPEG;
+finally rounding to 8 bits. Every random choice is per example (Real-ESRGAN draws the resize per batch) and comes
+from `jax.random.fold_in(key, index)`, so the same (key, example index) always gives the same LR image, whatever the
+batch it is in: resuming a run reproduces it bit for bit. Resized intermediates live in fixed-size canvases
+(`resize`), so the whole pipeline has static shapes. Not reproduced: Real-ESRGAN's 400-pixel crop before degrading
+and its training-pair queue that shuffles examples across batches.
+"""
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from esrgan_jax.degradations.jpeg import jpeg
+from esrgan_jax.degradations.kernels import (
+  BLUR_KERNEL_DRAWS,
+  FINAL_SINC_DRAWS,
+  BlurOptions,
+  blur,
+  categorical,
+  pulse_kernel,
+  random_blur_kernel,
+  random_final_sinc_kernel,
+  scaled,
+)
+from esrgan_jax.degradations.noise import NOISE_DRAWS, NoiseOptions, random_noise
+from esrgan_jax.degradations.resize import RESIZE_METHODS, fill_beyond, resize
+from esrgan_jax.degradations.usm import usm_sharpen
+
+
+@dataclasses.dataclass(frozen=True)
+class DegradationOptions:
+  """All settings of the pipeline; defaults are Real-ESRGAN's train_realesrgan_x4plus.yml.
+
+  resize_probs*: probabilities of (up, down, keep); resize_range*: factor range (down from the low end to 1, up
+  from 1 to the high end; round 2 relative to the LR size); jpeg_range*: quality range.
+  """
+
+  scale: int = 4
+  sharpen_gt: bool = True
+  blur1: BlurOptions = BlurOptions()
+  resize_probs1: tuple[float, float, float] = (0.2, 0.7, 0.1)
+  resize_range1: tuple[float, float] = (0.15, 1.5)
+  noise1: NoiseOptions = NoiseOptions()
+  jpeg_range1: tuple[float, float] = (30.0, 95.0)
+  second_blur_prob: float = 0.8
+  blur2: BlurOptions = BlurOptions(sigma_range=(0.2, 1.5))
+  resize_probs2: tuple[float, float, float] = (0.3, 0.4, 0.3)
+  resize_range2: tuple[float, float] = (0.3, 1.2)
+  noise2: NoiseOptions = NoiseOptions(sigma_range=(1.0, 25.0), poisson_scale_range=(0.05, 2.5))
+  jpeg_range2: tuple[float, float] = (30.0, 95.0)
+  final_sinc_prob: float = 0.8
+
+
+def _random_factor(u: jax.Array, probs: tuple[float, float, float], factor_range: tuple[float, float]) -> jax.Array:
+  """From uniforms u [2]: up (U(1, high)), down (U(low, 1)) or keep (1), with probabilities `probs`."""
+  kind = categorical(u[0], probs)
+  return jnp.select(
+    [kind == 0, kind == 1], [scaled(u[1], 1.0, factor_range[1]), scaled(u[1], factor_range[0], 1.0)], 1.0
+  )
+
+
+def _scaled_size(hw: tuple[int, int], factor: jax.Array) -> jax.Array:
+  """floor(side * factor) per side, at least 1 (torch's F.interpolate output size); int32 [2]."""
+  return jnp.maximum(jnp.floor(jnp.array(hw, jnp.float32) * factor), 1).astype(jnp.int32)
+
+
+def _canvas(hw: tuple[int, int], high: float) -> tuple[int, int]:
+  return tuple(max(side, math.ceil(side * high)) for side in hw)
+
+
+def _pad_to(hw: tuple[int, int], canvas: jax.Array) -> tuple[tuple[int, int], ...]:
+  """jnp.pad widths that grow an [*hw, C] image to the canvas's height and width."""
+  return ((0, canvas.shape[0] - hw[0]), (0, canvas.shape[1] - hw[1]), (0, 0))
+
+
+def _random_method(u: jax.Array) -> jax.Array:
+  return categorical(u, (1 / len(RESIZE_METHODS),) * len(RESIZE_METHODS))
+
+
+def degrade(key: jax.Array, gt: jax.Array, options: DegradationOptions = DegradationOptions()) -> jax.Array:
+  """One GT image [H, W, 3] in [0, 1] (H, W multiples of scale, >= 26) -> LR [H / scale, W / scale, 3] on the
+  8-bit grid. Sharpens the GT first when options.sharpen_gt.
+
+  Random bits come from threefry's non-partitionable variant (a trace-time scope, not a global setting): its
+  pixel-sized draws compile ~5x faster on XLA:CPU, and each example's draws are computed per example anyway."""
+  with jax.threefry_partitionable(False):
+    return _degrade(key, gt, options)
+
+
+def _degrade(key: jax.Array, gt: jax.Array, options: DegradationOptions) -> jax.Array:
+  h, w, _ = gt.shape
+  if h % options.scale or w % options.scale or min(h, w) < 26:
+    raise ValueError(
+      f'degrade needs GT sides that are multiples of scale {options.scale} and at least 26 pixels, '
+      f'got {h}x{w}: crop GT patches to such a size (gt_size).'
+    )
+  params_key, noise1_key, noise2_key = jax.random.split(key, 3)
+  sizes = [BLUR_KERNEL_DRAWS, 2, 1, NOISE_DRAWS, 1, BLUR_KERNEL_DRAWS, 1, 2, 1, NOISE_DRAWS, FINAL_SINC_DRAWS, 1, 1, 1]
+  draws = iter(jnp.split(jax.random.uniform(params_key, (sum(sizes),)), np.cumsum(sizes)[:-1]))
+  image = usm_sharpen(gt) if options.sharpen_gt else gt
+  full = jnp.array([h, w], jnp.int32)
+
+  # Round 1: blur, resize into a canvas that fits the largest factor, noise, JPEG.
+  image = blur(image, random_blur_kernel(next(draws), options.blur1))
+  size1 = _scaled_size((h, w), _random_factor(next(draws), options.resize_probs1, options.resize_range1))
+  image = resize(image, full, size1, _canvas((h, w), options.resize_range1[1]), _random_method(next(draws)[0]))
+  image = random_noise(noise1_key, next(draws), image, options.noise1)
+  image = fill_beyond(jpeg(image, scaled(next(draws)[0], *options.jpeg_range1)), size1)
+
+  # Round 2: the resize is relative to the LR size.
+  kernel2 = random_blur_kernel(next(draws), options.blur2)
+  image = blur(image, jnp.where(next(draws)[0] < options.second_blur_prob, kernel2, pulse_kernel()))
+  lr_hw = (h // options.scale, w // options.scale)
+  size2 = _scaled_size(lr_hw, _random_factor(next(draws), options.resize_probs2, options.resize_range2))
+  image = resize(image, size1, size2, _canvas(lr_hw, options.resize_range2[1]), _random_method(next(draws)[0]))
+  image = random_noise(noise2_key, next(draws), image, options.noise2)
+
+  # Final: [resize to LR + sinc] and JPEG, in random order.
+  sinc = random_final_sinc_kernel(next(draws), options.final_sinc_prob)
+  quality = scaled(next(draws)[0], *options.jpeg_range2)
+  method = _random_method(next(draws)[0])
+  lr = jnp.array(lr_hw, jnp.int32)
+  to_lr = lambda x: blur(resize(x, size2, lr, lr_hw, method), sinc)
+  jpeg_last = next(draws)[0] < 0.5
+  # One JPEG call for both orders: the LR image, placed in the round-2 canvas, compresses like the LR image alone.
+  before_jpeg = jnp.where(
+    jpeg_last, fill_beyond(jnp.pad(jnp.clip(to_lr(image), 0, 1), _pad_to(lr_hw, image)), lr), image
+  )
+  compressed = jpeg(before_jpeg, quality)
+  image = jnp.where(jpeg_last, compressed[: lr_hw[0], : lr_hw[1]], to_lr(fill_beyond(compressed, size2)))
+  return jnp.clip(jnp.floor(image * 255 + 0.5), 0, 255) / 255  # 8-bit levels, rounded half up like `quantize`
+
+
+def example_keys(key: jax.Array, indices: jax.Array) -> jax.Array:
+  """One key per example: fold_in(key, index); [B] keys for int [B] indices."""
+  return jax.vmap(jax.random.fold_in, (None, 0))(key, indices)
+
+
+def synthesize_batch(
+  key: jax.Array, indices: jax.Array, gt: jax.Array, options: DegradationOptions = DegradationOptions()
+) -> tuple[jax.Array, jax.Array]:
+  """GT batch [B, H, W, 3] in [0, 1] and the examples' global indices [B] -> (LR [B, H/s, W/s, 3], the training
+  target [B, H, W, 3]: the USM-sharpened GT when options.sharpen_gt, else the GT). Jit with options static."""
+  lq = jax.vmap(degrade, (0, 0, None))(example_keys(key, indices), gt, options)
+  target = jax.vmap(usm_sharpen)(gt) if options.sharpen_gt else gt
+  return lq, target

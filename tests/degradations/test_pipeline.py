@@ -1,0 +1,65 @@
+"""The whole degradation: shapes, 8-bit output, determinism from (key, index), USM, bad input."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.ndimage
+from helpers import images
+
+from esrgan_jax.degradations.kernels import gaussian_kernel
+from esrgan_jax.degradations.pipeline import DegradationOptions, degrade, synthesize_batch
+from esrgan_jax.degradations.usm import USM_RADIUS, USM_SIGMA, usm_sharpen
+
+OPTIONS = DegradationOptions()
+
+
+@functools.cache
+def synthesize():
+  return jax.jit(synthesize_batch, static_argnums=3)  # one compilation for the module
+
+
+@pytest.fixture(scope='module')
+def gt():
+  return jnp.asarray(images((3, 32, 32, 3), seed=1))
+
+
+def test_output_is_lr_sized_on_the_8_bit_grid_and_target_is_sharpened(gt):
+  lq, target = synthesize()(jax.random.key(0), jnp.array([5, 6, 7]), gt, OPTIONS)
+  assert lq.shape == (3, 8, 8, 3) and target.shape == gt.shape
+  lq = np.asarray(lq)
+  assert lq.min() >= 0 and lq.max() <= 1
+  np.testing.assert_allclose(lq * 255, np.round(lq * 255), atol=1e-4)
+  np.testing.assert_allclose(target, jax.vmap(usm_sharpen)(gt), atol=1e-6)
+
+
+def test_each_example_depends_only_on_key_and_index(gt):
+  run = synthesize()
+  lq, _ = run(jax.random.key(0), jnp.array([5, 6, 7]), gt, OPTIONS)
+  permuted, _ = run(jax.random.key(0), jnp.array([7, 5, 6]), gt[jnp.array([2, 0, 1])], OPTIONS)
+  np.testing.assert_array_equal(np.asarray(permuted), np.asarray(lq)[[2, 0, 1]])  # bit-exact across batches
+  same_image, _ = run(jax.random.key(0), jnp.array([8, 9, 10]), jnp.stack([gt[0]] * 3), OPTIONS)
+  assert len({np.asarray(x).tobytes() for x in same_image}) == 3  # the index changes the degradation
+  other_key, _ = run(jax.random.key(1), jnp.array([5, 6, 7]), gt, OPTIONS)
+  assert not np.array_equal(np.asarray(other_key), np.asarray(lq))
+
+
+def test_usm_matches_a_numpy_reference():
+  image = images((40, 36, 3), seed=2)
+  taps = np.asarray(gaussian_kernel(USM_SIGMA, USM_SIGMA, 0.0, size=USM_RADIUS, support=USM_RADIUS)).sum(0)
+  blur = lambda x: scipy.ndimage.correlate1d(
+    scipy.ndimage.correlate1d(x, taps, 0, mode='mirror'), taps, 1, mode='mirror'
+  )
+  residual = image - blur(image)
+  mask = blur((np.abs(residual) * 255 > 10).astype(np.float64))
+  expected = mask * np.clip(image + 0.5 * residual, 0, 1) + (1 - mask) * image
+  np.testing.assert_allclose(usm_sharpen(jnp.asarray(image)), expected, atol=2e-5)
+  assert abs(USM_SIGMA - 8.0) < 1e-12  # OpenCV's sigma for a 51-tap kernel
+
+
+@pytest.mark.parametrize('shape', [(30, 32, 3), (16, 16, 3)])
+def test_degrade_rejects_unusable_gt_sizes(shape):
+  with pytest.raises(ValueError, match='multiples of scale 4 and at least 26'):
+    degrade(jax.random.key(0), jnp.zeros(shape), OPTIONS)

@@ -4,7 +4,8 @@ The graph maps `input` [B, C, H, W] in [0, 1] to `output` [B, C', scale*H, scale
 every ONNX upscaler (chaiNNer, onnxruntime pipelines). A generator that needs H and W to be multiples of m (RRDBNet
 x2 and x1 pixel-unshuffle by 2 and 4) gets its input reflect-padded at the bottom/right to a multiple of m inside
 the graph and its output cropped back, as `esrgan_jax.inference.tiling.upscale_image` does, so any H, W >= m works.
-The graph is traced from the module itself, so it covers every generator of `model_io.GENERATOR_ARCHS`.
+The graph is traced from the module itself, so any generator whose ops jax2onnx lowers with symbolic sizes exports
+(RRDBNet; not MSRResNet, whose `jax.image.resize` jax2onnx 0.17 lowers for static shapes only).
 """
 
 import os
@@ -71,14 +72,19 @@ def to_onnx(module: nn.Module, params: Any, *, fp16: bool = False, opset: int = 
   params = jax.tree.map(lambda p: np.asarray(p, dtype), params)
   m, scale = size_multiple_and_scale(module, params)
   shape = jax.export.symbolic_shape(f'B, {module.num_in_ch}, H, W', constraints=(f'H >= {m}', f'W >= {m}'))
-  return jax2onnx.to_onnx(
-    nchw_function(module, params, m, scale),
-    [jax.ShapeDtypeStruct(shape, dtype)],
-    model_name=name,
-    opset=opset,
-    input_names=['input'],
-    output_names=['output'],
-  )
+  try:
+    return jax2onnx.to_onnx(
+      nchw_function(module, params, m, scale),
+      [jax.ShapeDtypeStruct(shape, dtype)],
+      model_name=name,
+      opset=opset,
+      input_names=['input'],
+      output_names=['output'],
+    )
+  except jax.errors.InconclusiveDimensionOperation as e:  # an op jax2onnx lowers for static shapes only
+    raise ValueError(
+      f'jax2onnx cannot export {type(module).__name__} with dynamic batch, height and width: {str(e).splitlines()[0]}'
+    ) from e
 
 
 def save_onnx(path: str | os.PathLike, module: nn.Module, params: Any, *, fp16: bool = False, opset: int = 17) -> None:

@@ -17,6 +17,7 @@ widths, scale) is inferred from the keys and shapes. Usage:
 """
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -80,6 +81,8 @@ def _export_safetensors(args: argparse.Namespace) -> None:
 
 def _export_onnx(args: argparse.Namespace) -> None:
   module, params = model_io.load_generator(args.input)
+  for logger in ('jax2onnx', 'onnx_ir'):  # Per-node notes and skipped optional plugins, not problems of the export.
+    logging.getLogger(logger).setLevel(logging.ERROR)
   onnx_export.save_onnx(args.output, module, params, fp16=args.fp16, opset=args.opset)
   print(
     f'{args.input}: {describe_generator(module)} -> ONNX opset {args.opset}, {"float16" if args.fp16 else "float32"}, '

@@ -1,6 +1,7 @@
 """Converts official PyTorch ESRGAN weights into esrgan_jax model files, and our networks back into `.pth` files.
 
-Reads `.pth` files with `esrgan_jax.weights.torch_io` (no torch needed, no pickle code run). RRDBNet generators come
+Reads `.pth` files with `esrgan_jax.weights.torch_io` (no torch needed, no pickle code run) and `.safetensors`
+files with the same keys (told apart by content). RRDBNet generators come
 in three key schemes (`GENERATOR_SCHEMES`): BasicSR / Real-ESRGAN, the ESRGAN repo of 2019 (also BSRGAN/RealSR) and
 the oldest `model.N` Sequential one (also ESRGAN+), x1 to x16; BasicSR's MSRResNet (SRResNet) and Real-ESRGAN's
 SRVGGNetCompact are recognised by their keys too. Any may be wrapped as BasicSR's `{'params': sd, 'params_ema': sd}`
@@ -13,9 +14,12 @@ and shapes. Usage:
   python -m esrgan_jax.convert minc VGG16minc_53.pth [OUT]
   python -m esrgan_jax.convert lpips --net vgg --backbone vgg16-397923af.pth --linear vgg.pth [OUT]
   python -m esrgan_jax.convert to-pth esrgan_x4.msgpack esrgan_x4.pth [--key params]
+  python -m esrgan_jax.convert to-safetensors esrgan_x4.msgpack esrgan_x4.safetensors
+  python -m esrgan_jax.convert to-onnx esrgan_x4.msgpack esrgan_x4.onnx [--fp16]   # needs the [export] extra
 """
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -23,17 +27,14 @@ from typing import Any
 import jax
 import numpy as np
 
-from esrgan_jax.models.discriminator import VGGStyleDiscriminator
-from esrgan_jax.weights import lpips_weights, model_io, perceptual, torch_io
+from esrgan_jax.weights import lpips_weights, model_io, onnx_export, perceptual, safetensors_io, torch_io
+from esrgan_jax.weights.state_dict_files import exported_state_dict, read_state_dict
 from esrgan_jax.weights.state_dicts import (
   WRAPPER_KEYS,
   describe_discriminator,
   describe_generator,
   discriminator_from_torch,
-  discriminator_to_torch,
   generator_from_torch_with_scheme,
-  generator_to_torch,
-  torch_scheme,
 )
 
 
@@ -42,7 +43,7 @@ def _param_count(params: Any) -> str:
 
 
 def _convert_generator(args: argparse.Namespace) -> None:
-  scheme, module, params = generator_from_torch_with_scheme(torch_io.load_state_dict(args.input), args.params_key)
+  scheme, module, params = generator_from_torch_with_scheme(read_state_dict(args.input), args.params_key)
   model_io.save_generator(args.output, module, params)
   print(
     f'{args.input}: {scheme} key names -> {describe_generator(module)}, {_param_count(params)} params; '
@@ -51,7 +52,7 @@ def _convert_generator(args: argparse.Namespace) -> None:
 
 
 def _convert_discriminator(args: argparse.Namespace) -> None:
-  module, variables = discriminator_from_torch(torch_io.load_state_dict(args.input), args.params_key)
+  module, variables = discriminator_from_torch(read_state_dict(args.input), args.params_key)
   config = {field: getattr(module, field) for field in ('num_in_ch', 'num_feat', 'input_size')}
   model_io.save_model(args.output, 'VGGStyleDiscriminator', config, variables)
   print(
@@ -61,14 +62,14 @@ def _convert_discriminator(args: argparse.Namespace) -> None:
 
 def _convert_perceptual(args: argparse.Namespace) -> None:
   row = perceptual.network(args.network)
-  params = row.from_torch(torch_io.load_state_dict(args.input))
+  params = row.from_torch(read_state_dict(args.input))
   output = perceptual.weights_path(args.network, args.output)
   model_io.save_model(output, row.arch, {}, {'params': params})
   print(f'{args.input}: {row.arch} params ({_param_count(params)}); wrote {output}')
 
 
 def _convert_lpips(args: argparse.Namespace) -> None:
-  backbone, linear = (torch_io.load_state_dict(path) for path in (args.backbone, args.linear))
+  backbone, linear = (read_state_dict(path) for path in (args.backbone, args.linear))
   params = lpips_weights.lpips_from_torch(args.net, backbone, linear)
   output = lpips_weights.weights_path(args.net, args.output)
   model_io.save_model(output, 'LPIPS', {'net': args.net}, {'params': params})
@@ -76,23 +77,27 @@ def _convert_lpips(args: argparse.Namespace) -> None:
 
 
 def _export_pth(args: argparse.Namespace) -> None:
-  arch, config, variables = model_io.load_model(args.input)
-  if arch in model_io.GENERATOR_ARCHS:
-    module = model_io.GENERATOR_ARCHS[arch](**config)
-    state, wrapper_keys = generator_to_torch(module, variables['params']), ('params', 'params_ema')
-    what, scheme = describe_generator(module), torch_scheme(module)
-  elif arch == 'VGGStyleDiscriminator':
-    module = VGGStyleDiscriminator(**config)
-    state, wrapper_keys = discriminator_to_torch(module, variables), ('params',)
-    what, scheme = describe_discriminator(module), 'BasicSR'
-  else:
-    raise ValueError(
-      f'{args.input} holds {arch}; to-pth exports generators ({", ".join(model_io.GENERATOR_ARCHS)}) '
-      'and discriminators.'
-    )
+  state, what, wrapper_keys, scheme = exported_state_dict(args.input)
   wrapper_keys = (args.key,) if args.key else wrapper_keys
   torch_io.save_state_dict(args.output, {key: state for key in wrapper_keys})
   print(f'{args.input}: {what} -> {scheme} key names under {" and ".join(wrapper_keys)}; wrote {args.output}')
+
+
+def _export_safetensors(args: argparse.Namespace) -> None:
+  state, what, _, scheme = exported_state_dict(args.input)
+  safetensors_io.save_state_dict(args.output, state)
+  print(f'{args.input}: {what} -> {scheme} key names ({len(state)} tensors); wrote {args.output}')
+
+
+def _export_onnx(args: argparse.Namespace) -> None:
+  module, params = model_io.load_generator(args.input)
+  for logger in ('jax2onnx', 'onnx_ir'):  # Per-node notes and skipped optional plugins, not problems of the export.
+    logging.getLogger(logger).setLevel(logging.ERROR)
+  onnx_export.save_onnx(args.output, module, params, fp16=args.fp16, opset=args.opset)
+  print(
+    f'{args.input}: {describe_generator(module)} -> ONNX opset {args.opset}, {"float16" if args.fp16 else "float32"}, '
+    f'input NCHW [batch, {module.num_in_ch}, height, width]; wrote {args.output}'
+  )
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -107,7 +112,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ('discriminator', _convert_discriminator, "BasicSR's VGGStyleDiscriminator"),
   ):
     command = commands.add_parser(name, help=f'.pth of {what} -> esrgan_jax model file')
-    command.add_argument('input', help='.pth file (torch zip or legacy format)')
+    command.add_argument('input', help='.pth (torch zip or legacy format) or .safetensors file')
     command.add_argument('output', help='model file to write (.msgpack)')
     command.add_argument(
       '--params-key',
@@ -150,6 +155,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     help='write only this state dict (default: params and params_ema for a generator)',
   )
   to_pth.set_defaults(run=_export_pth)
+  to_safetensors = commands.add_parser(
+    'to-safetensors', help='esrgan_jax generator/discriminator file -> .safetensors (BasicSR keys; spandrel, chaiNNer)'
+  )
+  to_safetensors.add_argument('input', help='model file written by esrgan_jax')
+  to_safetensors.add_argument('output', help='.safetensors to write')
+  to_safetensors.set_defaults(run=_export_safetensors)
+  to_onnx = commands.add_parser('to-onnx', help='esrgan_jax generator file -> ONNX (NCHW, dynamic batch/height/width)')
+  to_onnx.add_argument('input', help='generator file written by esrgan_jax')
+  to_onnx.add_argument('output', help='.onnx to write (one file, weights inside)')
+  to_onnx.add_argument('--fp16', action='store_true', help='float16 weights, activations, input and output')
+  to_onnx.add_argument('--opset', type=int, default=17, help='ONNX opset (15 or newer)')
+  to_onnx.set_defaults(run=_export_onnx)
   return parser.parse_args(argv)
 
 
@@ -158,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   args = _parse_args(argv)
   try:
     args.run(args)
-  except (FileNotFoundError, ValueError) as e:  # ValueError includes torch_io.UnsafeCheckpointError.
+  except (FileNotFoundError, ImportError, ValueError) as e:  # ValueError includes torch_io.UnsafeCheckpointError.
     print(f'Cannot convert {args.input}: {e}', file=sys.stderr)
     return 2
   return 0

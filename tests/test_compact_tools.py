@@ -81,7 +81,7 @@ def test_evaluate_and_interpolate_compact_models(tmp_path, capsys):
     pixels = np.random.default_rng(seed).integers(0, 256, (16, 20, 3)).astype(np.uint8)
     Image.fromarray(pixels).save(tmp_path / 'set' / f'{seed}.png')
   _write_pth(tmp_path / 'a.pth', _params(0))
-  assert evaluate.main([str(tmp_path / 'set'), '--model', str(tmp_path / 'a.pth')]) == 0
+  assert evaluate.main([str(tmp_path / 'set'), '--model', str(tmp_path / 'a.pth'), '--metrics', 'psnr,ssim']) == 0
   assert 'scale 2' in capsys.readouterr().out
   model_io.save_generator(tmp_path / 'a.msgpack', MODULE, _params(0))
   model_io.save_generator(tmp_path / 'b.msgpack', MODULE, _params(1))

@@ -17,13 +17,14 @@ from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
-from esrgan_jax.weights import model_io, perceptual, state_dicts, torch_io
+from esrgan_jax.weights import model_io, perceptual, safetensors_io, state_dicts, torch_io
 
 torch = pytest.importorskip('torch')
 from helpers import (
   assert_close,
   assert_trees_equal,
   images,
+  random_params,
   random_variables,
   randomise_batch_norms,
   run_convert,
@@ -218,6 +219,91 @@ def test_generator_round_trip_through_pth(tmp_path):
   assert list(torch.load(tmp_path / 'params_only.pth', weights_only=True)) == ['params']
 
 
+@pytest.mark.parametrize(
+  'module, torch_net',
+  [
+    (RRDBNet(scale=2, **TINY), lambda: TorchRRDBNet(scale=2, **TINY)),
+    (MSRResNet(scale=3, num_feat=8, num_block=2), lambda: TorchMSRResNet(upscale=3, num_feat=8, num_block=2)),
+  ],
+  ids=['rrdbnet', 'msrresnet'],
+)
+def test_generator_round_trip_through_safetensors(tmp_path, capsys, module, torch_net):
+  """Our file loads with safetensors.torch into the torch reference net (as spandrel/chaiNNer load it), and back."""
+  from safetensors.torch import load_file  # pylint: disable=g-import-not-at-top
+
+  params = random_variables(module, (1, 8, 8, 3))['params']
+  model_io.save_generator(tmp_path / 'ours.msgpack', module, params)
+  run_convert('to-safetensors', tmp_path / 'ours.msgpack', tmp_path / 'ours.safetensors')
+  assert f'{state_dicts.describe_generator(module)} -> BasicSR key names' in capsys.readouterr().out
+  net = torch_net().eval()
+  net.load_state_dict(load_file(tmp_path / 'ours.safetensors'), strict=True)
+  x = images((1, 6, 8, 3))
+  assert_close(module.apply({'params': params}, x), torch_apply(net, x))
+  run_convert('generator', tmp_path / 'ours.safetensors', tmp_path / 'back.msgpack')
+  back_module, back_params = model_io.load_generator(tmp_path / 'back.msgpack')
+  assert back_module == module
+  assert_trees_equal(back_params, params)
+
+
+def test_safetensors_checkpoint_from_torch_with_params_prefixes(tmp_path):
+  """A flattened BasicSR checkpoint (`params.`/`params_ema.` keys, any suffix) converts like the .pth would."""
+  from safetensors.torch import save_file  # pylint: disable=g-import-not-at-top
+
+  nets = {key: seeded(seed, TorchRRDBNet, scale=1, **TINY) for seed, key in enumerate(('params', 'params_ema'))}
+  save_file(
+    {f'{key}.{name}': tensor for key, net in nets.items() for name, tensor in net.state_dict().items()},
+    tmp_path / 'g.bin',
+  )
+  x = images((1, 8, 8, 3))
+  for flags, expected in (((), 'params_ema'), (('--params-key', 'params'), 'params')):
+    run_convert('generator', tmp_path / 'g.bin', tmp_path / 'g.msgpack', *flags)
+    module, params = model_io.load_generator(tmp_path / 'g.msgpack')
+    assert module.scale == 1
+    assert_close(module.apply({'params': params}, x), torch_apply(nets[expected], x))
+
+
+def test_discriminator_round_trip_through_safetensors(tmp_path):
+  module = VGGStyleDiscriminator(num_feat=8)
+  variables = random_variables(module, (1, 128, 128, 3))
+  model_io.save_model(tmp_path / 'd.msgpack', 'VGGStyleDiscriminator', dict(num_feat=8), variables)
+  run_convert('to-safetensors', tmp_path / 'd.msgpack', tmp_path / 'd.safetensors')
+  run_convert('discriminator', tmp_path / 'd.safetensors', tmp_path / 'back.msgpack')
+  _, _, back_variables = model_io.load_model(tmp_path / 'back.msgpack')
+  assert_trees_equal(back_variables, variables)
+
+
+@pytest.mark.parametrize('command', ['generator', 'discriminator', 'vgg19'])
+def test_damaged_safetensors_is_refused_by_the_cli(tmp_path, capsys, command):
+  safetensors_io.save_state_dict(tmp_path / 'g.safetensors', tiny_basicsr_state())
+  data = (tmp_path / 'g.safetensors').read_bytes()
+  (tmp_path / 'g.safetensors').write_bytes(data[: len(data) // 2])
+  assert convert.main([command, str(tmp_path / 'g.safetensors'), str(tmp_path / 'out.msgpack')]) == 2
+  assert re.search(r'Cannot convert .*g\.safetensors: .*truncated or corrupt \.safetensors', capsys.readouterr().err)
+  assert not (tmp_path / 'out.msgpack').exists()
+
+
+def test_to_onnx_cli_writes_an_fp16_model(tmp_path, capsys):
+  pytest.importorskip('jax2onnx')
+  ort = pytest.importorskip('onnxruntime')
+  module = RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4)
+  params = random_variables(module, (1, 8, 8, 3))['params']
+  model_io.save_generator(tmp_path / 'g.msgpack', module, params)
+  run_convert('to-onnx', tmp_path / 'g.msgpack', tmp_path / 'g.onnx', '--fp16')
+  assert 'ONNX opset 17, float16, input NCHW [batch, 3, height, width]' in capsys.readouterr().out
+  session = ort.InferenceSession(str(tmp_path / 'g.onnx'), providers=['CPUExecutionProvider'])
+  x = images((2, 6, 5, 3))
+  out = session.run(None, {'input': x.transpose(0, 3, 1, 2).astype(np.float16)})[0]
+  assert_close(out.transpose(0, 2, 3, 1).astype(np.float32), module.apply({'params': params}, x), atol=1e-2)
+
+
+def test_to_onnx_without_the_export_extra_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+  monkeypatch.setitem(sys.modules, 'jax2onnx', None)
+  model_io.save_generator(tmp_path / 'g.msgpack', RRDBNet(**TINY), random_params(RRDBNet(**TINY)))
+  assert convert.main(['to-onnx', str(tmp_path / 'g.msgpack'), str(tmp_path / 'g.onnx')]) == 2
+  assert "pip install 'esrgan_jax[export]'" in capsys.readouterr().err
+  assert not (tmp_path / 'g.onnx').exists()
+
+
 @pytest.mark.parametrize('scale', [4, 3])
 def test_msrresnet_round_trip_through_pth(tmp_path, capsys, scale):
   module = MSRResNet(scale=scale, num_feat=8, num_block=3)
@@ -312,7 +398,7 @@ def test_errors_name_the_problem():
 def test_to_pth_rejects_other_model_files(tmp_path, capsys):
   model_io.save_model(tmp_path / 'vgg.msgpack', 'VGG19Features', {}, {'params': {}})
   assert convert.main(['to-pth', str(tmp_path / 'vgg.msgpack'), str(tmp_path / 'vgg.pth')]) == 2
-  assert 'holds VGG19Features; to-pth exports generators' in capsys.readouterr().err
+  assert 'holds VGG19Features; state dicts are exported for generators' in capsys.readouterr().err
 
 
 class _Payload:
@@ -347,6 +433,8 @@ def test_cli_converts_and_loads_without_torch(tmp_path):
       "assert convert.main(['generator', 'g.pth', 'g.msgpack']) == 0",
       "model_io.load_generator('g.msgpack')",
       "assert convert.main(['to-pth', 'g.msgpack', 'back.pth']) == 0",
+      "assert convert.main(['to-safetensors', 'g.msgpack', 'g.safetensors']) == 0",
+      "assert convert.main(['generator', 'g.safetensors', 'g2.msgpack']) == 0",
     ]
   )
   env = {

@@ -12,7 +12,7 @@ from esrgan_jax import evaluate, interpolate, upscale
 from esrgan_jax.data.image_io import read_image_raw
 from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.training import default_config, steps, train
-from esrgan_jax.weights import model_io, state_dicts, torch_io
+from esrgan_jax.weights import model_io, safetensors_io, state_dicts, torch_io
 
 MODULE = SRVGGNetCompact(scale=2, num_feat=8, num_conv=2)
 
@@ -39,10 +39,13 @@ def photo(tmp_path):
   return tmp_path / 'photo.png', pixels
 
 
-def test_upscale_reads_a_compact_pth(tmp_path, photo):
+@pytest.mark.parametrize('file_name', ['compact.pth', 'compact.safetensors'])
+def test_upscale_reads_a_compact_state_dict_file(tmp_path, photo, file_name):
   params = _params(0)
-  _write_pth(tmp_path / 'compact.pth', params)
-  assert upscale.main(['-i', str(photo[0]), '-o', str(tmp_path / 'out'), '--model', str(tmp_path / 'compact.pth')]) == 0
+  state = {'params': state_dicts.generator_to_torch(MODULE, params)}
+  save = safetensors_io.save_state_dict if file_name.endswith('.safetensors') else torch_io.save_state_dict
+  save(tmp_path / file_name, state)
+  assert upscale.main(['-i', str(photo[0]), '-o', str(tmp_path / 'out'), '--model', str(tmp_path / file_name)]) == 0
   out, _ = read_image_raw(tmp_path / 'out' / 'photo_out.png')
   np.testing.assert_allclose(out, _expected(params, photo[1]), atol=1)
 

@@ -1,4 +1,5 @@
-"""Loads a generator from whatever file a user has: our model file, or a PyTorch `.pth` converted on the fly."""
+"""Loads a generator from whatever file a user has: our model file, or a PyTorch `.pth` / `.safetensors` state dict
+converted on the fly."""
 
 import os
 from pathlib import Path
@@ -6,17 +7,18 @@ from typing import Any
 
 import flax.linen as nn
 
-from esrgan_jax.weights import model_io, torch_io
+from esrgan_jax.weights import model_io
+from esrgan_jax.weights.state_dict_files import read_state_dict
 from esrgan_jax.weights.state_dicts import generator_from_torch
 
-TORCH_SUFFIXES = ('.pth', '.pt', '.ckpt')
+STATE_DICT_SUFFIXES = ('.pth', '.pt', '.ckpt', '.safetensors')
 
 
 def load_any_generator(path: str | os.PathLike, dtype: Any = None) -> tuple[nn.Module, Any]:
-  """(generator, params) from an esrgan_jax model file or a PyTorch state dict (`TORCH_SUFFIXES`, any supported
+  """(generator, params) from an esrgan_jax model file or a PyTorch state dict (`STATE_DICT_SUFFIXES`, any supported
   family and key scheme, read without torch); `dtype` sets the compute dtype. Raises FileNotFoundError or ValueError
   saying what does not fit."""
-  if Path(path).suffix.lower() not in TORCH_SUFFIXES:
+  if Path(path).suffix.lower() not in STATE_DICT_SUFFIXES:
     return model_io.load_generator(path, dtype)
-  module, params = generator_from_torch(torch_io.load_state_dict(path))
+  module, params = generator_from_torch(read_state_dict(path))
   return module.clone(dtype=dtype), params

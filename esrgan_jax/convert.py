@@ -21,6 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from esrgan_jax import cli_help
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.weights import model_io, perceptual, torch_io
 from esrgan_jax.weights.state_dicts import (
@@ -86,16 +87,16 @@ def _export_pth(args: argparse.Namespace) -> None:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-    prog='python -m esrgan_jax.convert',
-    description=__doc__.split('\n')[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    prog='python -m esrgan_jax.convert', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )
   commands = parser.add_subparsers(dest='command', required=True)
   for name, run, what in (
     ('generator', _convert_generator, 'an RRDBNet (any of the three key schemes) or MSRResNet'),
     ('discriminator', _convert_discriminator, "BasicSR's VGGStyleDiscriminator"),
   ):
-    command = commands.add_parser(name, help=f'.pth of {what} -> esrgan_jax model file')
+    command = commands.add_parser(
+      name, help=f'.pth of {what} -> esrgan_jax model file', formatter_class=cli_help.HelpFormatter
+    )
     command.add_argument('input', help='.pth file (torch zip or legacy format)')
     command.add_argument('output', help='model file to write (.msgpack)')
     command.add_argument(
@@ -106,7 +107,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     command.set_defaults(run=run)
   for name, row in perceptual.PERCEPTUAL_NETWORKS.items():
-    command = commands.add_parser(name, help=f'{row.official_file} -> {row.arch} params (perceptual loss)')
+    command = commands.add_parser(
+      name, help=f'{row.official_file} -> {row.arch} params (perceptual loss)', formatter_class=cli_help.HelpFormatter
+    )
     command.add_argument('input', help=f'the official {row.official_file}')
     command.add_argument(
       'output',
@@ -117,7 +120,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
       '$ESRGAN_JAX_WEIGHTS)',
     )
     command.set_defaults(run=_convert_perceptual, network=name)
-  to_pth = commands.add_parser('to-pth', help='esrgan_jax generator/discriminator file -> BasicSR-style .pth')
+  to_pth = commands.add_parser(
+    'to-pth',
+    help='esrgan_jax generator/discriminator file -> BasicSR-style .pth',
+    formatter_class=cli_help.HelpFormatter,
+  )
   to_pth.add_argument('input', help='model file written by esrgan_jax')
   to_pth.add_argument('output', help='.pth to write (torch zip format)')
   to_pth.add_argument(

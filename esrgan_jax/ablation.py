@@ -5,7 +5,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from esrgan_jax import runtime
+from esrgan_jax import cli_help, runtime
 from esrgan_jax.configs import CONFIGS_DIR
 from esrgan_jax.training.ablation import COLUMNS, prepare, run
 
@@ -13,9 +13,7 @@ from esrgan_jax.training.ablation import COLUMNS, prepare, run
 def main(argv: Sequence[str] | None = None) -> int:
   """Runs the CLI; returns 0 when the report is written, 2 on unusable arguments or configs."""
   parser = argparse.ArgumentParser(
-    prog='python -m esrgan_jax.ablation',
-    description=__doc__.split('\n')[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    prog='python -m esrgan_jax.ablation', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )
   parser.add_argument('--workdir', required=True, help='One folder per variant, plus the report files.')
   parser.add_argument('--steps', type=int, required=True, help='Training steps per stage, the same for every variant.')

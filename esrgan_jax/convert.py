@@ -19,6 +19,7 @@ and shapes. Usage:
 """
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from esrgan_jax import cli_help
 from esrgan_jax.weights import lpips_weights, model_io, onnx_export, perceptual, safetensors_io, torch_io
 from esrgan_jax.weights.state_dict_files import exported_state_dict, read_state_dict
 from esrgan_jax.weights.state_dicts import (
@@ -102,16 +104,15 @@ def _export_onnx(args: argparse.Namespace) -> None:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-    prog='python -m esrgan_jax.convert',
-    description=__doc__.split('\n')[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    prog='python -m esrgan_jax.convert', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )
   commands = parser.add_subparsers(dest='command', required=True)
+  add_command = functools.partial(commands.add_parser, formatter_class=cli_help.HelpFormatter)
   for name, run, what in (
     ('generator', _convert_generator, 'an RRDBNet (any key scheme), MSRResNet or SRVGGNetCompact'),
     ('discriminator', _convert_discriminator, "BasicSR's VGGStyleDiscriminator"),
   ):
-    command = commands.add_parser(name, help=f'.pth of {what} -> esrgan_jax model file')
+    command = add_command(name, help=f'.pth of {what} -> esrgan_jax model file')
     command.add_argument('input', help='.pth (torch zip or legacy format) or .safetensors file')
     command.add_argument('output', help='model file to write (.msgpack)')
     command.add_argument(
@@ -122,7 +123,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     command.set_defaults(run=run)
   for name, row in perceptual.PERCEPTUAL_NETWORKS.items():
-    command = commands.add_parser(name, help=f'{row.official_file} -> {row.arch} params (perceptual loss)')
+    command = add_command(name, help=f'{row.official_file} -> {row.arch} params (perceptual loss)')
     command.add_argument('input', help=f'the official {row.official_file}')
     command.add_argument(
       'output',
@@ -133,7 +134,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
       '$ESRGAN_JAX_WEIGHTS)',
     )
     command.set_defaults(run=_convert_perceptual, network=name)
-  lpips = commands.add_parser('lpips', help='torchvision backbone + lpips linear layers -> LPIPS metric weights')
+  lpips = add_command('lpips', help='torchvision backbone + lpips linear layers -> LPIPS metric weights')
   lpips.add_argument(
     '--net', choices=lpips_weights.LPIPS_FILES, default='alex', help="LPIPS backbone (default: alex, the package's)"
   )
@@ -143,7 +144,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     'output', nargs='?', default=None, help='model file to write (default: lpips_NET.msgpack in the weights directory)'
   )
   lpips.set_defaults(run=_convert_lpips, input='the LPIPS weights')
-  to_pth = commands.add_parser(
+  to_pth = add_command(
     'to-pth', help='esrgan_jax generator/discriminator file -> .pth with BasicSR / Real-ESRGAN / ESRGAN+ key names'
   )
   to_pth.add_argument('input', help='model file written by esrgan_jax')
@@ -155,13 +156,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     help='write only this state dict (default: params and params_ema for a generator)',
   )
   to_pth.set_defaults(run=_export_pth)
-  to_safetensors = commands.add_parser(
+  to_safetensors = add_command(
     'to-safetensors', help='esrgan_jax generator/discriminator file -> .safetensors (BasicSR keys; spandrel, chaiNNer)'
   )
   to_safetensors.add_argument('input', help='model file written by esrgan_jax')
   to_safetensors.add_argument('output', help='.safetensors to write')
   to_safetensors.set_defaults(run=_export_safetensors)
-  to_onnx = commands.add_parser('to-onnx', help='esrgan_jax generator file -> ONNX (NCHW, dynamic batch/height/width)')
+  to_onnx = add_command('to-onnx', help='esrgan_jax generator file -> ONNX (NCHW, dynamic batch/height/width)')
   to_onnx.add_argument('input', help='generator file written by esrgan_jax')
   to_onnx.add_argument('output', help='.onnx to write (one file, weights inside)')
   to_onnx.add_argument('--fp16', action='store_true', help='float16 weights, activations, input and output')

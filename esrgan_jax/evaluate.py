@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jax.numpy as jnp
 
-from esrgan_jax import runtime
+from esrgan_jax import cli_help, runtime
 from esrgan_jax.inference import quality
 from esrgan_jax.inference.evaluation import (
   bicubic_sr_fn,
@@ -32,9 +32,7 @@ from esrgan_jax.weights.generator_files import load_any_generator
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-    prog='python -m esrgan_jax.evaluate',
-    description=__doc__.split('\n')[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    prog='python -m esrgan_jax.evaluate', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )
   parser.add_argument('hr_dirs', nargs='+', type=Path, help='HR set folders, or folders of set folders')
   method = parser.add_mutually_exclusive_group()
@@ -60,7 +58,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   )
   parser.add_argument('--out', type=Path, default=None, help='folder for metrics.csv and metrics.json')
   parser.add_argument('--tile', type=int, default=0, help='tiled inference (see upscale); 0 = whole image')
-  parser.add_argument('--tile-pad', type=int, default=16)
+  parser.add_argument('--tile-pad', type=int, default=16, help='context pixels on each tile side (see upscale)')
   parser.add_argument('--bf16', action='store_true', help='bfloat16 compute for the model')
   args = parser.parse_args(argv)
   if not (args.model or args.bicubic or args.no_reference):

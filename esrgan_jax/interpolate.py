@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from esrgan_jax import runtime
+from esrgan_jax import cli_help, runtime
 from esrgan_jax.inference.interpolation import SAME_ARCH_HINT, config_difference, interpolate, sweep_file_name
 from esrgan_jax.weights.model_io import load_generator, save_generator
 
@@ -34,9 +34,7 @@ def _output_paths(out: Path, alphas: Sequence[float]) -> list[Path]:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-    prog='python -m esrgan_jax.interpolate',
-    description=__doc__.split('\n')[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    prog='python -m esrgan_jax.interpolate', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )
   parser.add_argument('--psnr', required=True, type=Path, help='PSNR-oriented generator file (alpha = 0)')
   parser.add_argument('--gan', required=True, type=Path, help='GAN generator file of the same config (alpha = 1)')

@@ -15,7 +15,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from esrgan_jax import configs, runtime
-from esrgan_jax.training import train
+from esrgan_jax.training import config_errors, preflight, train, workdir_lock
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, TensorBoard logs and exported generators.')
@@ -40,6 +40,23 @@ config_flags.DEFINE_config_file(
 )
 
 
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with config mistakes reported in one line (exit 2); `--verbosity=1` keeps the traceback."""
+  try:
+    args = FLAGS(argv)
+    FLAGS.config.keys()  # a config file that failed to load raises here, not at parse time
+  except Exception as e:  # noqa: BLE001  (absl, ml_collections and the config file raise many kinds)
+    if config_errors.wants_traceback(argv):
+      raise
+    _exit_with(config_errors.describe(e, argv))
+  return args
+
+
+def _exit_with(message: str, code: int = 2) -> None:
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(code)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -55,7 +72,16 @@ def main(argv):
     jax.local_device_count(),
     jax.device_count(),
   )
-  results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  try:  # before anything is built or written
+    train.validate_config(FLAGS.config)
+    preflight.check_inputs(FLAGS.config, FLAGS.workdir)
+  except (ValueError, FileNotFoundError) as e:
+    _exit_with(str(e))
+  try:
+    with workdir_lock.hold(FLAGS.workdir):
+      results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except workdir_lock.WorkdirLockedError as e:
+    _exit_with(str(e), code=1)
   if jax.process_index() == 0:
     train.print_summary(results, FLAGS.workdir)
 
@@ -74,4 +100,4 @@ def _resolve_config_arg(argv: list[str]) -> list[str]:
 if __name__ == '__main__':
   runtime.use_fast_cpu_flags()
   flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, argv=_resolve_config_arg(sys.argv))
+  app.run(main, argv=_resolve_config_arg(sys.argv), flags_parser=_parse_flags)

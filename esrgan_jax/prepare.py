@@ -12,17 +12,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from esrgan_jax import cli_help
 from esrgan_jax.data.records import TFRECORD_SUFFIX
 from esrgan_jax.data.subimages import prepare
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-  pass
-
-
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-    prog='python -m esrgan_jax.prepare', description=__doc__, formatter_class=_HelpFormatter
+    prog='python -m esrgan_jax.prepare', description=__doc__, formatter_class=cli_help.HelpFormatter
   )
   parser.add_argument('--input', required=True, help='folder of HR images (searched recursively)')
   parser.add_argument('--output', required=True, help='new (or empty) output folder')

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from esrgan_jax import runtime
+from esrgan_jax import cli_help, runtime
 from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image_raw, write_image
 from esrgan_jax.inference.apply import make_apply_fn, upscale_array
 from esrgan_jax.inference.interpolation import load_denoise_blend
@@ -36,9 +36,7 @@ def output_path(in_path: Path, in_root: Path, out_dir: Path, suffix: str, ext: s
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
-    prog='python -m esrgan_jax.upscale',
-    description=__doc__.split('\n')[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    prog='python -m esrgan_jax.upscale', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )
   parser.add_argument('-i', '--input', required=True, type=Path, help='an image file or a folder (recursive)')
   parser.add_argument('-o', '--output', required=True, type=Path, help='output folder')
@@ -61,7 +59,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     help='output format; auto keeps the input format (images with alpha are always PNG)',
   )
   parser.add_argument('--outscale', type=float, default=None, help='final scale (default: the model scale)')
-  parser.add_argument('--alpha-upsampler', choices=('bicubic', 'network'), default='bicubic')
+  parser.add_argument(
+    '--alpha-upsampler',
+    choices=('bicubic', 'network'),
+    default='bicubic',
+    help='how the alpha channel of RGBA inputs is upscaled',
+  )
   precision = parser.add_mutually_exclusive_group()
   precision.add_argument('--fp32', dest='bf16', action='store_false', help='float32 compute (default)')
   precision.add_argument('--bf16', dest='bf16', action='store_true', help='bfloat16 compute, float32 params')

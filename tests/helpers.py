@@ -146,6 +146,21 @@ def converted_lpips(folder, net: str = 'alex'):
   return output
 
 
+def assert_running_stats_match_torch(batch_stats, net, rtol=1e-6) -> None:
+  """Every BatchNorm2d of the torch `net` has the running mean and var of flax `batch_stats` to `rtol` of the layer's
+  largest value (flax `body_1/bn2` is torch `body.1.bn2`)."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  canonical = lambda name: name.replace('/', '.').replace('_', '.')
+  flat = {canonical('/'.join(k.key for k in path)): v for path, v in jax.tree_util.tree_leaves_with_path(batch_stats)}
+  bns = {canonical(name): bn for name, bn in net.named_modules() if isinstance(bn, torch.nn.BatchNorm2d)}
+  assert bns and len(flat) == 2 * len(bns)
+  for name, bn in bns.items():
+    for ours, theirs in ((flat[f'{name}.mean'], bn.running_mean), (flat[f'{name}.var'], bn.running_var)):
+      theirs = theirs.numpy()
+      np.testing.assert_allclose(ours, theirs, rtol=0, atol=rtol * np.abs(theirs).max(), err_msg=name)
+
+
 def run_convert(*argv) -> None:
   """Runs `python -m esrgan_jax.convert ARGV` in-process and asserts success."""
   from esrgan_jax import convert  # pylint: disable=g-import-not-at-top

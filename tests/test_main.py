@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,7 +11,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from esrgan_jax.training import workdir_lock
 from esrgan_jax.weights import model_io
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +83,11 @@ def test_sigkill_then_rerun_resumes_bit_exactly(tmp_path):
   assert 'Resumed stage psnr from step' in resumed.stderr
   got = history(killed_dir / 'psnr')
   assert got == expected  # every step's losses, bit for bit, including those recomputed after the resume
+  # each step once: the records the killed run wrote after its last checkpoint were dropped on resume
+  assert (killed_dir / 'psnr' / 'history.jsonl').read_text() == (
+    tmp_path / 'ref' / 'psnr' / 'history.jsonl'
+  ).read_text()
+  assert re.search(r'^step 8/8 l_pix=\S+ ETA 0m00s$', resumed.stdout, re.MULTILINE)  # next to the step lines
   ref_params = model_io.load_generator(tmp_path / 'ref' / 'psnr' / 'generator.msgpack')[1]
   got_params = model_io.load_generator(killed_dir / 'psnr' / 'generator.msgpack')[1]
   import jax  # pylint: disable=g-import-not-at-top
@@ -122,3 +130,88 @@ def test_two_processes_end_to_end(tmp_path):
   for stage in ('psnr', 'gan'):
     assert (tmp_path / stage / 'summary.json').is_file()
     assert sorted(history(tmp_path / stage))[-1] == (8 if stage == 'psnr' else 2)
+
+
+def test_second_run_in_a_held_workdir_exits_at_once_naming_the_owner(tmp_path):
+  with workdir_lock.hold(tmp_path):
+    result = subprocess.run(main_command(tmp_path), env=env(), capture_output=True, text=True, timeout=600)
+  assert result.returncode == 1
+  assert result.stderr.splitlines()[-1] == (
+    f'error: {tmp_path} is in use by {workdir_lock.owner_description()}. Wait for that run to finish or stop it, '
+    'or choose another --workdir.'
+  )
+  assert sorted(p.name for p in tmp_path.iterdir()) == [workdir_lock.LOCK_FILE]  # nothing trained or written
+
+
+def test_two_processes_agree_that_a_held_workdir_is_taken(tmp_path):
+  """Only process 0 tries the lock; process 1 learns the outcome and stops too."""
+  port = free_port()
+  with workdir_lock.hold(tmp_path):
+    procs = [
+      subprocess.Popen(
+        main_command(
+          tmp_path, '--distributed', f'--coordinator=127.0.0.1:{port}', '--num-processes=2', f'--process-id={i}'
+        ),
+        env=env(1),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+      )
+      for i in range(2)
+    ]
+    errors = [p.communicate(timeout=600)[1] for p in procs]
+  assert [p.returncode for p in procs] == [1, 1], errors
+  assert f'in use by {workdir_lock.owner_description()}' in errors[0].splitlines()[-1]
+  assert 'in use by another run (see process 0)' in errors[1].splitlines()[-1]
+  assert not (tmp_path / 'psnr').exists()
+
+
+def test_missing_perceptual_weights_fail_before_anything_is_built(tmp_path):
+  overrides = ['--config.stages=("gan",)', f'--config.gan.pretrained={tmp_path / "g.msgpack"}']
+  result = subprocess.run(
+    main_command(tmp_path / 'run', *overrides, '--config.gan.perceptual_weight=1.0'),
+    env={**env(), 'ESRGAN_JAX_WEIGHTS': str(tmp_path / 'weights')},
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert result.returncode == 2
+  last = result.stderr.splitlines()[-1]
+  assert last.startswith("error: Missing training input: config.gan.pretrained = '") and 'vgg19.msgpack' in last
+  assert 'Traceback' not in result.stderr
+  assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize(
+  'args, message',
+  [
+    (
+      ['--config.gan.batch_sze=4'],
+      "error: --config.gan.batch_sze=4: config.gan has no field 'batch_sze'; did you mean 'batch_size'? Every field "
+      'is listed with a comment in esrgan_jax/training/default_config.py.',
+    ),
+    (
+      ['--config.psnr.num_steps=many'],
+      "error: --config.psnr.num_steps=many: bad value 'many' (invalid literal for int() with base 10: 'many'); give "
+      'a value of the type in esrgan_jax/training/default_config.py.',
+    ),
+    (['--config=no_such_config'], "error: --config: no config file 'no_such_config'; give a file like configs/demo.py"),
+  ],
+  ids=['typo', 'bad-value', 'no-config-file'],
+)
+def test_config_mistakes_print_one_line_and_exit_2(tmp_path, args, message):
+  result = subprocess.run(main_command(tmp_path, *args), env=env(), capture_output=True, text=True, timeout=600)
+  assert result.returncode == 2
+  assert result.stderr.startswith(message) and result.stderr.count('\n') == 1, result.stderr
+  assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_config_mistake_with_verbosity_1_shows_the_traceback(tmp_path):
+  result = subprocess.run(
+    main_command(tmp_path, '--config.gan.batch_sze=4', '--verbosity=1'),
+    env=env(),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert result.returncode != 0 and 'Traceback' in result.stderr and 'batch_sze' in result.stderr

@@ -1,6 +1,7 @@
 """Runs notebooks/interpolation.ipynb with nbclient on two tiny generators; checks the committed copy is executed."""
 
 import math
+import re
 from pathlib import Path
 
 import jax
@@ -40,6 +41,24 @@ def stdout_of(notebook: nbformat.NotebookNode) -> str:
   )
 
 
+LIBRARY_BANNER = re.compile(
+  r'oneDNN|cpu_feature_guard|absl::InitializeLog|TensorFlow binary|^[IWEF]\d{4} ', re.MULTILINE
+)
+
+
+def library_banners(notebook: nbformat.NotebookNode) -> list[str]:
+  """Output texts of `notebook` with a library's log banner (TensorFlow's oneDNN and CPU-feature notes, absl C++
+  logging): nothing a reader of the notebook asked for."""
+  texts = [
+    output.get('text', '')
+    for cell in notebook.cells
+    if cell.cell_type == 'code'
+    for output in cell.outputs
+    if output.output_type == 'stream'
+  ]
+  return [text for text in texts if LIBRARY_BANNER.search(text)]
+
+
 def psnr_table(text: str) -> dict[str, float]:
   """{row name: Y-PSNR} parsed from the sweep table the notebook prints."""
   lines = text.splitlines()
@@ -74,6 +93,7 @@ def test_interpolation_notebook_runs(tiny_models):
     if 'image/png' in output.get('data', {})
   ]
   assert len(images) == 1
+  assert not library_banners(notebook)
 
 
 def test_interpolation_notebook_explains_missing_models(tmp_path, monkeypatch):
@@ -88,3 +108,7 @@ def test_committed_interpolation_notebook_is_executed():
   assert all(cell.execution_count is not None for cell in code_cells)
   assert list(psnr_table(stdout_of(notebook))) == SWEEP_ROWS
   assert not [output for cell in code_cells for output in cell.outputs if output.output_type == 'error']
+
+
+def test_committed_interpolation_notebook_has_no_library_banners():
+  assert not library_banners(nbformat.read(INTERPOLATION_NOTEBOOK, as_version=4))

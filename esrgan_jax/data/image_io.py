@@ -19,6 +19,43 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _TIFF_SIGNATURES = (b'II*\x00', b'MM\x00*')
 _TIFF_BITS_PER_SAMPLE = 258
+_FORMAT_NAMES = 'PNG, JPEG, BMP, TIFF or WebP'
+
+
+def _format_of(data: bytes) -> str | None:
+  """The image format that `data`'s signature (first bytes) announces, or None."""
+  if data.startswith(_PNG_SIGNATURE):
+    return 'PNG'
+  if data.startswith(b'\xff\xd8\xff'):
+    return 'JPEG'
+  if data[:4] in _TIFF_SIGNATURES:
+    return 'TIFF'
+  if data.startswith(b'BM'):
+    return 'BMP'
+  if data[:4] == b'RIFF' and data[8:12] == b'WEBP':
+    return 'WebP'
+  return None
+
+
+def _is_cut_short(data: bytes, image_format: str, error: Exception) -> bool:
+  """Whether a file of `image_format` that failed to decode with `error` ends before its last byte."""
+  if image_format == 'PNG' and b'IEND' not in data[-12:]:
+    return True
+  if image_format == 'JPEG' and not data.rstrip(b'\x00').endswith(b'\xff\xd9'):
+    return True
+  text = str(error).lower()
+  return 'truncat' in text or 'failed to read' in text or isinstance(error, EOFError)  # Pillow, tifffile
+
+
+def _why_unreadable(data: bytes, error: Exception) -> str:
+  """In words, why `data` is not a readable image: an unknown format, data cut short, or corrupt data."""
+  image_format = _format_of(data)
+  if image_format is None:
+    return f'not a {_FORMAT_NAMES} file (it starts with {data[:8]!r})'
+  if _is_cut_short(data, image_format, error):
+    return f'{image_format} data truncated at byte {len(data)} (the file ends early; copy or download it again)'
+  detail = 'its header cannot be parsed' if isinstance(error, Image.UnidentifiedImageError) else error
+  return f'corrupt {image_format} data ({detail})'
 
 
 class ImageReadError(ValueError):
@@ -103,7 +140,7 @@ def decode_image_raw(data: bytes, name: str) -> tuple[np.ndarray, int]:
   try:
     pixels, bits = _decode(data)
   except Exception as e:  # Pillow, tifffile and TF raise many types for bad data.
-    raise ImageReadError(f'{name}: not a readable image or truncated/corrupt data ({e}).') from e
+    raise ImageReadError(f'{name}: {_why_unreadable(data, e)}.') from e
   if pixels.ndim == 3 and pixels.shape[-1] == 1:
     pixels = pixels[..., 0]
   if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[-1] > 4) or 0 in pixels.shape:
@@ -154,7 +191,7 @@ def read_image_size(source: str | os.PathLike | bytes, name: str | None = None) 
       return _tifffile_pixels(data)[0].shape[:2]
     except Exception as e:  # pylint: disable=broad-except
       error = e
-  raise ImageReadError(f'{name}: not a readable image ({error}).') from error
+  raise ImageReadError(f'{name}: {_why_unreadable(data, error)}.') from error
 
 
 def to_rgb(pixels: np.ndarray, name: str = 'image', *, warn: bool = True) -> np.ndarray:

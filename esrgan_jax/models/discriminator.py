@@ -14,7 +14,7 @@ from esrgan_jax.models.rrdbnet import lrelu
 class VGGStyleDiscriminator(nn.Module):
   """x: [B, input_size, input_size, num_in_ch] in [0, 1] -> logits [B, 1] (no sigmoid).
 
-  Each stage is a 3x3 conv and a 4x4 stride-2 conv + BatchNorm (torch momentum 0.1 = flax momentum 0.9, eps 1e-5),
+  Each stage is a 3x3 conv and a 4x4 stride-2 conv + BatchNorm (torch's: momentum 0.1, eps 1e-5, unbiased running var),
   LeakyReLU 0.2 after each. `train=True` uses batch statistics and updates `batch_stats` (mark it mutable).
   """
 

@@ -93,20 +93,51 @@ def check_nhwc(x: jax.Array, channels: int, arch: str) -> None:
 
 
 BN_EPSILON = 1e-5  # torch.nn.BatchNorm2d's eps
+TORCH_BN_MOMENTUM = 0.1  # torch's weight of the new batch statistic (flax momentum 0.9)
 
 
-def batch_norm(train: bool, name: str, dtype: Any = None, param_dtype: Any = jnp.float32) -> nn.BatchNorm:
-  """`torch.nn.BatchNorm2d` semantics: batch statistics and `batch_stats` updates when `train`, running statistics
-  otherwise; torch momentum 0.1 is flax momentum 0.9. Params `scale`, `bias`; batch_stats `mean`, `var`."""
-  return nn.BatchNorm(
-    use_running_average=not train,
-    momentum=0.9,
-    epsilon=BN_EPSILON,
-    use_fast_variance=False,
-    dtype=dtype,
-    param_dtype=param_dtype,
-    name=name,
-  )
+class BatchNorm(nn.Module):
+  """`torch.nn.BatchNorm2d` over the last axis: params `scale`, `bias`; batch_stats `mean`, `var` (flax's layout).
+
+  With `use_running_average=False` it normalises by the batch's mean and biased variance over all other axes and,
+  outside init, moves the running statistics by torch's momentum 0.1: `mean <- 0.9 mean + 0.1 batch_mean` and
+  `var <- 0.9 var + 0.1 batch_var * n / (n - 1)` with n the values per channel (batch x H x W): torch keeps the
+  unbiased variance, flax's `nn.BatchNorm` the biased one. Statistics are computed in float32.
+  """
+
+  use_running_average: bool
+  epsilon: float = BN_EPSILON
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: [..., C] -> same shape, in `dtype` (default: x's promoted with the params')."""
+    features = x.shape[-1]
+    running_mean = self.variable('batch_stats', 'mean', lambda: jnp.zeros((features,), jnp.float32))
+    running_var = self.variable('batch_stats', 'var', lambda: jnp.ones((features,), jnp.float32))
+    scale = self.param('scale', nn.initializers.ones, (features,), self.param_dtype)
+    bias = self.param('bias', nn.initializers.zeros, (features,), self.param_dtype)
+    if self.use_running_average:
+      mean, var = running_mean.value, running_var.value
+    else:
+      axes = tuple(range(x.ndim - 1))
+      x32 = x.astype(jnp.float32)
+      mean = x32.mean(axes)
+      var = jnp.square(x32 - mean).mean(axes)
+      if not self.is_initializing():
+        n = x.size // features
+        running_mean.value = TORCH_BN_MOMENTUM * mean + (1 - TORCH_BN_MOMENTUM) * running_mean.value
+        running_var.value = TORCH_BN_MOMENTUM * var * (n / max(n - 1, 1)) + (1 - TORCH_BN_MOMENTUM) * running_var.value
+    factor = jax.lax.rsqrt(var + self.epsilon) * scale.astype(jnp.float32)
+    y = (x.astype(jnp.float32) - mean) * factor + bias.astype(jnp.float32)
+    return y.astype(self.dtype or jnp.result_type(x, scale))
+
+
+def batch_norm(train: bool, name: str, dtype: Any = None, param_dtype: Any = jnp.float32) -> BatchNorm:
+  """`torch.nn.BatchNorm2d` (see `BatchNorm`): batch statistics and `batch_stats` updates when `train`, running
+  statistics otherwise."""
+  return BatchNorm(use_running_average=not train, dtype=dtype, param_dtype=param_dtype, name=name)
 
 
 def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:

@@ -33,7 +33,7 @@ from esrgan_jax.data import image_io, input_pipeline
 from esrgan_jax.inference import evaluation, quality
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
-from esrgan_jax.training import validation
+from esrgan_jax.training import history_log, progress, validation
 from esrgan_jax.training.steps import (
   PSNRState,
   create_discriminator,
@@ -276,7 +276,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
 
   writer = metric_writers.create_default_writer(str(stage_dir), just_logging=not is_writer)
   report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
-  history = (stage_dir / 'history.jsonl').open('a') if is_writer else None
+  history = history_log.open_for_append(stage_dir / 'history.jsonl', start_step) if is_writer else None
   val, sr_images = {}, None
   bicubic = bicubic_metrics(val_images, scale)['val_psnr'] if val_images else None
   if start_step == 0 and val_images:
@@ -289,6 +289,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     log_every_steps=config.log_every_steps,
     num_steps=stage.num_steps,
     ckpt_dir=ckpt_dir,
+    time_left=progress.TimeLeft(stage.num_steps),
   )
   pending = None  # (step, metrics) fetched one step late so the host never waits on the device
   try:  # on any error, still finish the pending async save: it is the last good checkpoint
@@ -377,17 +378,20 @@ def _log_step(
   num_steps: int,
   ckpt_dir: Path,
   last_saved: int | None,
+  time_left: progress.TimeLeft,
 ) -> None:
   """Checks one step's losses, appends them to history.jsonl (process 0) and writes scalars every few steps."""
   values = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
   _check_finite(step, values, ckpt_dir, last_saved)
+  eta = time_left(step)
   if history:
     history.write(json.dumps({'step': step, **values}) + '\n')
     history.flush()
   if step % log_every_steps == 0 or step == num_steps:
     writer.write_scalars(step, {**values, 'lr': float(lr_schedule(step - 1))})
     if history:
-      print(f'step {step}/{num_steps} ' + ' '.join(f'{k}={v:.4g}' for k, v in values.items()), flush=True)
+      losses = ' '.join(f'{k}={v:.4g}' for k, v in values.items())
+      print(f'step {step}/{num_steps} {losses}' + (f' {eta}' if eta else ''), flush=True)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, dict[str, float]]:

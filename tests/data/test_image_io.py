@@ -95,7 +95,7 @@ def test_bad_files_raise_image_read_error_naming_the_file(tmp_path, case):
     path, reason = tmp_path / 'x.png', 'empty'
     path.write_bytes(b'')
   elif case == 'not_an_image':
-    path, reason = tmp_path / 'x.png', 'not a readable image'
+    path, reason = tmp_path / 'x.png', r"not a PNG, JPEG, BMP, TIFF or WebP file \(it starts with b'definite'\)"
     path.write_bytes(b'definitely not a png' * 4)
   elif case == 'missing':
     path, reason = tmp_path / 'x.png', 'cannot open'
@@ -106,10 +106,12 @@ def test_bad_files_raise_image_read_error_naming_the_file(tmp_path, case):
       'truncated_png16': 'x16.png',
       'truncated_tif16': 'x16.tif',
     }[case]
-    path, reason = _truncated(tmp_path, name, image, 16 if '16' in case else 8), 'truncated'
+    path = _truncated(tmp_path, name, image, 16 if '16' in case else 8)
+    reason = f'{"TIFF" if name.endswith(".tif") else name[-3:].upper().replace("JPG", "JPEG")} data truncated at byte '
+    reason += str(path.stat().st_size)
   with pytest.raises(ImageReadError, match=reason) as error:
     read_image(path)
-  assert str(path) in str(error.value)
+  assert str(path) in str(error.value) and 'BytesIO' not in str(error.value)
   assert isinstance(error.value, ValueError)
 
 
@@ -136,10 +138,17 @@ def test_read_image_size_from_header_of_files_and_bytes(tmp_path):
   (tmp_path / 'empty.png').write_bytes(b'')
   with pytest.raises(ImageReadError, match='empty.png: the file is empty'):
     read_image_size(tmp_path / 'empty.png')
-  with pytest.raises(ImageReadError, match='record-7: not a readable image'):
+  with pytest.raises(ImageReadError, match='record-7: not a PNG, JPEG, BMP, TIFF or WebP file'):
     read_image_size(b'junk' * 10, 'record-7')
   with pytest.raises(ImageReadError, match='cannot open'):
     read_image_size(tmp_path / 'missing.png')
+
+
+def test_corrupt_header_is_named_without_object_reprs():
+  data = bytearray(encode_png(np.zeros((4, 4, 3), np.uint8)))
+  data[12:16] = b'XXXX'  # the IHDR chunk's type
+  with pytest.raises(ImageReadError, match=r'^a.png: corrupt PNG data \(its header cannot be parsed\)\.$'):
+    decode_image_raw(bytes(data), 'a.png')
 
 
 def test_encode_png_and_decode_image_raw_round_trip():

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import pytest
 
 from esrgan_jax.models import VGGStyleDiscriminator
+from esrgan_jax.weights import state_dicts
 
 
 def test_param_count_128():
@@ -34,3 +35,22 @@ def test_train_mode_updates_batch_stats_and_eval_uses_them():
   assert float(jnp.abs(mean).max()) > 0  # moved from its zero init by momentum 0.9
   eval_logits = jax.jit(functools.partial(d.apply, train=False))(variables, x)
   assert float(jnp.abs(eval_logits - logits).max()) > 1e-6
+
+
+def test_train_mode_passes_match_torch_batch_norm():
+  """Logits and running statistics after several train-mode passes equal torch's (momentum 0.1, unbiased var)."""
+  pytest.importorskip('torch')
+  from helpers import assert_close, assert_running_stats_match_torch, images, seeded, torch_apply  # noqa: PLC0415
+  from torch_archs import TorchVGGStyleDiscriminator  # noqa: PLC0415
+
+  net = seeded(0, TorchVGGStyleDiscriminator, num_feat=4).train()
+  state = {k: v.numpy().copy() for k, v in net.state_dict().items()}  # copies: torch updates its buffers in place
+  module, variables = state_dicts.discriminator_from_torch(state)
+  step = jax.jit(functools.partial(module.apply, train=True, mutable=['batch_stats']))
+  stats = variables['batch_stats']
+  for seed in range(4):
+    x = images((4, 128, 128, 3), seed=seed)
+    logits, updates = step({**variables, 'batch_stats': stats}, x)
+    assert_close(logits, torch_apply(net, x), atol=1e-5)
+    stats = updates['batch_stats']
+  assert_running_stats_match_torch(stats, net)

@@ -5,11 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from esrgan_jax.models.fold_batch_norm import fold_batch_norm
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.weights import state_dicts
 
 torch = pytest.importorskip('torch')
-from helpers import assert_close, images, randomise_batch_norms, seeded, torch_apply  # noqa: E402  (torch)
+from helpers import assert_close, assert_running_stats_match_torch, images, randomise_batch_norms, seeded, torch_apply  # noqa: E402  (torch)
 from torch_archs import TorchMSRResNet  # noqa: E402  (needs torch)
 
 TINY = dict(num_feat=8, num_block=2)
@@ -86,16 +87,20 @@ def bn_variables(net) -> tuple[MSRResNet, dict]:
 
 
 def test_batch_norm_parity_with_torch_in_eval_and_train_mode():
+  """Train-mode passes use the batch statistics and move the running ones as torch does (momentum 0.1, unbiased
+  variance); the folded generator then computes torch's eval-mode output."""
   net = seeded(0, TorchMSRResNet, upscale=2, use_bn=True, **TINY)
   randomise_batch_norms(net)
   module, variables = bn_variables(net)
   x = images((2, 7, 9, 3))
   assert_close(module.apply(variables, x), torch_apply(net, x))  # running statistics
-  out, updates = module.apply(variables, x, train=True, mutable=['batch_stats'])
-  assert_close(out, torch_apply(net.train(), x))  # batch statistics; torch updates its running stats (momentum 0.1)
-  old, new, bn = variables['batch_stats']['body_1']['bn2'], updates['batch_stats']['body_1']['bn2'], net.body[1].bn2
-  np.testing.assert_allclose(new['mean'], bn.running_mean.numpy(), rtol=0, atol=1e-6)
-  assert float(np.abs(new['mean'] - old['mean']).max()) > 1e-3
-  # torch folds the unbiased batch variance (n / (n - 1) times flax's biased one) into its running var.
-  n = x.shape[0] * x.shape[1] * x.shape[2]
-  np.testing.assert_allclose(new['var'] + (new['var'] - 0.9 * old['var']) / (n - 1), bn.running_var.numpy(), rtol=1e-5)
+  stats = variables['batch_stats']
+  for step in range(4):
+    x = images((2, 7, 9, 3), seed=step)
+    out, updates = module.apply({**variables, 'batch_stats': stats}, x, train=True, mutable=['batch_stats'])
+    assert_close(out, torch_apply(net.train(), x))  # batch statistics
+    stats = updates['batch_stats']
+  assert float(np.abs(stats['body_1']['bn2']['mean'] - variables['batch_stats']['body_1']['bn2']['mean']).max()) > 1e-3
+  assert_running_stats_match_torch(stats, net)
+  plain, params = fold_batch_norm(module, {'params': variables['params'], 'batch_stats': stats})
+  assert_close(plain.apply({'params': params}, x), torch_apply(net.eval(), x))

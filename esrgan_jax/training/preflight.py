@@ -1,0 +1,68 @@
+"""Checks, before anything is built or written, that every input file a training config names exists."""
+
+import glob
+from pathlib import Path
+
+import ml_collections
+
+from esrgan_jax.training import train
+from esrgan_jax.weights import perceptual
+
+
+def _data_problems(data: ml_collections.ConfigDict, field: str) -> list[str]:
+  """What is missing among the files of one data stream (`config.train_data` or `config.val_data`)."""
+  folders = {'folder': ('hr_dir',), 'paired': ('hr_dir', 'lr_dir')}.get(data.source, ())
+  problems = [
+    f'config.{field}.{name} = {data[name]!r} is not a folder (source {data.source!r} reads images from it)'
+    for name in folders
+    if not data[name] or not Path(data[name]).expanduser().is_dir()
+  ]
+  if data.source == 'tfrecord' and not glob.glob(data.tfrecord_pattern):
+    problems.append(
+      f'config.{field}.tfrecord_pattern = {data.tfrecord_pattern!r} matches no files '
+      '(write shards with `python -m esrgan_jax.prepare --format tfrecord`)'
+    )
+  if data.source == 'tfds' and data.tfds_data_dir and not Path(data.tfds_data_dir).expanduser().is_dir():
+    problems.append(f'config.{field}.tfds_data_dir = {data.tfds_data_dir!r} is not a folder')
+  return problems
+
+
+def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]:
+  """What is missing among the GAN stage's inputs: its starting generator and the perceptual network's weights."""
+  gan, problems = config.gan, []
+  if (workdir / 'gan' / 'summary.json').is_file():
+    return problems  # finished: nothing is loaded
+  if gan.pretrained and not Path(gan.pretrained).expanduser().is_file():
+    problems.append(f'config.gan.pretrained = {gan.pretrained!r} is not a file')
+  elif not gan.pretrained and 'psnr' not in config.stages:
+    start = workdir / 'psnr' / train.pretrained_file_name(config)
+    if not start.is_file():
+      problems.append(
+        f'the GAN stage starts from {start}, which does not exist: add the psnr stage '
+        "(--config.stages=\"('psnr', 'gan')\") or set --config.gan.pretrained to a generator file"
+      )
+  if gan.perceptual_weight:
+    path = perceptual.weights_path(gan.perceptual_network, gan.vgg_weights or None)
+    if not path.is_file():
+      row = perceptual.network(gan.perceptual_network)
+      problems.append(
+        f'the perceptual loss needs {row.arch} weights at {path} (config.gan.vgg_weights); convert them once with '
+        f'`python -m esrgan_jax.convert {gan.perceptual_network} {row.official_file} {path}`'
+      )
+  return problems
+
+
+def input_problems(config: ml_collections.ConfigDict, workdir: str | Path) -> list[str]:
+  """One line per input file or folder that `config` names and that is missing; [] when training can start."""
+  workdir = Path(workdir)
+  problems = _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
+  if 'gan' in config.stages:
+    problems += _gan_problems(config, workdir)
+  return problems
+
+
+def check_inputs(config: ml_collections.ConfigDict, workdir: str | Path) -> None:
+  """Raises FileNotFoundError listing, on one line, every missing input of `config` (see `input_problems`)."""
+  problems = input_problems(config, workdir)
+  if problems:
+    raise FileNotFoundError('Missing training input: ' + '; '.join(problems) + '.')

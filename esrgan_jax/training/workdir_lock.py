@@ -1,0 +1,66 @@
+"""One training run per workdir: an exclusive `flock` on `WORKDIR/.lock`, held by process 0 for the run's life.
+
+The lock file records its owner (`host pid N`). The kernel drops a `flock` when its holder exits, even by SIGKILL, so a
+crashed run never leaves a stale lock and rerunning the same command resumes. On multi-host runs only process 0 takes
+the lock; the others learn its outcome by a broadcast, so all processes start or stop together.
+"""
+
+import contextlib
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+
+LOCK_FILE = '.lock'
+
+
+class WorkdirLockedError(RuntimeError):
+  """Another run holds the workdir."""
+
+
+def owner_description() -> str:
+  """`host pid N`: who holds a lock taken by this process."""
+  return f'{socket.gethostname()} pid {os.getpid()}'
+
+
+def _try_lock(workdir: Path) -> tuple[int | None, str]:
+  """(open descriptor holding the lock, '') or (None, the owner recorded in the lock file)."""
+  workdir.mkdir(parents=True, exist_ok=True)
+  fd = os.open(workdir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    owner = os.pread(fd, 1024, 0).decode(errors='replace').strip()
+    os.close(fd)
+    return None, owner or 'another process'
+  os.ftruncate(fd, 0)
+  os.pwrite(fd, f'{owner_description()}\n'.encode(), 0)
+  return fd, ''
+
+
+@contextlib.contextmanager
+def hold(workdir: str | os.PathLike) -> Iterator[None]:
+  """Holds `workdir` (created if needed) for the `with` body; WorkdirLockedError names the owner if it is taken.
+
+  Call it on every process: process 0 takes the lock and broadcasts whether it got it.
+  """
+  workdir = Path(workdir)
+  fd, owner = _try_lock(workdir) if jax.process_index() == 0 else (None, '')
+  locked = fd is not None
+  if jax.process_count() > 1:
+    locked = bool(multihost_utils.broadcast_one_to_all(np.int32(locked)))
+  if not locked:
+    where = f' by {owner}' if owner else ' by another run (see process 0)'
+    raise WorkdirLockedError(
+      f'{workdir} is in use{where}. Wait for that run to finish or stop it, or choose another --workdir.'
+    )
+  try:
+    yield
+  finally:
+    if fd is not None:
+      os.close(fd)  # releases the flock; the file stays (deleting it would race with a run taking it)

@@ -1,0 +1,31 @@
+"""esrgan_jax.training.preflight: every missing input a config names, found before anything is built."""
+
+import pytest
+from tiny_config import get_config
+
+from esrgan_jax.training import preflight, train
+
+
+def test_demo_config_needs_no_files(tmp_path):
+  assert preflight.input_problems(get_config(), tmp_path) == []
+
+
+def test_each_missing_input_is_named(tmp_path, monkeypatch):
+  monkeypatch.setenv('ESRGAN_JAX_WEIGHTS', str(tmp_path / 'weights'))
+  config = get_config()
+  config.train_data.update(source='paired', hr_dir=str(tmp_path), lr_dir=str(tmp_path / 'lr'))
+  config.val_data.update(source='tfrecord', tfrecord_pattern=str(tmp_path / 'val-*.tfrecord'))
+  config.gan.perceptual_weight = 1.0
+  config.stages = ('gan',)
+  problems = preflight.input_problems(config, tmp_path / 'run')
+  assert len(problems) == 4, problems
+  assert problems[0].startswith(f"config.train_data.lr_dir = '{tmp_path / 'lr'}' is not a folder")
+  assert 'config.val_data.tfrecord_pattern' in problems[1] and 'matches no files' in problems[1]
+  assert f'starts from {tmp_path / "run" / "psnr" / train.GENERATOR_FILE}, which does not exist' in problems[2]
+  assert f'VGG19Features weights at {tmp_path / "weights" / "vgg19.msgpack"}' in problems[3]
+  assert 'python -m esrgan_jax.convert vgg19 vgg19-dcbb9e9d.pth' in problems[3]
+  config.gan.pretrained = str(tmp_path / 'g.msgpack')
+  assert "config.gan.pretrained = '" in preflight.input_problems(config, tmp_path / 'run')[2]
+  with pytest.raises(FileNotFoundError, match=r'^Missing training input: config.train_data.lr_dir .*; .*\.$'):
+    preflight.check_inputs(config, tmp_path / 'run')
+  assert not (tmp_path / 'run').exists()

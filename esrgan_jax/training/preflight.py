@@ -6,7 +6,7 @@ from pathlib import Path
 import ml_collections
 
 from esrgan_jax.training import train
-from esrgan_jax.weights import perceptual
+from esrgan_jax.weights import lpips_weights, perceptual
 
 
 def _data_problems(data: ml_collections.ConfigDict, field: str) -> list[str]:
@@ -52,10 +52,23 @@ def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]
   return problems
 
 
+def _lpips_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """The LPIPS weights that a stage's validation names (`val_lpips`) and that are missing."""
+  problems = []
+  for name in config.stages:
+    try:
+      if config[name].val_lpips:
+        lpips_weights.find_lpips_file(config[name].val_lpips)
+    except FileNotFoundError as e:
+      problems.append(f'config.{name}.val_lpips: {e}')
+  return problems
+
+
 def input_problems(config: ml_collections.ConfigDict, workdir: str | Path) -> list[str]:
   """One line per input file or folder that `config` names and that is missing; [] when training can start."""
   workdir = Path(workdir)
   problems = _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
+  problems += _lpips_problems(config)
   if 'gan' in config.stages:
     problems += _gan_problems(config, workdir)
   return problems

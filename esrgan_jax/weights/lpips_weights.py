@@ -120,14 +120,21 @@ def convert_command(net: str, output: str | os.PathLike | None = None) -> str:
   )
 
 
-def load_lpips(path: str | os.PathLike) -> tuple[LPIPS, Any]:
-  """(LPIPS module, params) from a file written by `python -m esrgan_jax.convert lpips`; `path` may also be a backbone
-  name ('alex' or 'vgg'), meaning its converted file in the weights directory. FileNotFoundError names the command."""
+def find_lpips_file(path: str | os.PathLike) -> Path:
+  """The LPIPS weights file `path` names: a file, or a backbone name ('alex' or 'vgg') meaning its converted file in
+  the weights directory. FileNotFoundError names the command that writes it."""
   net = str(path) if str(path) in LPIPS_FILES and not Path(path).exists() else None
   path = weights_path(net) if net else Path(path).expanduser()
   if not path.is_file():
     how = convert_command(net, path) if net else f'{convert_command("alex", path)} (or --net vgg)'
     raise FileNotFoundError(f'LPIPS weights not found at {path}. Convert them once with: {how}')
+  return path
+
+
+def load_lpips(path: str | os.PathLike) -> tuple[LPIPS, Any]:
+  """(LPIPS module, params) from a file written by `python -m esrgan_jax.convert lpips` (`path` as `find_lpips_file`
+  takes it)."""
+  path = find_lpips_file(path)
   arch, config, variables = model_io.load_model(path)
   if arch != 'LPIPS':
     raise ValueError(f'{path} holds a {arch}, not LPIPS weights.')

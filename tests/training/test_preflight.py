@@ -29,3 +29,12 @@ def test_each_missing_input_is_named(tmp_path, monkeypatch):
   with pytest.raises(FileNotFoundError, match=r'^Missing training input: config.train_data.lr_dir .*; .*\.$'):
     preflight.check_inputs(config, tmp_path / 'run')
   assert not (tmp_path / 'run').exists()
+
+
+def test_missing_lpips_weights_of_validation_are_named(tmp_path, monkeypatch):
+  monkeypatch.setenv('ESRGAN_JAX_WEIGHTS', str(tmp_path / 'weights'))
+  config = get_config()
+  config.gan.val_lpips = 'alex'
+  [problem] = preflight.input_problems(config, tmp_path / 'run')
+  assert problem.startswith(f'config.gan.val_lpips: LPIPS weights not found at {tmp_path / "weights"}')
+  assert 'python -m esrgan_jax.convert lpips --net alex' in problem

@@ -49,9 +49,9 @@ def _blend_weights(size: int, starts: list[int], scale: int, tile_pad: int) -> l
     (ramp if i > 0 else 1.0) * (ramp[::-1] if i < len(starts) - 1 else 1.0) * np.ones(size * scale)
     for i in range(len(starts))
   ]
-  total = np.zeros((starts[-1] + size) * scale)
-  for start, weight in zip(starts, weights):
-    total[start * scale : (start + size) * scale] += weight
+  total, windows = np.zeros((starts[-1] + size) * scale), [slice(s * scale, (s + size) * scale) for s in starts]
+  for window, weight in zip(windows, weights):
+    total[window] += weight
   return [
     (weight / total[start * scale : (start + size) * scale]).astype(np.float32)
     for start, weight in zip(starts, weights)

@@ -52,10 +52,7 @@ def _blend_weights(size: int, starts: list[int], scale: int, tile_pad: int) -> l
   total, windows = np.zeros((starts[-1] + size) * scale), [slice(s * scale, (s + size) * scale) for s in starts]
   for window, weight in zip(windows, weights):
     total[window] += weight
-  return [
-    (weight / total[start * scale : (start + size) * scale]).astype(np.float32)
-    for start, weight in zip(starts, weights)
-  ]
+  return [(weight / total[window]).astype(np.float32) for window, weight in zip(windows, weights)]
 
 
 def covered_ratio(height: int, width: int, tile: int, tile_pad: int, multiple: int = 1) -> float:

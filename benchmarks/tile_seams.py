@@ -24,6 +24,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tiled_upscale import realesrgan_style_covered, realesrgan_style_tiles
 
 from esrgan_jax import runtime
 from esrgan_jax.data.demo_data import load_demo_image
@@ -32,29 +33,6 @@ from esrgan_jax.inference.apply import make_apply_fn
 from esrgan_jax.models.rrdbnet import RRDBNet
 
 SCALE = 4
-
-
-def realesrgan_style(apply_fn, image: np.ndarray, tile: int, tile_pad: int) -> np.ndarray:
-  """Real-ESRGAN's tiler: each core tile runs with up to `tile_pad` context pixels (cut at the border); only the
-  core's output is kept."""
-  height, width = image.shape[:2]
-  out = np.zeros((height * SCALE, width * SCALE, 3), np.float32)
-  for top in range(0, height, tile):
-    for left in range(0, width, tile):
-      bottom, right = min(top + tile, height), min(left + tile, width)
-      y0, x0 = max(top - tile_pad, 0), max(left - tile_pad, 0)
-      crop = image[y0 : min(bottom + tile_pad, height), x0 : min(right + tile_pad, width)]
-      result = np.asarray(apply_fn(crop[None]))[0]
-      oy, ox = (top - y0) * SCALE, (left - x0) * SCALE
-      out[top * SCALE : bottom * SCALE, left * SCALE : right * SCALE] = result[
-        oy : oy + (bottom - top) * SCALE, ox : ox + (right - left) * SCALE
-      ]
-  return out
-
-
-def realesrgan_covered(height: int, width: int, tile: int, tile_pad: int) -> float:
-  axis = lambda n: sum(min(s + tile + tile_pad, n) - max(s - tile_pad, 0) for s in range(0, n, tile))
-  return axis(height) * axis(width) / (height * width)
 
 
 def deviation(tiled: np.ndarray, untiled: np.ndarray) -> dict[str, float]:
@@ -90,8 +68,8 @@ def main() -> None:
         tiled = tiling.upscale_image(apply_fn, image, scale=SCALE, tile=args.tile, tile_pad=pad)
         covered = tiling.covered_ratio(args.size, args.size, args.tile, pad)
       else:
-        tiled = realesrgan_style(apply_fn, image, args.tile, pad)
-        covered = realesrgan_covered(args.size, args.size, args.tile, pad)
+        tiled = realesrgan_style_tiles(apply_fn, image, SCALE, args.tile, pad)
+        covered = realesrgan_style_covered(args.size, args.size, args.tile, pad)
       row = dict(init_scale=init_scale, tiler=tiler, tile=args.tile, tile_pad=pad, covered=covered)
       row.update(deviation(tiled, untiled), seconds_incl_compile=time.perf_counter() - start)
       rows.append(row)

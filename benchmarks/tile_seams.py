@@ -80,7 +80,7 @@ def main() -> None:
     raw = tiling.upscale_image(apply_fn, image, scale=SCALE)
     # conv_last is linear: rescale it so the untiled output has a photo's mean and spread (0.45, 0.25).
     gain = 0.25 / raw.std()
-    params['conv_last'] = {'kernel': params['conv_last']['kernel'] * gain, 'bias': 0.45 - raw.mean() * gain}
+    params['conv_last'] = {'kernel': params['conv_last']['kernel'] * gain, 'bias': 0.45 - raw.mean((0, 1)) * gain}
     apply_fn = make_apply_fn(module, params)
     untiled = tiling.upscale_image(apply_fn, image, scale=SCALE)
     print(f'init_scale {init_scale}: untiled output mean {untiled.mean():.3f}, std {untiled.std():.3f}', flush=True)

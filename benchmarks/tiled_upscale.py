@@ -60,12 +60,15 @@ def realesrgan_style_covered(height: int, width: int, tile: int, tile_pad: int) 
 
 
 def ours_tiler(model_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
-  """Upscales as `python -m esrgan_jax.upscale --tile` does: a model file, make_apply_fn and upscale_image."""
+  """Upscales as `python -m esrgan_jax.upscale --tile` does: a model file, for_platform, make_apply_fn and
+  upscale_image."""
+  from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
   from esrgan_jax.inference import tiling
   from esrgan_jax.inference.apply import make_apply_fn
-  from esrgan_jax.weights import model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights import generator_files
 
-  module, params = model_io.load_generator(model_file)
+  module, params = generator_files.load_generator_file(model_file)
+  module = runtime.for_platform(module)
   apply_fn = make_apply_fn(module, params)
   return lambda image: tiling.upscale_image(
     apply_fn, image, scale=module.scale, tile=args.tile, tile_pad=args.tile_pad, batch_tiles=args.batch_tiles

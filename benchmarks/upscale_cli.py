@@ -50,12 +50,14 @@ def write_model(path: Path, num_block: int) -> None:
 
 
 def run(args: list[str], env: dict[str, str]) -> dict[str, float]:
+  """Wall seconds and peak RSS of one upscale process (printed as it ends)."""
   start = time.perf_counter()
   proc = subprocess.run([sys.executable, '-c', _CHILD, *args], env=env, capture_output=True, text=True, check=False)
   seconds = time.perf_counter() - start
   if proc.returncode != 0 or 'PEAK_RSS_KB' not in proc.stdout:
     raise RuntimeError(f'upscale {" ".join(args)} failed:\n{proc.stdout}\n{proc.stderr}')
   peak_kb = int(proc.stdout.rsplit('PEAK_RSS_KB', 1)[1].split()[0])
+  print(f'  upscale {" ".join(args[-2:])}: {seconds:.2f} s, peak RSS {peak_kb / 1024:.0f} MB', flush=True)
   return {'seconds': seconds, 'peak_rss_mb': peak_kb / 1024}
 
 

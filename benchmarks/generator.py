@@ -163,7 +163,7 @@ def main() -> None:
   compile_shapes = args.torch_compile or ('first' if args.quick else 'all')
   torch_archs = timing.import_torch_reference()
 
-  module = RRDBNet()
+  module = runtime.for_platform(RRDBNet())  # as the upscale CLI runs it
   params = jax.jit(module.init)(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params']
   torch_net = torch_archs.TorchRRDBNet().eval()
   torch_net.load_state_dict({k: torch.from_numpy(v) for k, v in generator_to_torch(module, params).items()})

@@ -31,6 +31,24 @@ FLAG_SETTINGS = {  # name -> XLA_FLAGS (None: unset, so esrgan_jax.runtime appli
 }
 
 
+# A 4-block net at RDB init 3.0 gives Real-ESRGAN's tiler seams like RealESRGAN_x4plus's (issue 15: max 52 levels).
+SEAMS_ARGS = [
+  '--num_block',
+  '4',
+  '--size',
+  '96',
+  '--tile',
+  '48',
+  '--init_scales',
+  '0.1',
+  '3.0',
+  '--pads',
+  '4',
+  '8',
+  '16',
+]
+
+
 def run(script: str, args: list[str], xla_flags: str | None = None) -> list[dict]:
   """Runs benchmarks/`script` with `args` (+ --json) and returns its rows; its output streams to ours."""
   env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
@@ -118,6 +136,8 @@ def main() -> None:
   generator = run('generator.py', quick)
   train = run('train_step.py', [])  # batch 16, gt 128, as the issue asks, also in the quick run
   tiled = run('tiled_upscale.py', quick)
+  seams = run_text('tile_seams.py', SEAMS_ARGS)
+  cli = run_text('upscale_cli.py', [])
   threads = run_text('thread_profile.py', [])
   study = []
   if args.flag_study:
@@ -176,6 +196,7 @@ def main() -> None:
   lines += table(
     tiled,
     (
+      ('px computed / px', 'px_computed_per_px', '.2f'),
       ('peak RSS MB', 'peak_rss_mb', '.0f'),
       ('RSS rise MB', 'rss_rise_mb', '.0f'),
       ('max abs dev', 'max_abs', '.2e'),
@@ -183,6 +204,20 @@ def main() -> None:
       ('share >= 1/255', 'share_off_by_1_level', '.2%'),
     ),
   )
+  lines += [
+    '',
+    f'## Tile seams (`tile_seams.py {" ".join(SEAMS_ARGS)}`)',
+    '',
+    'Deviation from untiled output with weights whose receptive field behaves like a trained net (see the script).',
+    '',
+    seams[seams.index('| RDB init_scale') :].strip(),
+    '',
+    '## Upscale command (`upscale_cli.py`)',
+    '',
+    '```',
+    cli.strip(),
+    '```',
+  ]
   lines += [
     '',
     '## Where ours loses on 2 cores (`thread_profile.py`)',

@@ -83,7 +83,7 @@ def _threads_active(trace_dir: str) -> tuple[list[dict], dict[int, list[int]]]:
 def profile(size: int, batch: int, num_block: int, calls: int = 5) -> list[str]:
   """Markdown table of ours per layer kind: ms per image, share of the op time, share run on one core."""
 
-  module = RRDBNet(num_block=num_block)
+  module = runtime.for_platform(RRDBNet(num_block=num_block))
   x = jnp.asarray(np.random.default_rng(0).random((batch, size, size, 3), np.float32))
   params = module.init(jax.random.key(0), x[:1, :8, :8])['params']
   compiled = jax.jit(lambda p, x: module.apply({'params': p}, x)).lower(params, x).compile()

@@ -35,21 +35,17 @@ OURS, TORCH_TILER = 'ours tiled fp32', 'Real-ESRGAN-style torch'
 SCALE = 4  # RRDBNet x4
 
 
-def realesrgan_style_tiles(net, image: np.ndarray, scale: int, tile: int, tile_pad: int) -> np.ndarray:
+def realesrgan_style_tiles(run, image: np.ndarray, scale: int, tile: int, tile_pad: int) -> np.ndarray:
   """Real-ESRGAN's tiling: each `tile` x `tile` core tile is run with up to `tile_pad` context pixels on each side
-  (cut at the image border), one tile per call, and only the core tile's output is kept -- no blending."""
-  import torch  # pylint: disable=g-import-not-at-top
-
+  (cut at the image border), one tile per call of `run` ([1, h, w, 3] -> [1, h*scale, w*scale, 3] numpy), and only
+  the core tile's output is kept -- no blending."""
   height, width = image.shape[:2]
-  x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None]))
   out = np.zeros((height * scale, width * scale, 3), np.float32)
   for top in range(0, height, tile):
     for left in range(0, width, tile):
       bottom, right = min(top + tile, height), min(left + tile, width)
       y0, x0 = max(top - tile_pad, 0), max(left - tile_pad, 0)
-      y1, x1 = min(bottom + tile_pad, height), min(right + tile_pad, width)
-      with torch.inference_mode():
-        result = net(x[:, :, y0:y1, x0:x1])[0].numpy().transpose(1, 2, 0)
+      result = run(image[None, y0 : min(bottom + tile_pad, height), x0 : min(right + tile_pad, width)])[0]
       oy, ox = (top - y0) * scale, (left - x0) * scale
       out[top * scale : bottom * scale, left * scale : right * scale] = result[
         oy : oy + (bottom - top) * scale, ox : ox + (right - left) * scale
@@ -57,13 +53,22 @@ def realesrgan_style_tiles(net, image: np.ndarray, scale: int, tile: int, tile_p
   return out
 
 
+def realesrgan_style_covered(height: int, width: int, tile: int, tile_pad: int) -> float:
+  """Input pixels `realesrgan_style_tiles` runs the network on per image pixel."""
+  axis = lambda n: sum(min(s + tile + tile_pad, n) - max(s - tile_pad, 0) for s in range(0, n, tile))
+  return axis(height) * axis(width) / (height * width)
+
+
 def ours_tiler(model_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
-  """Upscales as `python -m esrgan_jax.upscale --tile` does: a model file, make_apply_fn and upscale_image."""
+  """Upscales as `python -m esrgan_jax.upscale --tile` does: a model file, for_platform, make_apply_fn and
+  upscale_image."""
+  from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
   from esrgan_jax.inference import tiling
   from esrgan_jax.inference.apply import make_apply_fn
-  from esrgan_jax.weights import model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights import generator_files
 
-  module, params = model_io.load_generator(model_file)
+  module, params = generator_files.load_generator_file(model_file)
+  module = runtime.for_platform(module)
   apply_fn = make_apply_fn(module, params)
   return lambda image: tiling.upscale_image(
     apply_fn, image, scale=module.scale, tile=args.tile, tile_pad=args.tile_pad, batch_tiles=args.batch_tiles
@@ -75,7 +80,12 @@ def torch_tiler(state_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
 
   net = timing.import_torch_reference().TorchRRDBNet(num_block=args.num_block).eval()
   net.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(state_file).items()})
-  return lambda image: realesrgan_style_tiles(net, image, SCALE, args.tile, args.tile_pad)
+
+  def run(x: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+      return net(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))).numpy().transpose(0, 2, 3, 1)
+
+  return lambda image: realesrgan_style_tiles(run, image, SCALE, args.tile, args.tile_pad)
 
 
 def write_weights(folder: Path, num_block: int) -> tuple[Path, Path]:
@@ -207,10 +217,17 @@ def main() -> None:
     untiled = None
     if args.size <= 512:
       untiled = ours_tiler(model_file, argparse.Namespace(**{**vars(args), 'tile': 0}))(image)
+  from esrgan_jax.inference import tiling  # pylint: disable=g-import-not-at-top
+
   rows = []
   for name, t in times.items():
     deviation = (
       {} if untiled is None else border_deviation(outputs[name], untiled, args.tile * SCALE, args.tile_pad * SCALE)
+    )
+    covered = (
+      tiling.covered_ratio(args.size, args.size, args.tile, args.tile_pad)
+      if name == OURS
+      else realesrgan_style_covered(args.size, args.size, args.tile, args.tile_pad)
     )
     rows.append(
       timing.row(
@@ -220,6 +237,7 @@ def main() -> None:
         t,
         baselines={TORCH_TILER: times[TORCH_TILER]},
         other_load=load.cores,
+        px_computed_per_px=round(covered, 3),
         **memory[name],
         **deviation,
       )

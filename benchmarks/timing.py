@@ -25,12 +25,12 @@ _COMPILE_EVENTS = (
 
 
 def import_torch_reference():
-  """tests/torch_archs.py (TorchRRDBNet, TorchVGGStyleDiscriminator, torch_vgg19_features), with torch threads =
+  """reference/torch_archs.py (TorchRRDBNet, TorchVGGStyleDiscriminator, torch_vgg19_features), with torch threads =
   the cores this process may run on; torch is a benchmark dependency only (`pip install -e .[bench]`)."""
   import torch  # pylint: disable=g-import-not-at-top
 
   torch.set_num_threads(len(os.sched_getaffinity(0)))
-  sys.path.insert(0, str(REPO / 'tests'))
+  sys.path.insert(0, str(REPO / 'reference'))
   import torch_archs  # pylint: disable=g-import-not-at-top
 
   return torch_archs

@@ -27,7 +27,7 @@ from esrgan_jax.inference.evaluation import (
   write_results,
 )
 from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric
-from esrgan_jax.weights.generator_files import load_any_generator
+from esrgan_jax.weights.generator_files import load_generator_file
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -36,7 +36,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   )
   parser.add_argument('hr_dirs', nargs='+', type=Path, help='HR set folders, or folders of set folders')
   method = parser.add_mutually_exclusive_group()
-  method.add_argument('--model', type=Path, help='generator file (ours, or a PyTorch .pth)')
+  method.add_argument('--model', type=Path, help='generator: esrgan_jax model file, PyTorch .pth or .safetensors')
   method.add_argument('--bicubic', action='store_true', help='evaluate MATLAB bicubic upscaling')
   parser.add_argument('--scale', type=int, default=None, help='bicubic scale (default 4); a model has its own')
   parser.add_argument('--modcrop', type=int, default=None, help='crop HR to a multiple of this (default: scale)')
@@ -60,6 +60,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser.add_argument('--tile', type=int, default=0, help='tiled inference (see upscale); 0 = whole image')
   parser.add_argument('--tile-pad', type=int, default=16, help='context pixels on each tile side (see upscale)')
   parser.add_argument('--bf16', action='store_true', help='bfloat16 compute for the model')
+  parser.add_argument('--no-compile-cache', dest='compile_cache', action='store_false', help='see upscale --help')
   args = parser.parse_args(argv)
   if not (args.model or args.bicubic or args.no_reference):
     parser.error('one of --model or --bicubic is required (or --no-reference to score the images as they are).')
@@ -89,6 +90,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
   """Runs the CLI: a table per set on stdout, files in --out; returns the exit code."""
   args = _parse_args(argv)
+  if args.compile_cache:
+    runtime.use_compile_cache()
   if args.bicubic:
     scale = args.scale or 4
     sr_fn, method = bicubic_sr_fn(scale), 'bicubic'
@@ -96,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale, sr_fn, method = args.scale or 1, None, 'none'
   else:
     try:
-      module, params = load_any_generator(args.model, dtype=jnp.bfloat16 if args.bf16 else None)
+      module, params = load_generator_file(args.model, dtype=jnp.bfloat16 if args.bf16 else None)
     except (FileNotFoundError, ValueError) as e:
       print(f'Cannot load --model: {e}', file=sys.stderr)
       return 2

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from esrgan_jax import cli_help, runtime
 from esrgan_jax.inference.interpolation import SAME_ARCH_HINT, config_difference, interpolate, sweep_file_name
-from esrgan_jax.weights.model_io import load_generator, save_generator
+from esrgan_jax.weights.generator_files import load_generator_file
+from esrgan_jax.weights.model_io import save_generator
 
 
 def _output_paths(out: Path, alphas: Sequence[float]) -> list[Path]:
@@ -56,8 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   args = _parse_args(argv)
   try:
     out_paths = _output_paths(args.out, args.alpha)
-    module_psnr, params_psnr = load_generator(args.psnr)
-    module_gan, params_gan = load_generator(args.gan)
+    module_psnr, params_psnr = load_generator_file(args.psnr)
+    module_gan, params_gan = load_generator_file(args.gan)
   except (FileNotFoundError, ValueError) as e:
     print(f'Cannot interpolate: {e}', file=sys.stderr)
     return 2

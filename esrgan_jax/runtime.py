@@ -11,25 +11,35 @@ checked on, and never over a user's own XLA_FLAGS (even an empty one).
 The command-line entry points (`main`, `upscale`, `evaluate`, `interpolate`, `ablation`) call it when run as
 scripts; in a notebook, call it first thing.
 
+`use_compile_cache()` turns on JAX's persistent compilation cache, so a second run of a tool on the same shapes loads
+its compiled programs from disk instead of compiling them again (seconds per image size for the full RRDBNet). The
+cache lives in `compile_cache_dir()`: $ESRGAN_JAX_COMPILE_CACHE if set (`off` or `0` turns the cache off), else
+$XDG_CACHE_HOME/esrgan_jax/jax, else ~/.cache/esrgan_jax/jax; a user's own `jax_compilation_cache_dir`
+(JAX_COMPILATION_CACHE_DIR) wins. `upscale` and `evaluate` call it unless given `--no-compile-cache`.
+
 `for_platform(module)` sets a generator's speed-workaround fields for the backend JAX runs on (as flax's imagenet
 example picks the dtype for the platform in its trainer): today RRDBNet's `cpu_conv_split` on CPU.
 """
 
-import importlib.metadata
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # flax and jax load only when a function needs them, so tools start fast
   import flax.linen as nn
 
 FAST_CPU_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)
-CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts FAST_CPU_FLAGS
+CHECKED_JAXLIB_RELEASES = ((0, 10),)
+COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
+_OFF = ('', '0', 'off', 'false', 'no')  # (major, minor) of the jaxlib releases whose XLA accepts FAST_CPU_FLAGS
 
 
 def _jaxlib_release() -> tuple[int, int] | None:
+  import importlib.metadata  # pylint: disable=g-import-not-at-top  (a tenth of a second; --help needs none of it)
+
   try:
     major, minor = importlib.metadata.version('jaxlib').split('.')[:2]
     return int(major), int(minor)
@@ -64,6 +74,35 @@ def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None) -> bool:
     return False
   environ['XLA_FLAGS'] = ' '.join(FAST_CPU_FLAGS)
   return True
+
+
+def compile_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+  """Where `use_compile_cache` keeps compiled programs (see the module docstring); None when turned off."""
+  environ = os.environ if environ is None else environ
+  if COMPILE_CACHE_ENV in environ:
+    value = environ[COMPILE_CACHE_ENV]
+    return None if value.strip().lower() in _OFF else Path(value).expanduser()
+  cache_home = environ.get('XDG_CACHE_HOME') or Path('~/.cache').expanduser()
+  return Path(cache_home) / 'esrgan_jax' / 'jax'
+
+
+def use_compile_cache(environ: Mapping[str, str] | None = None) -> Path | None:
+  """Turns on JAX's persistent compilation cache in `compile_cache_dir()` for programs of any size and compile
+  time (JAX's defaults skip programs compiled in under a second); returns the directory JAX uses, or None.
+
+  Call it before the first compilation. A `jax_compilation_cache_dir` the user set is kept.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+
+  if jax.config.jax_compilation_cache_dir:
+    return Path(jax.config.jax_compilation_cache_dir)
+  folder = compile_cache_dir(environ)
+  if folder is None:
+    return None
+  jax.config.update('jax_compilation_cache_dir', str(folder))
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', -1)
+  return folder
 
 
 def for_platform(module: 'nn.Module', backend: str | None = None) -> 'nn.Module':

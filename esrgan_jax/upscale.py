@@ -1,27 +1,26 @@
 """Upscale image files with a generator: `python -m esrgan_jax.upscale -i FILE_OR_DIR -o OUTDIR --model PATH`.
 
+`--model` takes an esrgan_jax model file or an official PyTorch `.pth` (converted in memory, no code run from it).
 Folders are walked recursively and mirrored under OUTDIR as `{stem}_{suffix}.{ext}`. 8/16-bit PNG/TIFF keep their
 depth; grayscale stays grayscale (run as RGB with equal channels, then BT.601 luma); an alpha channel is upscaled
 separately (MATLAB bicubic, or through the network with `--alpha-upsampler network`) and written as PNG.
-`--tile N` runs large images in blended overlapping tiles (see `esrgan_jax.inference.tiling`). A file that cannot be
-read or written is reported and skipped; the exit code is 1 when any file failed.
+`--tile auto` (the default) runs an image whole when the network's memory for it fits `--max-memory`, else in
+blended overlapping tiles as large as fit (see `esrgan_jax.inference.tiling`). Compiled programs are cached on disk
+(`esrgan_jax.runtime.use_compile_cache`), so a second run on the same image sizes compiles nothing. A file that
+cannot be read or written is reported and skipped; the exit code is 1 when any file failed.
 """
 
 import argparse
-import functools
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-import jax.numpy as jnp
-import numpy as np
-import tqdm
+from esrgan_jax import cli_help, runtime  # JAX, Flax and the image codecs load in main(): --help answers at once
 
-from esrgan_jax import cli_help, runtime
-from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image_raw, write_image
-from esrgan_jax.inference.apply import make_apply_fn, upscale_array
-from esrgan_jax.inference.interpolation import load_denoise_blend
-from esrgan_jax.weights.generator_files import load_any_generator
+EXTENSIONS = ('auto', 'png', 'jpg', 'webp', 'tif', 'bmp')
+DEEP_FORMATS = ('.png', '.tif', '.tiff')  # formats that keep 16 bits
 
 
 def output_path(in_path: Path, in_root: Path, out_dir: Path, suffix: str, ext: str, has_alpha: bool) -> Path:
@@ -34,13 +33,30 @@ def output_path(in_path: Path, in_root: Path, out_dir: Path, suffix: str, ext: s
   return out_dir / relative.parent / f'{stem}{extension}'
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def _tile(value: str) -> int | None:
+  """--tile: 'auto' (None) or a size >= 0."""
+  if value == 'auto':
+    return None
+  if not value.isdigit():
+    raise argparse.ArgumentTypeError(f"expected 'auto' or a tile size >= 0 (0 = whole image), got {value!r}")
+  return int(value)
+
+
+def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
     prog='python -m esrgan_jax.upscale', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )
   parser.add_argument('-i', '--input', required=True, type=Path, help='an image file or a folder (recursive)')
   parser.add_argument('-o', '--output', required=True, type=Path, help='output folder')
-  parser.add_argument('--model', required=True, type=Path, help='generator file (ours, or a PyTorch .pth)')
+  parser.add_argument('--model', required=True, type=Path, help='generator: esrgan_jax model file or PyTorch .pth')
+  parser.add_argument(
+    '--tile',
+    type=_tile,
+    default=None,
+    metavar='auto|N',
+    help='largest core tile in input pixels; 0 = whole image; auto = whole image if it fits --max-memory, '
+    'else the largest tile that does (default: auto)',
+  )
   parser.add_argument(
     '--denoise-strength',
     type=float,
@@ -48,13 +64,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     help="Real-ESRGAN's denoise strength: blend --model (1: realesr-general-x4v3) with --wdn-model (0)",
   )
   parser.add_argument('--wdn-model', type=Path, default=None, help='realesr-general-wdn-x4v3, for --denoise-strength')
-  parser.add_argument('--tile', type=int, default=0, help='core tile size in input pixels; 0 = whole image')
   parser.add_argument('--tile-pad', type=int, default=16, help='context pixels on each tile side (overlap = 2x)')
-  parser.add_argument('--batch-tiles', type=int, default=4, help='tiles per network call')
+  parser.add_argument(
+    '--max-memory',
+    type=float,
+    default=None,
+    help='GiB the network may use for --tile auto (default: half the available memory, at most 4)',
+  )
+  parser.add_argument('--batch-tiles', type=int, default=1, help='tiles per network call')
   parser.add_argument('--suffix', default='out', help="appended to output names as '_SUFFIX'; '' for none")
   parser.add_argument(
     '--ext',
-    choices=('auto', 'png', 'jpg'),
+    choices=EXTENSIONS,
     default='auto',
     help='output format; auto keeps the input format (images with alpha are always PNG)',
   )
@@ -70,6 +91,17 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   precision.add_argument('--bf16', dest='bf16', action='store_true', help='bfloat16 compute, float32 params')
   parser.set_defaults(bf16=False)
   parser.add_argument('--overwrite', action='store_true', help='allow an output to replace an input file')
+  parser.add_argument(
+    '--no-compile-cache',
+    dest='compile_cache',
+    action='store_false',
+    help=f'do not keep compiled programs on disk (also: {runtime.COMPILE_CACHE_ENV}=off)',
+  )
+  return parser
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+  parser = _parser()
   args = parser.parse_args(argv)
   if not args.input.exists():
     parser.error(f'input {args.input} does not exist.')
@@ -77,65 +109,104 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.error(f'--outscale must be positive, got {args.outscale}.')
   if (args.denoise_strength is None) != (args.wdn_model is None):
     parser.error('--denoise-strength and --wdn-model go together (realesr-general-x4v3 in --model).')
-  if args.tile < 0 or args.tile_pad < 0 or args.batch_tiles < 1:
-    parser.error('--tile and --tile-pad must be >= 0 and --batch-tiles >= 1.')
+  if args.tile_pad < 0 or args.batch_tiles < 1:
+    parser.error('--tile-pad must be >= 0 and --batch-tiles >= 1.')
+  if args.max_memory is not None and args.max_memory <= 0:
+    parser.error(f'--max-memory must be positive (GiB), got {args.max_memory}.')
   return args
 
 
+def _load_model(args: argparse.Namespace) -> tuple[Any, Any]:
+  """(module, params) of --model, printing what was loaded. Raises ValueError for an unusable model."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax.inference.interpolation import load_denoise_blend  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights import generator_files  # pylint: disable=g-import-not-at-top
+
+  dtype = jnp.bfloat16 if args.bf16 else None
+  if args.wdn_model is not None:
+    module, params = load_denoise_blend(args.model, args.wdn_model, args.denoise_strength, dtype)
+  else:
+    module, params = generator_files.load_generator_file(args.model, dtype=dtype)
+  if module.num_in_ch != 3 or module.num_out_ch != 3:
+    raise ValueError(f'--model must map RGB to RGB, got {module.num_in_ch} -> {module.num_out_ch} channels.')
+  print(f'Loaded {generator_files.describe_file(args.model, module)}', flush=True)
+  return runtime.for_platform(module), params
+
+
+def _tiling(args: argparse.Namespace, module: Any, height: int, width: int) -> dict[str, Any]:
+  """upscale_array's tiling arguments for one image: --tile, or for auto the choice of inference.memory."""
+  from esrgan_jax.inference import memory  # pylint: disable=g-import-not-at-top
+
+  tile = args.tile
+  if tile is None:
+    budget = memory.default_budget() if args.max_memory is None else int(args.max_memory * memory.GIB)
+    tile = memory.tile_for_budget(module, height, width, budget, args.tile_pad)
+  return dict(tile=tile, tile_pad=args.tile_pad, batch_tiles=args.batch_tiles, progress=tile > 0)
+
+
 def _upscale_file(
-  in_path: Path, args: argparse.Namespace, inputs: set[Path], upscale: Callable[..., np.ndarray]
-) -> Path:
-  """Reads, upscales and writes one file; returns the output path. Raises on unreadable or protected files."""
+  in_path: Path, args: argparse.Namespace, inputs: set[Path], upscale: Callable[..., Any]
+) -> tuple[Path, int]:
+  """Reads, upscales and writes one file; returns the output path and the input pixel count. Raises on unreadable
+  or protected files."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax.data.image_io import read_image_raw, write_image  # pylint: disable=g-import-not-at-top
+
   pixels, bits = read_image_raw(in_path)
   has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
   out_path = output_path(in_path, args.input, args.output, args.suffix, args.ext, has_alpha)
   if out_path.resolve() in inputs and not args.overwrite:
     raise FileExistsError(f'the output {out_path} is an input file; pass --overwrite, or pick another -o/--suffix.')
-  out = upscale(pixels.astype(np.float32) / (2**bits - 1))
+  image = pixels.astype(np.float32)
+  image /= 2**bits - 1
+  out = upscale(image)
   out_path.parent.mkdir(parents=True, exist_ok=True)
-  write_image(out_path, out, bit_depth=8 if out_path.suffix.lower() in ('.jpg', '.jpeg') else bits)
-  return out_path
+  write_image(out_path, out, bit_depth=bits if out_path.suffix.lower() in DEEP_FORMATS else 8)
+  return out_path, pixels.shape[0] * pixels.shape[1]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
   """Runs the CLI; returns the exit code (0 all written, 1 some files failed, 2 unusable model)."""
   args = _parse_args(argv)
+  if args.compile_cache:
+    runtime.use_compile_cache()
+  import tqdm  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.inference.apply import make_apply_fn, upscale_array  # pylint: disable=g-import-not-at-top
+
   files = list_images(args.input)
   if not files:
     print(f'No images ({", ".join(IMAGE_EXTENSIONS)}) found in {args.input}.', file=sys.stderr)
     return 1
   try:
-    dtype = jnp.bfloat16 if args.bf16 else None
-    if args.wdn_model:
-      module, params = load_denoise_blend(args.model, args.wdn_model, args.denoise_strength, dtype)
-    else:
-      module, params = load_any_generator(args.model, dtype)
+    module, params = _load_model(args)
   except (FileNotFoundError, ValueError) as e:
     print(f'Cannot load --model: {e}', file=sys.stderr)
     return 2
-  if module.num_in_ch != 3 or module.num_out_ch != 3:
-    print(f'--model must map RGB to RGB, got {module.num_in_ch} -> {module.num_out_ch} channels.', file=sys.stderr)
-    return 2
-  upscale = functools.partial(
-    upscale_array,
-    make_apply_fn(module, params),
-    scale=module.scale,
-    outscale=args.outscale,
-    alpha_upsampler=args.alpha_upsampler,
-    tile=args.tile,
-    tile_pad=args.tile_pad,
-    batch_tiles=args.batch_tiles,
-    progress=args.tile > 0,
-  )
+  apply_fn = make_apply_fn(module, params)
+
+  def upscale(image):
+    tiling = _tiling(args, module, *image.shape[:2])
+    return upscale_array(
+      apply_fn, image, scale=module.scale, outscale=args.outscale, alpha_upsampler=args.alpha_upsampler, **tiling
+    )
+
   inputs = {p.resolve() for p in files}
-  failed = []
+  failed, megapixels, start = [], 0.0, time.perf_counter()
   for in_path in tqdm.tqdm(files, desc='images', unit='img', disable=len(files) == 1):
     try:
-      out_path = _upscale_file(in_path, args, inputs, upscale)
+      out_path, pixel_count = _upscale_file(in_path, args, inputs, upscale)
+      megapixels += pixel_count / 1e6
       tqdm.tqdm.write(f'{in_path} -> {out_path}')
     except (ImageReadError, OSError, ValueError) as e:
       failed.append(in_path)
       tqdm.tqdm.write(f'skipped {in_path}: {e}', file=sys.stderr)
+  seconds = time.perf_counter() - start
+  rate = f', {seconds / megapixels:.1f} s per input megapixel' if megapixels else ''
+  print(f'{len(files) - len(failed)} of {len(files)} images done, {len(failed)} failed, {seconds:.1f} s{rate}.')
   if failed:
     print(f'{len(failed)} of {len(files)} images failed: {", ".join(map(str, failed))}', file=sys.stderr)
   return 1 if failed else 0

@@ -118,3 +118,12 @@ def test_the_trainer_chooses_the_platform_field():
   from esrgan_jax.training import default_config, steps  # pylint: disable=g-import-not-at-top
 
   assert steps.create_generator(default_config.get_config()).cpu_conv_split is (jax.default_backend() == 'cpu')
+
+
+def test_compile_cache_dir_default_xdg_env_and_off(monkeypatch):
+  monkeypatch.setenv('HOME', '/home/u')
+  assert runtime.compile_cache_dir({}) == Path('/home/u/.cache/esrgan_jax/jax')
+  assert runtime.compile_cache_dir({'XDG_CACHE_HOME': '/c'}) == Path('/c/esrgan_jax/jax')
+  assert runtime.compile_cache_dir({'ESRGAN_JAX_COMPILE_CACHE': '/x', 'XDG_CACHE_HOME': '/c'}) == Path('/x')
+  for off in ('off', '0', ''):
+    assert runtime.compile_cache_dir({'ESRGAN_JAX_COMPILE_CACHE': off}) is None

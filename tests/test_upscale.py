@@ -1,7 +1,11 @@
-"""Tests for esrgan_jax.upscale: the CLI's formats, folders, alpha, outscale, precision, errors and overwrite rules."""
+"""Tests for esrgan_jax.upscale: the CLI's formats, folders, alpha, outscale, precision, errors and overwrite rules,
+.pth models, --tile auto, the summary, the compilation cache and a --help that loads nothing heavy."""
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -15,9 +19,11 @@ from esrgan_jax.data.image_io import read_image_raw, write_image
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference import apply
 from esrgan_jax.models.srresnet import MSRResNet
+from esrgan_jax.weights import generator_files, state_dicts, torch_io
 from esrgan_jax.weights.model_io import save_generator
 
 SCALE = 2
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope='module')
@@ -130,13 +136,13 @@ def test_outscale_resizes_the_network_output(generator, tmp_path):
 def test_bf16_runs_the_module_in_bfloat16(generator, tmp_path, monkeypatch):
   Image.fromarray(_pixels((8, 12, 3))).save(tmp_path / 'a.png')
   dtypes = []
-  load = upscale.load_any_generator
+  load = generator_files.load_generator_file
 
   def spy(path, dtype=None):
     dtypes.append(dtype)
     return load(path, dtype=dtype)
 
-  monkeypatch.setattr(upscale, 'load_any_generator', spy)
+  monkeypatch.setattr(generator_files, 'load_generator_file', spy)
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'bf16', '--bf16') == 0
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'fp32', '--fp32') == 0
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'default') == 0
@@ -202,3 +208,92 @@ def test_command_line_smoke(generator, tmp_path):
   ]
   subprocess.run(cmd, check=True, capture_output=True, timeout=300)
   assert Image.open(tmp_path / 'out' / 'a_out.png').size == (16, 16)
+
+
+def test_pth_model_runs_directly_and_says_what_it_loaded(generator, tmp_path, capsys):
+  _, module, params = generator
+  torch_io.save_state_dict(tmp_path / 'net_g.pth', {'params_ema': state_dicts.generator_to_torch(module, params)})
+  pixels = _pixels((12, 16, 3))
+  Image.fromarray(pixels).save(tmp_path / 'a.png')
+  args = ['-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '--model', str(tmp_path / 'net_g.pth')]
+  assert upscale.main(args) == 0
+  stdout = capsys.readouterr().out
+  assert 'Loaded RRDBNet(scale 2, 1 blocks, num_feat 8' in stdout and 'net_g.pth (PyTorch' in stdout
+  assert '1 of 1 images done, 0 failed' in stdout and 's per input megapixel' in stdout
+  out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')
+  np.testing.assert_array_equal(out, np.round(_network(generator, pixels / 255.0) * 255))
+
+
+def test_tile_auto_runs_whole_within_the_budget_and_tiles_beyond_it(generator, tmp_path, monkeypatch):
+  tiles = []
+  upscale_image = apply.upscale_image
+  monkeypatch.setattr(
+    apply, 'upscale_image', lambda *a, tile, **kw: (tiles.append(tile), upscale_image(*a, tile=tile, **kw))[1]
+  )
+  pixels = _pixels((80, 72, 3))
+  Image.fromarray(pixels).save(tmp_path / 'a.png')
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'whole') == 0
+  whole, _ = read_image_raw(tmp_path / 'whole' / 'a_out.png')
+  np.testing.assert_allclose(whole, np.round(_network(generator, pixels / 255.0) * 255), rtol=0, atol=1)
+  # 1e-4 GiB (107 kB) holds a window of 12 px of this net (672 bytes per pixel): the smallest tile, 32 px, it is.
+  args = ['-i', tmp_path / 'a.png', '-o', tmp_path / 'tiled', '--max-memory', '1e-4', '--tile-pad', '4']
+  assert _run(generator, *args) == 0
+  assert tiles == [0, 32]
+  tiled, _ = read_image_raw(tmp_path / 'tiled' / 'a_out.png')
+  assert np.abs(tiled.astype(int) - whole).mean() < 2
+
+
+def test_summary_counts_failures(generator, tmp_path, capsys):
+  (tmp_path / 'in').mkdir()
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'in' / 'a.png')
+  (tmp_path / 'in' / 'b.png').write_bytes(b'not a png')
+  assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'out') == 1
+  assert '1 of 2 images done, 1 failed' in capsys.readouterr().out
+
+
+def _python(code: str, **env: str) -> str:
+  """Runs `code` in a fresh interpreter with this checkout first on the path; returns its stdout."""
+  env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]), **env}
+  return subprocess.run(
+    [sys.executable, '-c', code], env=env, check=True, capture_output=True, text=True, timeout=300
+  ).stdout
+
+
+def test_help_loads_no_jax_or_tensorflow():
+  code = """
+import runpy, sys
+sys.argv = ['upscale', '--help']
+try:
+  runpy.run_module('esrgan_jax.upscale', run_name='__main__')
+except SystemExit:
+  pass
+print('MODULES', sorted(m for m in ('jax', 'jaxlib', 'flax', 'tensorflow', 'torch', 'PIL') if m in sys.modules))
+"""
+  stdout = _python(code)
+  assert '--max-memory' in stdout and '--no-compile-cache' in stdout
+  assert stdout.splitlines()[-1] == 'MODULES []'
+
+
+def test_second_run_on_the_same_size_compiles_nothing(generator, tmp_path):
+  """Compilations counted by JAX's monitoring events: cache requests minus persistent-cache hits."""
+  Image.fromarray(_pixels((12, 16, 3))).save(tmp_path / 'a.png')
+  Image.fromarray(_pixels((12, 16, 3), seed=1)).save(tmp_path / 'b.png')
+  code = f"""
+import json, sys
+import jax
+events = []
+jax.monitoring.register_event_listener(lambda event, **unused_kwargs: events.append(event))
+from esrgan_jax import upscale
+code = upscale.main(['-i', sys.argv[1], '-o', {str(tmp_path / 'out')!r}, '--model', {str(generator[0])!r}])
+requests = events.count('/jax/compilation_cache/compile_requests_use_cache')
+hits = events.count('/jax/compilation_cache/cache_hits')
+print(json.dumps(dict(code=code, requests=requests, compiled=requests - hits)))
+"""
+  cache = tmp_path / 'cache'
+  runs = []
+  for name in ('a.png', 'b.png'):
+    stdout = _python(code.replace('sys.argv[1]', repr(str(tmp_path / name))), ESRGAN_JAX_COMPILE_CACHE=str(cache))
+    runs.append(json.loads(stdout.splitlines()[-1]))
+  assert runs[0]['code'] == runs[1]['code'] == 0
+  assert runs[0]['compiled'] > 0 and any(cache.iterdir())
+  assert runs[1]['requests'] > 0 and runs[1]['compiled'] == 0

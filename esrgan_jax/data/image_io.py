@@ -19,6 +19,7 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _TIFF_SIGNATURES = (b'II*\x00', b'MM\x00*')
 _TIFF_BITS_PER_SAMPLE = 258
+_QUANTIZE_ROWS = 256  # rows per band when write_image quantizes
 _FORMAT_NAMES = 'PNG, JPEG, BMP, TIFF or WebP'
 
 
@@ -243,7 +244,11 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
   if ext in ('.jpg', '.jpeg') and image.ndim == 3 and image.shape[-1] in (2, 4):
     raise ValueError(f'{path}: JPEG has no alpha channel; write .png instead.')
   max_value = 2**bit_depth - 1
-  pixels = quantize(np.clip(image, 0, 1) * max_value, max_value)
+  pixels = np.empty(image.shape, np.uint8 if bit_depth == 8 else np.uint16)
+  for top in range(0, image.shape[0], _QUANTIZE_ROWS):  # in bands: quantize's float64 copies stay small
+    pixels[top : top + _QUANTIZE_ROWS] = quantize(
+      np.clip(image[top : top + _QUANTIZE_ROWS], 0, 1) * max_value, max_value
+    )
   if bit_depth == 8:
     Image.fromarray(pixels).save(path, **({'quality': 95} if ext in ('.jpg', '.jpeg', '.webp') else {}))
   elif ext == '.png':

@@ -60,11 +60,11 @@ def upscale_array(
   if has_alpha:
     alpha = network(alpha[..., None]) @ _LUMA if alpha_upsampler == 'network' else imresize(alpha, scale)
     out = np.concatenate([out, alpha[..., None]], axis=-1)
-  out = np.clip(out, 0.0, 1.0)
+  out = np.clip(out, 0.0, 1.0, out=out if out.flags.writeable else None)  # in place: the output can be GBs
   if outscale is not None and outscale != scale:
     size = tuple(int(n * outscale) for n in image.shape[:2])
     if min(size) < 1:
       raise ValueError(f'outscale {outscale} makes a {image.shape[0]}x{image.shape[1]} image empty.')
     out = np.clip(imresize(out, output_shape=size), 0.0, 1.0)
-  out = out.astype(np.float32)
+  out = out.astype(np.float32, copy=False)
   return out[..., 0] if image.ndim == 2 else out

@@ -14,7 +14,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 
-from esrgan_jax.weights.generator_files import load_any_generator
+from esrgan_jax.weights.generator_files import load_generator_file
 
 SAME_ARCH_HINT = (
   'The two models must share one architecture: train or convert both with the same generator config '
@@ -86,11 +86,11 @@ def load_denoise_blend(
   """Real-ESRGAN's `--denoise_strength` (its `dni`): strength·θ_model + (1 − strength)·θ_wdn.
 
   `model_path` is `realesr-general-x4v3` (strength 1: its full denoising), `wdn_path` its weak-denoise twin
-  `realesr-general-wdn-x4v3` (strength 0: keeps the noise); either file format `load_any_generator` reads. Returns
+  `realesr-general-wdn-x4v3` (strength 0: keeps the noise); either file format `load_generator_file` reads. Returns
   (generator, blended params); ValueError when the two files hold different generators.
   """
-  module, params = load_any_generator(model_path, dtype)
-  wdn_module, wdn_params = load_any_generator(wdn_path, dtype)
+  module, params = load_generator_file(model_path, dtype)
+  wdn_module, wdn_params = load_generator_file(wdn_path, dtype)
   difference = config_difference(module, wdn_module)
   if difference:
     fields = ', '.join(f'{name} {a!r} vs {b!r}' for name, (a, b) in difference.items())

@@ -1,11 +1,14 @@
-"""Tests for esrgan_jax.inference.tiling: blended tiles equal untiled output, one compilation, batching, mod-padding."""
+"""Tests for esrgan_jax.inference.tiling: window geometry, blended tiles equal untiled output, one compilation per
+image size, batching, mod-padding."""
+
+import tracemalloc
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from esrgan_jax.inference.tiling import upscale_image
+from esrgan_jax.inference.tiling import covered_ratio, upscale_image, window_layout
 from esrgan_jax.models.layers import pixel_unshuffle
 
 
@@ -61,13 +64,13 @@ def test_untiled_mod_pads_by_reflection_and_crops():
   np.testing.assert_allclose(upscale_image(jax.jit(net), image, scale=1), expected, rtol=0, atol=1e-6)
 
 
-def test_one_compilation_for_all_tiles_and_for_other_large_images():
-  net, reach = _tiny_net(4)
+def test_one_compilation_for_all_tiles_of_an_image_size():
+  net, _ = _tiny_net(4)
   calls = []
   apply_fn = jax.jit(lambda x: (calls.append(x.shape), net(x))[1])  # the append runs once per trace
-  upscale_image(apply_fn, _image(70, 90), scale=4, tile=16, tile_pad=8, batch_tiles=4)  # 5 x 6 tiles
-  upscale_image(apply_fn, _image(50, 120, seed=2), scale=4, tile=16, tile_pad=8, batch_tiles=4)
-  assert calls == [(4, 32, 32, 3)]
+  upscale_image(apply_fn, _image(70, 90), scale=4, tile=16, tile_pad=8, batch_tiles=4)  # 4 x 5 windows
+  upscale_image(apply_fn, _image(70, 90, seed=2), scale=4, tile=16, tile_pad=8, batch_tiles=4)
+  assert calls == [(4, 30, 31, 3)]
   assert apply_fn._cache_size() == 1
 
 
@@ -79,8 +82,32 @@ def test_batches_fill_the_last_call_and_count_tiles():
     shapes.append(x.shape)
     return np.asarray(net(x))
 
-  upscale_image(apply_fn, _image(40, 40), scale=4, tile=10, tile_pad=4, batch_tiles=3)  # 4 x 4 windows
-  assert shapes == [(3, 18, 18, 3)] * 6
+  upscale_image(apply_fn, _image(40, 40), scale=4, tile=10, tile_pad=4, batch_tiles=3)  # 4 x 4 windows of 16
+  assert shapes == [(3, 16, 16, 3)] * 6
+
+
+@pytest.mark.parametrize('multiple', [1, 2, 4])
+def test_windows_cover_the_axis_evenly_with_the_overlap_the_blend_needs(multiple):
+  for tile, tile_pad in [(8, 0), (16, 4), (64, 16), (128, 8)]:
+    tile, tile_pad = tile * multiple, tile_pad * multiple
+    for length in range(multiple, 700, 7 * multiple):
+      size, starts = window_layout(length, tile, tile_pad, multiple)
+      ends = [start + size for start in starts]
+      assert size <= tile + 2 * tile_pad and size % multiple == 0 and all(s % multiple == 0 for s in starts)
+      assert starts[0] == 0 and ends[-1] == length
+      overlaps = [end - start for end, start in zip(ends, starts[1:])]
+      assert all(o >= 2 * tile_pad for o in overlaps)
+      assert max(overlaps, default=0) - min(overlaps, default=0) <= multiple  # spread evenly, not piled up at the end
+      # One window fewer could not keep the overlap: the count is the fewest possible.
+      assert (len(starts) - 1) * (tile + 2 * tile_pad) - (len(starts) - 2) * 2 * tile_pad < length or len(starts) == 1
+
+
+def test_covered_ratio_of_a_small_image_is_far_below_the_shifted_last_tile():
+  # Windows of tile + 2 * pad every tile pixels with the last one shifted back covered 192 x 192 of 160 x 120: 1.92.
+  assert covered_ratio(160, 120, tile=64, tile_pad=16) == (96 * 2) * (76 * 2) / (160 * 120) == 1.52
+  assert covered_ratio(256, 256, tile=128, tile_pad=16) < 1.3
+  assert covered_ratio(1080, 1920, tile=512, tile_pad=16) < 1.12
+  assert covered_ratio(64, 64, tile=64, tile_pad=16) == 1.0
 
 
 def test_tile_larger_than_image_is_one_whole_window():
@@ -101,3 +128,20 @@ def test_bad_arguments_raise():
     upscale_image(net, np.zeros((8, 8), np.float32), scale=4)
   with pytest.raises(ValueError, match='batch_tiles'):
     upscale_image(net, _image(8, 8), scale=4, tile=4, batch_tiles=0)
+
+
+def test_tiled_memory_is_the_output_plus_a_few_windows():
+  """numpy allocations (traced by tracemalloc) while tiling a 240 x 320 image at x4: the float32 output (14.7 MB)
+  plus the padded input and a few windows' outputs and weights, far below a second copy of the output."""
+  net, _ = _tiny_net(4)
+  apply_fn = jax.jit(net)
+  image = _image(240, 320)
+  upscale_image(apply_fn, image[:80, :80], scale=4, tile=64, tile_pad=8)  # compile outside the measurement
+  output_bytes = 240 * 4 * 320 * 4 * 3 * 4
+  tracemalloc.start()
+  out = upscale_image(apply_fn, image, scale=4, tile=64, tile_pad=8)
+  _, peak = tracemalloc.get_traced_memory()
+  tracemalloc.stop()
+  assert out.shape == (960, 1280, 3)
+  window_bytes = 80 * 4 * 80 * 4 * 3 * 4  # one window's output
+  assert peak < output_bytes + image.nbytes + 4 * window_bytes

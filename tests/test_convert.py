@@ -234,7 +234,8 @@ def test_generator_round_trip_through_safetensors(tmp_path, capsys, module, torc
   params = random_variables(module, (1, 8, 8, 3))['params']
   model_io.save_generator(tmp_path / 'ours.msgpack', module, params)
   run_convert('to-safetensors', tmp_path / 'ours.msgpack', tmp_path / 'ours.safetensors')
-  assert f'{state_dicts.describe_generator(module)} -> {state_dicts.torch_scheme(module)} key names' in capsys.readouterr().out
+  written = f'{state_dicts.describe_generator(module)} -> {state_dicts.torch_scheme(module)} key names'
+  assert written in capsys.readouterr().out
   net = torch_net().eval()
   net.load_state_dict(load_file(tmp_path / 'ours.safetensors'), strict=True)
   x = images((1, 6, 8, 3))

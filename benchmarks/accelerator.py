@@ -50,7 +50,6 @@ import torch_archs
 
 from esrgan_jax import runtime
 from esrgan_jax.inference.apply import make_apply_fn
-from esrgan_jax.inference.metrics import psnr
 from esrgan_jax.inference.tiling import upscale_image
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.rrdbnet import RRDBNet
@@ -59,7 +58,9 @@ from esrgan_jax.training import steps
 from esrgan_jax.weights import state_dicts
 
 BF16_PEAK_TFLOPS = 790.0  # H200 dense bf16, measured with PyTorch (reference/round2_facts.md)
-BF16_PSNR_DB = 40.0  # ours bf16 vs ours fp32 inference, outputs clipped to [0, 1]: at least this PSNR
+# Ours bf16 vs ours fp32 inference: at least this PSNR, peak = the fp32 output's value range (random weights give
+# outputs far from [0, 1], so neither clipping nor a peak of 1 would test anything).
+BF16_PSNR_DB = 30.0
 EMA_DECAY = 0.999
 # BasicSR's ESRGAN recipe (esrgan_jax.training.default_config; tests check that they agree), constant lr for timing.
 RECIPE = {
@@ -512,7 +513,7 @@ def inference_shape(results, size, device, nets, lr_size: int, batch: int, compi
       measured[name] = dict(
         median_ms=1e3 * seconds,
         per_s=batch / seconds,
-        compile_s=first - seconds,
+        compile_s=first - seconds if 'ours' in name or 'compile' in name else None,
         peak_mem_gib=jax_peak_gib() if name.startswith('ours') else torch_peak_gib(),
         **flop_rate(flops, seconds),
       )
@@ -526,23 +527,25 @@ def inference_shape(results, size, device, nets, lr_size: int, batch: int, compi
 
 
 def bf16_tolerance(results, size, nets) -> None:
-  """Ours bf16 vs ours fp32 (and ours fp32 vs torch fp32) on one smooth image, outputs clipped to [0, 1]."""
+  """Ours bf16 vs ours fp32 (and ours fp32 vs torch fp32) on one smooth image, unclipped outputs."""
   module, params, net = nets
   lr_size = size.shapes[-1][0]
   x = synthetic_batch(1, 4 * lr_size)['lr']
-  fp32 = np.clip(np.asarray(make_apply_fn(module, params)(jnp.asarray(x))), 0, 1)
-  bf16 = np.clip(np.asarray(make_apply_fn(module.clone(dtype=jnp.bfloat16), params)(jnp.asarray(x))), 0, 1)
+  fp32 = np.asarray(make_apply_fn(module, params)(jnp.asarray(x)))
+  bf16 = np.asarray(make_apply_fn(module.clone(dtype=jnp.bfloat16), params)(jnp.asarray(x)))
   torch_out = make_torch_infer(net, x, next(net.parameters()).device, None)().float().cpu().numpy()
-  torch_out = np.clip(torch_out.transpose(0, 2, 3, 1), 0, 1)
-  value = psnr(bf16[0] * 255, fp32[0] * 255, crop_border=0, test_y_channel=False)
+  torch_out = torch_out.transpose(0, 2, 3, 1)
+  value_range = float(fp32.max() - fp32.min())
+  value = 10 * np.log10(value_range**2 / max(float(np.mean((bf16 - fp32) ** 2)), 1e-30))
   ok = value >= BF16_PSNR_DB
   results.add(
     'inference',
     case=f'LR {lr_size}x{lr_size} b1',
     impl='ours bf16 vs ours fp32',
     bf16_ok=ok,
-    note=f'{"ok" if ok else "FAIL"}: PSNR {value:.1f} dB (tolerance >= {BF16_PSNR_DB:.0f} dB), max |diff| '
-    f'{np.abs(bf16 - fp32).max():.2g}; ours fp32 vs torch fp32 max |diff| {np.abs(fp32 - torch_out).max():.2g}',
+    note=f'{"ok" if ok else "FAIL"}: PSNR {value:.1f} dB over the output range {value_range:.3g} (tolerance >= '
+    f'{BF16_PSNR_DB:.0f} dB), max |diff| {np.abs(bf16 - fp32).max():.2g}; ours fp32 vs torch fp32 max |diff| '
+    f'{np.abs(fp32 - torch_out).max():.2g}',
   )
 
 

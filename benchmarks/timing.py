@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 REPO = Path(__file__).resolve().parent.parent
 _COMPILE_EVENTS = (
   '/jax/core/compile/jaxpr_trace_duration',
@@ -57,6 +55,8 @@ class OtherLoad:
   """Context manager: `.cores` = CPU cores that other processes kept busy on average while it was open."""
 
   def __enter__(self) -> 'OtherLoad':
+    import psutil  # pylint: disable=g-import-not-at-top  (not on every GPU image; only the CPU benchmarks need it)
+
     self._own, self._start = psutil.Process(), time.perf_counter()
     self._busy, self._own_cpu = self._system_busy(), self._own_seconds()
     self.cores = float('nan')
@@ -69,6 +69,8 @@ class OtherLoad:
 
   @staticmethod
   def _system_busy() -> float:
+    import psutil  # pylint: disable=g-import-not-at-top
+
     t = psutil.cpu_times()
     return t.user + t.nice + t.system + getattr(t, 'irq', 0) + getattr(t, 'softirq', 0)
 

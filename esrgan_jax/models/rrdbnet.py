@@ -142,7 +142,9 @@ class RRDBNet(nn.Module):
   `dtype` is the compute dtype (e.g. bfloat16), `param_dtype` the storage dtype of the params. `cpu_conv_split` is a
   speed workaround chosen per platform by `esrgan_jax.runtime.for_platform`, not part of the model: XLA:CPU (jaxlib
   0.10, YNNPACK) runs a 3x3 conv with exactly 128 input channels (conv3 of every RDB at the default widths, 21% of
-  inference time) on one core; as two 64-channel convs summed it uses all cores.
+  inference time) on one core; as two 64-channel convs summed it uses all cores. `remat` (like `dtype`, not stored in
+  model files) recomputes each RRDB's activations in the backward pass instead of keeping them (`jax.checkpoint`):
+  less memory for large training batches, the same params and results.
   """
 
   num_in_ch: int = 3
@@ -157,6 +159,7 @@ class RRDBNet(nn.Module):
   num_upsample: int | None = None
   esrgan_plus: bool = False
   cpu_conv_split: bool = False
+  remat: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
@@ -176,8 +179,9 @@ class RRDBNet(nn.Module):
       x = pixel_unshuffle(x, factor)
     feat = conv(self.num_feat, 'conv_first')(x)
     body = feat
+    block = nn.remat(RRDB, static_argnums=(2,)) if self.remat else RRDB  # argnum 2: `train` (0 is the module)
     for i in range(self.num_block):
-      body = RRDB(
+      body = block(
         self.num_feat,
         self.num_grow_ch,
         self.res_scale,

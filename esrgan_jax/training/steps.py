@@ -1,18 +1,19 @@
 """The training step functions and what they need, pure and jit-able: states, networks, optimisers, one PSNR (L1)
-step and one GAN step (BasicSR's ESRGANModel / SRGANModel), the device mesh. No TensorFlow: accelerator scripts import
-this without the tf.data pipeline.
+step and one GAN step (BasicSR's ESRGANModel / SRGANModel), the device mesh. No TensorFlow and no ml_collections
+(configs need only attribute access): accelerator scripts import this without the tf.data pipeline.
 
 Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `Mesh` ('data'), the batch sharded
 on its leading axis and the train state replicated. Batch statistics and the RaGAN means are taken over the global
 batch, so N devices compute what one device would.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 from flax import struct
@@ -22,6 +23,9 @@ from esrgan_jax import runtime
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.training import losses
 from esrgan_jax.weights import model_io, perceptual
+
+if TYPE_CHECKING:  # configs are ConfigDicts; the step functions need only attribute access (no ml_collections import)
+  import ml_collections
 
 
 @struct.dataclass
@@ -56,7 +60,10 @@ def create_generator(config: ml_collections.ConfigDict) -> nn.Module:
       f'(config.scale sets the scale). To change the arch, replace config.model wholesale (e.g. '
       f'default_config.compact_model() for SRVGGNetCompact, as configs/compact.py does).'
     )
-  return runtime.for_platform(cls(scale=config.scale, dtype=compute_dtype(config), **fields))
+  if config.get('remat') and not hasattr(cls, 'remat'):
+    raise ValueError(f'config.remat is for RRDBNet; {arch} has no remat field. Set config.remat=False.')
+  module = cls(scale=config.scale, dtype=compute_dtype(config), **fields)
+  return runtime.for_platform(module.clone(remat=True) if config.get('remat') else module)
 
 
 def create_perceptual_network(config: ml_collections.ConfigDict) -> nn.Module:

@@ -34,6 +34,7 @@ from esrgan_jax.inference import evaluation, quality
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
 from esrgan_jax.training import history_log, progress, validation
+from esrgan_jax.training.prefetch import prefetch_to_device
 from esrgan_jax.training.steps import (
   PSNRState,
   create_discriminator,
@@ -267,7 +268,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     seed=config.seed,
     start_step=start_step,
   )
-  batches: Iterator = dataset.as_numpy_iterator()
+  batches: Iterator = prefetch_to_device(dataset.as_numpy_iterator(), lambda b: global_batch(b, data_sharding))
   val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
   val_metrics = validation.usable_metrics(
     validation.metric_names(stage), val_images, scale, stage_name, stage.best_metric
@@ -281,8 +282,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   bicubic = bicubic_metrics(val_images, scale)['val_psnr'] if val_images else None
   if start_step == 0 and val_images:
     writer.write_scalars(0, {'val_psnr_bicubic': bicubic})
-  log_step = functools.partial(
-    _log_step,
+  log_steps = functools.partial(
+    _log_steps,
     writer=writer,
     history=history,
     lr_schedule=lr_schedule,
@@ -291,22 +292,25 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     ckpt_dir=ckpt_dir,
     time_left=progress.TimeLeft(stage.num_steps),
   )
-  pending = None  # (step, metrics) fetched one step late so the host never waits on the device
+  # (step, metrics on device) not yet logged: fetched in one transfer every log_every_steps steps, the newest left
+  # pending, so the host never waits for the step it just dispatched
+  pending = []
   try:  # on any error, still finish the pending async save: it is the last good checkpoint
     with metric_writers.ensure_flushes(writer):
       for step in range(start_step + 1, stage.num_steps + 1):
         with jax.profiler.StepTraceAnnotation('train', step_num=step):
-          state, step_metrics = train_step(state, global_batch(next(batches), data_sharding))
-        if pending is not None:
-          log_step(*pending, last_saved=last_saved)
-        pending = (step, step_metrics)
+          state, step_metrics = train_step(state, next(batches))
+        pending.append((step, step_metrics))
+        if len(pending) > config.log_every_steps:
+          log_steps(pending[:-1], last_saved=last_saved)
+          pending = pending[-1:]
         report(step)
         is_last = step == stage.num_steps
         do_eval = val_images and (step % config.eval_every_steps == 0 or is_last)
         do_save = step % config.checkpoint_every_steps == 0 or is_last
         if do_eval or do_save:
-          log_step(*pending, last_saved=last_saved)
-          pending = None
+          log_steps(pending, last_saved=last_saved)
+          pending = []
         if do_eval:
           with report.timed('eval'):
             val, val_per_image, sr_images = evaluate(
@@ -368,9 +372,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   return summary
 
 
-def _log_step(
-  step: int,
-  step_metrics: dict[str, jax.Array],
+def _log_steps(
+  records: list[tuple[int, dict[str, jax.Array]]],
   writer,
   history,
   lr_schedule,
@@ -380,18 +383,22 @@ def _log_step(
   last_saved: int | None,
   time_left: progress.TimeLeft,
 ) -> None:
-  """Checks one step's losses, appends them to history.jsonl (process 0) and writes scalars every few steps."""
-  values = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
-  _check_finite(step, values, ckpt_dir, last_saved)
-  eta = time_left(step)
-  if history:
-    history.write(json.dumps({'step': step, **values}) + '\n')
-    history.flush()
-  if step % log_every_steps == 0 or step == num_steps:
-    writer.write_scalars(step, {**values, 'lr': float(lr_schedule(step - 1))})
+  """Fetches the losses of `records` ([(step, metrics)], in step order) in one transfer; per step, checks them,
+  appends them to history.jsonl (process 0) and writes scalars every `log_every_steps` steps (with the ETA)."""
+  fetched = jax.device_get([step_metrics for _, step_metrics in records])
+  eta = time_left(records[-1][0]) if records else ''
+  for (step, _), step_values in zip(records, fetched):
+    values = {k: float(v) for k, v in step_values.items()}
+    _check_finite(step, values, ckpt_dir, last_saved)
     if history:
-      losses = ' '.join(f'{k}={v:.4g}' for k, v in values.items())
-      print(f'step {step}/{num_steps} {losses}' + (f' {eta}' if eta else ''), flush=True)
+      history.write(json.dumps({'step': step, **values}) + '\n')
+    if step % log_every_steps == 0 or step == num_steps:
+      writer.write_scalars(step, {**values, 'lr': float(lr_schedule(step - 1))})
+      if history:
+        losses = ' '.join(f'{k}={v:.4g}' for k, v in values.items())
+        print(f'step {step}/{num_steps} {losses}' + (f' {eta}' if eta else ''), flush=True)
+  if history:
+    history.flush()
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, dict[str, float]]:

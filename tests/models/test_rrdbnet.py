@@ -125,3 +125,27 @@ def test_cpu_conv_split_runs_the_128_channel_conv_as_two_halves(split):
   expected = jax.lax.conv_general_dilated(feats, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
   _, state = block.apply(params, x, capture_intermediates=lambda m, _: m.name == 'conv3', mutable=['intermediates'])
   np.testing.assert_allclose(state['intermediates']['conv3']['__call__'][0], expected + bias, rtol=1e-5, atol=1e-5)
+
+
+def test_remat_keeps_params_loss_and_grads():
+  """`remat` recomputes each RRDB in the backward pass: the same param tree, loss and grads, and the jaxpr of the
+  gradient holds one checkpoint per block."""
+  net = RRDBNet(num_feat=8, num_block=2, num_grow_ch=4, use_bn=True)  # BatchNorm: `train` passes through remat
+  remat_net = net.clone(remat=True)
+  x = jax.random.uniform(jax.random.key(1), (2, 8, 8, 3))
+  variables = net.init(jax.random.key(0), x)
+  assert jax.tree.structure(remat_net.init(jax.random.key(0), x)) == jax.tree.structure(variables)
+
+  def loss_fn(module):
+    def loss(params):
+      out = module.apply({**variables, 'params': params}, x, train=True, mutable=['batch_stats'])[0]
+      return jnp.mean(jnp.abs(out - 0.5))
+
+    return jax.value_and_grad(loss)
+
+  (loss, grads), (remat_loss, remat_grads) = (jax.jit(loss_fn(m))(variables['params']) for m in (net, remat_net))
+  np.testing.assert_allclose(remat_loss, loss, rtol=1e-6)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), remat_grads, grads)
+  jaxpr = str(jax.make_jaxpr(loss_fn(remat_net))(variables['params']))
+  assert jaxpr.count('checkpoint[') + jaxpr.count('remat') >= 2
+  assert 'checkpoint[' not in str(jax.make_jaxpr(loss_fn(net))(variables['params']))

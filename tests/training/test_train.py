@@ -120,6 +120,18 @@ def test_create_generator_builds_the_configured_arch():
   assert generator.dtype == jnp.bfloat16
 
 
+def test_config_remat_reaches_rrdbnet_only():
+  config = tiny_config()
+  assert not steps.create_generator(config).remat
+  config.remat = True
+  assert steps.create_generator(config).remat
+  assert 'remat' not in model_io.generator_fields(type(steps.create_generator(config)))  # never stored in files
+  config = tiny_bn_config()
+  config.remat = True
+  with pytest.raises(ValueError, match='config.remat is for RRDBNet; MSRResNet has no remat field'):
+    steps.create_generator(config)
+
+
 def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
   """`num_steps` jitted steps on a mesh of `devices`; returns the host states and metrics after each step.
 

@@ -37,5 +37,5 @@ def test_bad_files_say_what_is_wrong(tmp_path):
   with pytest.raises(ValueError, match='not an esrgan_jax model file'):
     generator_files.load_generator_file(tmp_path / 'noise.bin')
   torch_io.save_state_dict(tmp_path / 'other.pth', {'fc.weight': np.zeros((2, 2), np.float32)})
-  with pytest.raises(ValueError, match='(?s)other.pth: Unknown architecture: .*fc.weight.*Supported generator families'):
+  with pytest.raises(ValueError, match='(?s)other.pth: Unknown architecture: .*fc.weight.*Supported generator'):
     generator_files.load_generator_file(tmp_path / 'other.pth')

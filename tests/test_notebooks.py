@@ -59,12 +59,12 @@ def library_banners(notebook: nbformat.NotebookNode) -> list[str]:
   return [text for text in texts if LIBRARY_BANNER.search(text)]
 
 
-def psnr_table(text: str) -> dict[str, float]:
-  """{row name: Y-PSNR} parsed from the sweep table the notebook prints."""
+def sweep_table(text: str) -> dict[str, tuple[float, float]]:
+  """{row name: (Y-PSNR, NIQE)} parsed from the sweep table the notebook prints."""
   lines = text.splitlines()
   header = next(i for i, line in enumerate(lines) if 'Y-PSNR (dB)' in line)
-  rows = [line.rsplit(maxsplit=2) for line in lines[header + 1 : header + 1 + len(SWEEP_ROWS)]]
-  return {name.strip(): float(psnr) for name, psnr, _ in rows}
+  rows = [line.rsplit(maxsplit=3) for line in lines[header + 1 : header + 1 + len(SWEEP_ROWS)]]
+  return {name.strip(): (float(psnr), float(niqe)) for name, psnr, _, niqe in rows}
 
 
 @pytest.fixture
@@ -81,9 +81,9 @@ def tiny_models(tmp_path, monkeypatch):
 
 def test_interpolation_notebook_runs(tiny_models):
   notebook = execute(INTERPOLATION_NOTEBOOK)
-  table = psnr_table(stdout_of(notebook))
+  table = sweep_table(stdout_of(notebook))
   assert list(table) == SWEEP_ROWS
-  assert all(math.isfinite(psnr) and 0 < psnr < 100 for psnr in table.values())
+  assert all(math.isfinite(psnr) and 0 < psnr < 100 and 0 < niqe < 100 for psnr, niqe in table.values())
   assert table['alpha 0.0'] != table['alpha 1.0']  # the two tiny models differ, so the blends do
   images = [
     output
@@ -92,7 +92,7 @@ def test_interpolation_notebook_runs(tiny_models):
     for output in cell.outputs
     if 'image/png' in output.get('data', {})
   ]
-  assert len(images) == 1
+  assert len(images) == 2  # the PSNR-NIQE curve and the crops
   assert not library_banners(notebook)
 
 
@@ -106,7 +106,7 @@ def test_committed_interpolation_notebook_is_executed():
   notebook = nbformat.read(INTERPOLATION_NOTEBOOK, as_version=4)
   code_cells = [cell for cell in notebook.cells if cell.cell_type == 'code']
   assert all(cell.execution_count is not None for cell in code_cells)
-  assert list(psnr_table(stdout_of(notebook))) == SWEEP_ROWS
+  assert list(sweep_table(stdout_of(notebook))) == SWEEP_ROWS
   assert not [output for cell in code_cells for output in cell.outputs if output.output_type == 'error']
 
 

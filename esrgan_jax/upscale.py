@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
   )
   parser.add_argument('-i', '--input', required=True, type=Path, help='an image file or a folder (recursive)')
   parser.add_argument('-o', '--output', required=True, type=Path, help='output folder')
-  parser.add_argument('--model', required=True, type=Path, help='generator: esrgan_jax model file or PyTorch .pth')
+  parser.add_argument(
+    '--model', required=True, type=Path, help='generator: esrgan_jax model file, PyTorch .pth or .safetensors'
+  )
   parser.add_argument(
     '--tile',
     type=_tile,

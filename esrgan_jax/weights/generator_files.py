@@ -12,11 +12,10 @@ from typing import Any
 
 import flax.linen as nn
 
-from esrgan_jax.weights import model_io, state_dicts
+from esrgan_jax.weights import model_io, state_dicts, torch_io
 from esrgan_jax.weights.state_dict_files import is_safetensors, read_state_dict
 
 STATE_DICT_SUFFIXES = ('.pth', '.pt', '.ckpt', '.safetensors')
-_TORCH_HEADS = (b'PK\x03\x04', b'\x80')  # torch's zip format, and the pickle protocol opcode of its legacy format
 
 
 def is_state_dict_file(path: str | os.PathLike) -> bool:
@@ -29,7 +28,7 @@ def is_state_dict_file(path: str | os.PathLike) -> bool:
     raise FileNotFoundError(f'No model file at {path}.')
   with path.open('rb') as file:
     head = file.read(4)
-  return head.startswith(_TORCH_HEADS) or is_safetensors(path)
+  return head.startswith(torch_io.FILE_HEADS) or is_safetensors(path)
 
 
 def load_generator_file(path: str | os.PathLike, dtype: Any = None) -> tuple[nn.Module, Any]:

@@ -21,10 +21,10 @@ from esrgan_jax.weights.state_dicts import (
 
 def is_safetensors(path: str | os.PathLike) -> bool:
   """Whether `path` holds a `.safetensors` file: its header (after an 8-byte length) starts with '{', which no torch
-  file does (zip: 'PK', legacy: a pickle); else, for a file too damaged to tell, whether its suffix says so."""
+  file does (`torch_io.FILE_HEADS`); else, for a file too damaged to tell, whether its suffix says so."""
   with open(path, 'rb') as file:
     head = file.read(9)
-  return head[8:9] == b'{' or (not head.startswith((b'PK', b'\x80')) and Path(path).suffix == '.safetensors')
+  return head[8:9] == b'{' or (not head.startswith(torch_io.FILE_HEADS) and Path(path).suffix == '.safetensors')
 
 
 def read_state_dict(path: str | os.PathLike) -> Any:

@@ -20,6 +20,8 @@ import numpy as np
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # First pickle of a legacy torch file.
 LEGACY_PROTOCOL_VERSION = 1001
+# First bytes of torch files: the zip format's local file header, and the pickle PROTO opcode of the legacy format.
+FILE_HEADS = (b'PK\x03\x04', b'\x80')
 # Torch storage class -> numpy dtype name of its elements (bfloat16 is read as float32, written from ml_dtypes).
 STORAGE_DTYPES = {
   'DoubleStorage': 'float64',
@@ -252,7 +254,7 @@ def load_state_dict(path: str | os.PathLike) -> Any:
     head = file.read(512)
     file.seek(0)
     try:
-      if head.startswith(b'PK\x03\x04'):
+      if head.startswith(FILE_HEADS[0]):
         return _load_zip(file)
       if head[257:262] == b'ustar':
         raise ValueError(

@@ -109,20 +109,25 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def test_two_processes_end_to_end(tmp_path):
+def start_two_processes(workdir, devices_per_process: int) -> list[subprocess.Popen]:
+  """`main` on `workdir` as processes 0 and 1 of one distributed run on 127.0.0.1 (stdout/stderr piped, text)."""
   port = free_port()
-  procs = [
+  return [
     subprocess.Popen(
       main_command(
-        tmp_path, '--distributed', f'--coordinator=127.0.0.1:{port}', '--num-processes=2', f'--process-id={i}'
+        workdir, '--distributed', f'--coordinator=127.0.0.1:{port}', '--num-processes=2', f'--process-id={i}'
       ),
-      env=env(2),
+      env=env(devices_per_process),
       stdout=subprocess.PIPE,
       stderr=subprocess.PIPE,
       text=True,
     )
     for i in range(2)
   ]
+
+
+def test_two_processes_end_to_end(tmp_path):
+  procs = start_two_processes(tmp_path, devices_per_process=2)
   outputs = [p.communicate(timeout=600) for p in procs]
   for p, (_, err) in zip(procs, outputs):
     assert p.returncode == 0, err[-3000:]
@@ -145,20 +150,8 @@ def test_second_run_in_a_held_workdir_exits_at_once_naming_the_owner(tmp_path):
 
 def test_two_processes_agree_that_a_held_workdir_is_taken(tmp_path):
   """Only process 0 tries the lock; process 1 learns the outcome and stops too."""
-  port = free_port()
   with workdir_lock.hold(tmp_path):
-    procs = [
-      subprocess.Popen(
-        main_command(
-          tmp_path, '--distributed', f'--coordinator=127.0.0.1:{port}', '--num-processes=2', f'--process-id={i}'
-        ),
-        env=env(1),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-      )
-      for i in range(2)
-    ]
+    procs = start_two_processes(tmp_path, devices_per_process=1)
     errors = [p.communicate(timeout=600)[1] for p in procs]
   assert [p.returncode for p in procs] == [1, 1], errors
   assert f'in use by {workdir_lock.owner_description()}' in errors[0].splitlines()[-1]

@@ -44,8 +44,12 @@ def output_length(in_len: int, scale: float) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
-  """The [out_len, in_len] float64 matrix that resizes one axis (read-only)."""
+def resize_taps(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+  """Per output pixel its taps: 0-based input indices (borders mirrored) and float64 weights, both [out_len, taps].
+
+  Weights sum to 1 along taps; a tap beyond the kernel's reach has weight 0 (MATLAB takes one extra each side).
+  Both arrays are read-only.
+  """
   if in_len < 1 or out_len < 1:
     raise ValueError(f'imresize needs lengths >= 1, got in={in_len} out={out_len}.')
   kernel_width, taps = kernel_geometry(scale)
@@ -58,8 +62,17 @@ def resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
   # Symmetric padding as MATLAB does it: index into [1..n, n..1], periodically.
   mirrored = np.mod(indices.astype(np.int64) - 1, 2 * in_len)
   mirrored = np.where(mirrored < in_len, mirrored, 2 * in_len - 1 - mirrored)
+  mirrored.setflags(write=False)
+  weights.setflags(write=False)
+  return mirrored, weights
+
+
+@functools.lru_cache(maxsize=256)
+def resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
+  """The [out_len, in_len] float64 matrix that resizes one axis (read-only)."""
+  indices, weights = resize_taps(in_len, out_len, scale)
   matrix = np.zeros((out_len, in_len))
-  np.add.at(matrix, (np.repeat(np.arange(out_len), taps), mirrored.ravel()), weights.ravel())
+  np.add.at(matrix, (np.repeat(np.arange(out_len), indices.shape[1]), indices.ravel()), weights.ravel())
   matrix.setflags(write=False)
   return matrix
 

@@ -1,14 +1,18 @@
 """NIQE (Mittal et al. 2013, "Making a 'Completely Blind' Image Quality Analyzer") as BasicSR's `calculate_niqe`
-computes it, which follows LIVE's MATLAB `niqe.m`; lower is better, numpy float64.
+computes it, which follows LIVE's MATLAB `niqe.m`; lower is better; numpy, in float32 where BasicSR rounds to float32.
 
 Steps: the BT.601 luma Y of the uint8 RGB image (as BasicSR's `bgr2ycbcr(y_only=True)` computes it, rounded),
 `crop_border` pixels removed from every side, the image cut to whole 96×96 blocks; at two scales (the second made by
-MATLAB bicubic `imresize(0.5)`): MSCN coefficients with the 7×7 Gaussian window, per block 18 features (a GGD fit of
-the coefficients and AGGD fits of their products with 4 neighbours, by moment matching on a grid of shapes 0.2 to
-10 in steps of 0.001); then the Mahalanobis-like distance between the multivariate Gaussian of all block features and
-the pristine model (`data/niqe_pris_params.npz`, see `data/PROVENANCE.md`).
+MATLAB bicubic `imresize(0.5)` in float32, rounded bit for bit as BasicSR's, see `half_scale`): MSCN coefficients with
+the 7×7 Gaussian window, per block 18 features (a GGD fit of the coefficients and AGGD fits of their products with 4
+neighbours, by moment matching on a grid of shapes 0.2 to 10 in steps of 0.001); then the Mahalanobis-like distance
+between the multivariate Gaussian of all block features and the pristine model (`data/niqe_pris_params.npz`, see
+`data/PROVENANCE.md`).
 
 An image needs at least two whole 96×96 blocks after cropping (at least 96×192 pixels); smaller ones raise ValueError.
+
+Agreement: BasicSR 1.4.2's `calculate_niqe` on 13 scikit-image images, crop 0 and 4: within 2e-13. Set14 `baboon`:
+5.7295726 (BasicSR run here the same; BasicSR's docstring 5.7295763; MATLAB R2021a `niqe` 5.72957338).
 """
 
 import functools
@@ -19,7 +23,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.special
 
-from esrgan_jax.data.imresize import imresize
+from esrgan_jax.data.imresize import output_length, resize_taps
 
 BLOCK_SIZE = 96
 MIN_BLOCKS = 2  # the covariance of one block's features is undefined
@@ -27,6 +31,15 @@ _SHAPE_GRID = np.arange(0.2, 10.001, 0.001)  # candidate GGD/AGGD shape paramete
 _NEIGHBOURS = ((0, 1), (1, 0), (1, 1), (1, -1))  # horizontal, vertical and the two diagonal products
 # Row of MATLAB rgb2ycbcr for Y on BGR in [0, 1], in BasicSR's order (blue first).
 _Y_WEIGHTS_BGR = np.array([24.966, 128.553, 65.481])
+# How BasicSR's torch float32 half-scale resize adds each output pixel's 8 products (taps 0-7, left to right), as nested
+# pairs: torch `mv` on MKL's sgemv (torch 2.13, MKL 2024.2, AVX2 on AMD EPYC), measured bit for bit. Along H in tap
+# order; along W MKL's kernel picks the order from the memory alignment, which for NIQE's widths alternates with the
+# output column. Products are rounded to float32 before adding (no fused multiply-add).
+_HEIGHT_ORDER = functools.reduce(lambda tree, tap: (tree, tap), range(1, 8), 0)  # (((0, 1), 2), ...): left to right
+_WIDTH_ORDERS = (  # even, odd output columns
+  ((((((0, 1), 2), 4), (3, 5)), 6), 7),
+  ((((((0, 1), 2), 3), 4), 6), (5, 7)),
+)
 
 
 @functools.cache
@@ -108,6 +121,49 @@ def _features(mscn_image: np.ndarray, size: int, rows: int, cols: int) -> np.nda
   )
 
 
+def _sum_in_order(products: list[np.ndarray], tree: int | tuple) -> np.ndarray:
+  """Sum of `products` (same-shape float32 arrays) added pairwise as the nested pairs of indices in `tree` say."""
+  if isinstance(tree, int):
+    return products[tree]
+  return _sum_in_order(products, tree[0]) + _sum_in_order(products, tree[1])
+
+
+def _halve_rows(x: np.ndarray, orders: tuple) -> np.ndarray:
+  """MATLAB bicubic halving of the rows of float32 [h, w]; output row i summed in order `orders[i % len(orders)]`."""
+  indices, weights = resize_taps(x.shape[0], output_length(x.shape[0], 0.5), 0.5)
+  reach = weights.any(axis=0)  # the 8 taps within the kernel (the first and last weigh 0)
+  indices, weights = indices[:, reach], weights[:, reach].astype(np.float32)  # exact: multiples of 1/256
+  out = np.empty((indices.shape[0], x.shape[1]), np.float32)
+  for phase, tree in enumerate(orders):
+    rows = slice(phase, None, len(orders))
+    products = [x[indices[rows, tap]] * weights[rows, tap, None] for tap in range(indices.shape[1])]
+    out[rows] = _sum_in_order(products, tree)
+  return out
+
+
+def half_scale(luma: np.ndarray) -> np.ndarray:
+  """MATLAB bicubic `imresize(0.5)` of float32 HW luma in [0, 255] rounded as BasicSR 1.4.2's NIQE rounds it.
+
+  Args:
+    luma: [h, w] luma levels (used as float32) with h and w multiples of 8, as NIQE's whole 96-pixel blocks are, so
+      that the measured orders apply (MKL handles leftover rows and other alignments differently).
+
+  Returns:
+    float32 [h / 2, w / 2] in [0, 255] (bicubic overshoot kept).
+
+  BasicSR divides by 255, resizes in torch float32 (float32 products of the input and the weights, summed in float32
+  along H, rounded, then along W) and multiplies by 255; this does the same in numpy, adding in the orders above, so
+  the result is bit-identical to BasicSR run where the orders were measured. Any other order (float64, or a plain
+  left-to-right sum) changes a third to a half of the pixels in the last bit and NIQE by up to 2e-3, because the AGGD
+  fits pick shapes from a grid. BasicSR's own value moves as much where MKL takes another kernel (another CPU, or
+  `MKL_CBWR=AVX2` on the same machine: up to 6e-4 on these images).
+  """
+  if luma.ndim != 2 or luma.shape[0] % 8 or luma.shape[1] % 8:
+    raise ValueError(f'half_scale expects HW luma with sides multiples of 8, got shape {luma.shape}; crop it first.')
+  x = _halve_rows(luma.astype(np.float32) / np.float32(255), (_HEIGHT_ORDER,))
+  return _halve_rows(np.ascontiguousarray(x.T), _WIDTH_ORDERS).T * np.float32(255)
+
+
 def niqe_luma(image: np.ndarray) -> np.ndarray:
   """uint8 HW3 RGB (or HW gray, used as is) -> float32 HW luma in integer levels, as BasicSR rounds it for NIQE.
 
@@ -148,7 +204,7 @@ def niqe(image: np.ndarray, crop_border: int = 0) -> float:
   rows, cols = luma.shape[0] // BLOCK_SIZE, luma.shape[1] // BLOCK_SIZE
   luma = luma[: rows * BLOCK_SIZE, : cols * BLOCK_SIZE]
   window = pristine_model()['gaussian_window']
-  half = imresize(luma / np.float32(255), 0.5).astype(np.float32) * np.float32(255)
+  half = half_scale(luma)
   features = np.concatenate(
     [_features(mscn(luma, window), BLOCK_SIZE, rows, cols), _features(mscn(half, window), BLOCK_SIZE // 2, rows, cols)],
     axis=1,

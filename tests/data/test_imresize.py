@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from esrgan_jax.data.imresize import imresize, modcrop
+from esrgan_jax.data.imresize import imresize, modcrop, resize_taps
 from esrgan_jax.data.imresize_tf import imresize_tf
 
 SCALES = [1 / 2, 1 / 3, 1 / 4, 1 / 8, 2, 4, 0.7, 1.5]
@@ -93,6 +93,18 @@ def test_impulse_downscale_antialias_hand_values():
   w = W_HALF
   np.testing.assert_allclose(out[2:6], [w[3.5], w[1.5], w[0.5], w[2.5]], atol=1e-12)
   assert np.all(out[:2] == 0) and np.all(out[6:] == 0)
+
+
+def test_half_scale_taps_hand_values():
+  # x1/2 of 8: output x (u = 2x - 0.5) takes 10 taps j = 2x - 5 .. 2x + 4 (1-based), the outer two at distance 4.5
+  # (beyond the kernel: weight 0); j <= 0 and j > 8 read mirrored positions, edge repeated.
+  indices, weights = resize_taps(8, 4, 0.5)
+  w = W_HALF
+  row = [0.0, w[3.5], w[2.5], w[1.5], w[0.5], w[0.5], w[1.5], w[2.5], w[3.5], 0.0]
+  np.testing.assert_array_equal(weights, np.tile(row, (4, 1)))
+  np.testing.assert_array_equal(indices[0], [3, 2, 1, 0, 0, 1, 2, 3, 4, 5])  # 0-based inputs for j = -3..6
+  np.testing.assert_array_equal(indices[3], [2, 3, 4, 5, 6, 7, 7, 6, 5, 4])  # 0-based inputs for j = 3..12
+  assert not weights.flags.writeable and not indices.flags.writeable
 
 
 @pytest.mark.parametrize('scale', SCALES)

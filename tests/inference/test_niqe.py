@@ -1,33 +1,31 @@
 """Tests for esrgan_jax.inference.niqe against BasicSR 1.4.2's calculate_niqe on images shipped with scikit-image.
 
-Reference values were recorded once (2026-12-01, numpy 2, scipy 1.17, torch 2.13 CPU) by running BasicSR 1.4.2's
-`basicsr.metrics.niqe.calculate_niqe(bgr_uint8, crop_border)` from its PyPI sdist (`input_order='HW'` for the gray
-`camera`) in a scratch environment:
-* BASICSR: as shipped. Its half-scale image comes from BasicSR's torch float32 `imresize`, whose accumulation order
-  differs from any numpy one in the last bit of about half of the pixels; NIQE moves by up to ~1e-3 from that.
-* BASICSR_FLOAT64_RESIZE: the same run with `basicsr.metrics.niqe.imresize` replaced by MATLAB bicubic in float64
-  (`esrgan_jax.data.imresize.imresize(x, 0.5)` cast to float32), which is what esrgan_jax does. Every other step is
-  BasicSR's, so this checks luma, rounding, cropping, MSCN, the fits, features and distance to ~1e-13.
+Reference values were recorded once (2026-12-01; numpy 2, scipy 1.17, torch 2.13 CPU with MKL 2024.2, AVX2 AMD EPYC)
+by running BasicSR 1.4.2's `basicsr.metrics.niqe.calculate_niqe(bgr_uint8, crop_border)` from its PyPI sdist
+(`input_order='HW'` for the gray images) in a scratch environment. esrgan_jax agrees with them to 2e-13. The images
+are picked for how much NIQE moves when the float32 half-scale image changes in the last bit (a float64 resize gives
+1.8e-3 on `brick`, 5e-4 on `astronaut` and `moon`); `page` and `text` have a single row of blocks.
 """
 
 import numpy as np
 import pytest
 import skimage.data
 
+from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference import niqe
 
 # image: (crop_border 0, crop_border 4)
 BASICSR = {
   'astronaut': (3.0649476661847754, 2.9912960484545486),
+  'brick': (9.479599681810095, 9.830786004297803),
   'camera': (3.096206619345783, 3.0465181612260595),
   'chelsea': (2.6255243812915023, 2.6893133463072423),
   'coffee': (4.115241615372862, 4.079406018889277),
-}
-BASICSR_FLOAT64_RESIZE = {
-  'astronaut': (3.064629030736071, 2.9907713377918457),
-  'camera': (3.0963504594229057, 3.046637600412818),
-  'chelsea': (2.625542763097847, 2.689320920608368),
-  'coffee': (4.115245063514179, 4.079432086346925),
+  'coins': (3.622671715936883, 3.9745691642447185),
+  'moon': (9.11205153111188, 9.21451127197141),
+  'page': (8.812603528198819, 9.484043216752964),
+  'rocket': (6.969154974981048, 6.733104101257083),
+  'text': (10.197638378265873, 9.78458871039298),
 }
 CASES = [(name, crop) for name in BASICSR for crop in (0, 4)]
 
@@ -38,13 +36,17 @@ def scores():
 
 
 @pytest.mark.parametrize('name,crop', CASES)
-def test_matches_basicsr_with_the_same_resize(scores, name, crop):
-  assert abs(scores[name, crop] - BASICSR_FLOAT64_RESIZE[name][crop > 0]) <= 1e-6
+def test_matches_basicsr(scores, name, crop):
+  assert abs(scores[name, crop] - BASICSR[name][crop > 0]) <= 1e-4
 
 
-@pytest.mark.parametrize('name,crop', CASES)
-def test_close_to_basicsr_as_shipped(scores, name, crop):
-  assert abs(scores[name, crop] - BASICSR[name][crop > 0]) <= 1e-3
+def test_half_scale_is_matlab_bicubic_in_float32():
+  luma = niqe.niqe_luma(skimage.data.astronaut()[:96, :192])
+  half = niqe.half_scale(luma)
+  assert half.dtype == np.float32 and half.shape == (48, 96)
+  np.testing.assert_allclose(half, imresize(luma, 0.5), rtol=0, atol=1e-4)  # float32: a few ulps at 255
+  with pytest.raises(ValueError, match='multiples of 8'):
+    niqe.half_scale(luma[:, :188])
 
 
 def test_nearest_shape_index_is_argmin_over_the_grid():

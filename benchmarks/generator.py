@@ -164,7 +164,9 @@ def main() -> None:
   torch_archs = timing.import_torch_reference()
 
   module = runtime.for_platform(RRDBNet())  # as the upscale CLI runs it
-  params = jax.jit(module.init)(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params']
+  params = jax.jit(module.init, compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS)(
+    jax.random.key(0), jnp.zeros((1, 16, 16, 3))
+  )['params']
   torch_net = torch_archs.TorchRRDBNet().eval()
   torch_net.load_state_dict({k: torch.from_numpy(v) for k, v in generator_to_torch(module, params).items()})
   compiled_net = torch.compile(torch_net, dynamic=False)

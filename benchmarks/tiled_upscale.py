@@ -93,12 +93,15 @@ def write_weights(folder: Path, num_block: int) -> tuple[Path, Path]:
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp
 
+  from esrgan_jax import runtime
   from esrgan_jax.convert import generator_to_torch
   from esrgan_jax.models.rrdbnet import RRDBNet
   from esrgan_jax.weights import model_io
 
   module = RRDBNet(num_block=num_block)
-  params = jax.jit(module.init)(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params']
+  params = jax.jit(module.init, compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS)(
+    jax.random.key(0), jnp.zeros((1, 16, 16, 3))
+  )['params']
   model_file, state_file = folder / 'generator.msgpack', folder / 'generator_torch.npz'
   model_io.save_generator(model_file, module, params)
   np.savez(state_file, **generator_to_torch(module, params))

@@ -36,7 +36,9 @@ def ours_step(config, stage_name: str, batch: dict[str, np.ndarray]):
   call donates the initial state."""
   stage = config[stage_name]
   # jit gives the EMA params their own buffers (init_state shares them with the params), so the state can be donated
-  state = jax.jit(functools.partial(steps.init_state, config, stage_name))(jnp.asarray(batch['lr'][:1]))
+  state = jax.jit(
+    functools.partial(steps.init_state, config, stage_name), compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS
+  )(jnp.asarray(batch['lr'][:1]))
   generator = steps.create_generator(config)
   if stage_name == 'psnr':
     step = functools.partial(

@@ -17,6 +17,11 @@ cache lives in `compile_cache_dir()`: $ESRGAN_JAX_COMPILE_CACHE if set (`off` or
 $XDG_CACHE_HOME/esrgan_jax/jax, else ~/.cache/esrgan_jax/jax; a user's own `jax_compilation_cache_dir`
 (JAX_COMPILATION_CACHE_DIR) wins. `upscale` and `evaluate` call it unless given `--no-compile-cache`.
 
+`ONE_SHOT_COMPILER_OPTIONS` are `jax.jit` compiler options for programs that run once, such as a train state's
+random init: XLA:CPU's LLVM passes spend tens of seconds optimising the random-number kernels of an init that then
+runs for milliseconds (the tiny test net's init: 41 s to compile, 6 s unoptimised, on 2 loaded cores). Unoptimised code
+computes the same values up to the last bit of some float32 normals.
+
 `for_platform(module)` sets a generator's speed-workaround fields for the backend JAX runs on (as flax's imagenet
 example picks the dtype for the platform in its trainer): today RRDBNet's `cpu_conv_split` on CPU.
 """
@@ -32,9 +37,10 @@ if TYPE_CHECKING:  # flax and jax load only when a function needs them, so tools
   import flax.linen as nn
 
 FAST_CPU_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)
-CHECKED_JAXLIB_RELEASES = ((0, 10),)
+CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts FAST_CPU_FLAGS
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
-_OFF = ('', '0', 'off', 'false', 'no')  # (major, minor) of the jaxlib releases whose XLA accepts FAST_CPU_FLAGS
+_OFF = ('', '0', 'off', 'false', 'no')
+ONE_SHOT_COMPILER_OPTIONS = {'xla_backend_optimization_level': 0}
 
 
 def _jaxlib_release() -> tuple[int, int] | None:

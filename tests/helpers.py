@@ -12,6 +12,9 @@ import numpy as np
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.models.rrdbnet import RRDBNet
 
+# XLA_FLAGS of every test process and of the processes tests start (see conftest.py): no LLVM optimisation passes.
+TEST_XLA_FLAGS = '--xla_backend_optimization_level=0'
+
 
 def images(shape, seed=0) -> np.ndarray:
   """Uniform float32 in [0, 1] of `shape` (NHWC)."""

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import TEST_XLA_FLAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 # Runs the script with the packages the GPU machine lacks made unimportable.
 RUNNER = """
@@ -21,7 +23,7 @@ def test_tiny_run_writes_every_section(tmp_path):
   script = str(ROOT / 'benchmarks' / 'accelerator.py')
   result = subprocess.run(
     [sys.executable, '-c', RUNNER, script, str(tmp_path), '--tiny'],
-    env={'PATH': '/usr/bin:/bin', 'JAX_PLATFORMS': 'cpu', 'HOME': str(tmp_path)},
+    env={'PATH': '/usr/bin:/bin', 'JAX_PLATFORMS': 'cpu', 'HOME': str(tmp_path), 'XLA_FLAGS': TEST_XLA_FLAGS},
     capture_output=True,
     text=True,
     timeout=1800,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TEST_XLA_FLAGS
 
 from esrgan_jax.training import workdir_lock
 from esrgan_jax.weights import model_io
@@ -27,7 +28,7 @@ def main_command(workdir, *overrides):
 def env(devices=1):
   return {
     **os.environ,
-    'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}',
+    'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices} {TEST_XLA_FLAGS}',
     'JAX_PLATFORMS': 'cpu',
     'PYTHONPATH': str(ROOT),
   }

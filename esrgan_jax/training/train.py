@@ -29,6 +29,7 @@ from flax import serialization
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from esrgan_jax import runtime
 from esrgan_jax.data import image_io, input_pipeline
 from esrgan_jax.inference import evaluation, quality
 from esrgan_jax.models import srresnet
@@ -206,9 +207,11 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   lr_size = stage.gt_size // scale
   sample_lr = jnp.zeros((1, lr_size, lr_size, 3), jnp.float32)
   pretrained = load_pretrained_generator(config, workdir) if stage_name == 'gan' else None
-  state = jax.jit(functools.partial(init_state, config, stage_name), out_shardings=replicated)(
-    sample_lr, generator_variables=pretrained
-  )
+  state = jax.jit(
+    functools.partial(init_state, config, stage_name),
+    out_shardings=replicated,
+    compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS,
+  )(sample_lr, generator_variables=pretrained)
 
   ckpt_dir = stage_dir / 'checkpoints'
   manager = _checkpoint_manager(ckpt_dir, config, stage.best_metric)

@@ -38,7 +38,7 @@ def closed_form(sigma_x, sigma_y, theta, profile) -> np.ndarray:
 @pytest.mark.parametrize('sigma_x,sigma_y,theta', [(1.5, 1.5, 0.0), (2.0, 1.0, 0.6), (1.2, 2.5, -2.0)])
 def test_gaussian_sums_to_one_is_symmetric_and_has_its_covariance(sigma_x, sigma_y, theta):
   k = np.asarray(kernels.gaussian_kernel(sigma_x, sigma_y, theta))
-  assert abs(k.sum() - 1) < 1e-6
+  assert abs(k.sum() - 1) < 4e-6  # float32: a few ulps per term of the 441-term normalising sum
   np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-7)  # point symmetry
   np.testing.assert_allclose(second_moments(k), covariance(sigma_x, sigma_y, theta), rtol=0, atol=2e-3)
   np.testing.assert_allclose(k, closed_form(sigma_x, sigma_y, theta, lambda q: np.exp(-q / 2)), atol=1e-7)
@@ -65,7 +65,7 @@ def test_plateau_closed_form(beta):
 def test_support_zeroes_outside_and_renormalises():
   k = np.asarray(kernels.gaussian_kernel(3.0, 3.0, 0.0, support=7))
   assert np.all(k[:7] == 0) and np.all(k[:, 14:] == 0) and np.all(k[7:14, 7:14] > 0)
-  assert abs(k.sum() - 1) < 1e-6
+  assert abs(k.sum() - 1) < 4e-6  # float32: a few ulps per term of the 441-term normalising sum
 
 
 def test_bessel_j1_matches_scipy():

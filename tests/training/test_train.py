@@ -16,11 +16,13 @@ import optax
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+from PIL import Image
 
+from esrgan_jax.inference import strip
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
-from esrgan_jax.training import default_config, losses, steps, train
+from esrgan_jax.training import default_config, losses, steps, train, validation
 from esrgan_jax.weights import model_io
 
 
@@ -513,3 +515,43 @@ def test_realesrgan_configs_validate_and_hold_the_recipe(name):
   assert config.psnr.batch_size == config.gan.batch_size == 48 and config.gan.gt_size == 256
   assert (config.ema_decay, config.gan.perceptual_weight, config.discriminator.num_feat) == (0.999, 1.0, 64)
   assert config.stages == (('psnr',) if name == 'realesrnet_x4plus' else ('gan',))
+
+
+def test_in_step_degradation_is_per_example_and_sharded_like_the_step():
+  """`on_gt_patches` on 8 devices (one example each) gives every example the degradation of (key, its index) alone,
+  as `validation.degrade_images` computes it, wherever it sits in the batch; the targets are the sharpened GT and D's
+  real images the GT as it is."""
+  options = steps.degradation_options(4, default_config.data_config())
+  key = steps.degradation_key(0, steps.TRAIN_DEGRADATION)
+  hr = make_batch(gt=32)['hr']
+  expected = [item['lr'] for item in validation.degrade_images([{'hr': x} for x in hr], key, options)]
+  mesh = steps.create_mesh(jax.devices()[:8])
+  replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  passthrough = steps.on_gt_patches(lambda state, batch: (state, batch), key, options)
+  step = jax.jit(passthrough, in_shardings=(replicated, data))
+  perm = np.array([5, 0, 7, 1, 2, 6, 3, 4])
+  for order in (np.arange(8), perm):
+    _, batch = jax.device_get(step(jnp.zeros(()), {'hr': hr[order], 'index': np.arange(8, dtype=np.int32)[order]}))
+    for position, example in enumerate(order):
+      np.testing.assert_array_equal(batch['lr'][position], expected[example])
+    np.testing.assert_array_equal(batch['gan_hr'], hr[order])
+    assert not np.allclose(batch['hr'], hr[order], atol=1e-3)  # USM-sharpened
+
+
+def test_realesrgan_run_validates_on_degraded_inputs_and_writes_the_strip(tmp_path):
+  """Two PSNR steps on GT patches degraded in the step; validation on the degraded image (bicubic of it scores below
+  bicubic of the clean LR); WORKDIR/strip.png holds LR | bicubic | the trained generator."""
+  import tiny_config  # pylint: disable=g-import-not-at-top (tests/ is on sys.path under pytest)
+  from helpers import smooth_image, write_image_set  # pylint: disable=g-import-not-at-top
+
+  config = tiny_config.get_config()
+  config.stages = ('psnr',)
+  config.train_data.degradation = config.val_data.degradation = 'realesrgan'
+  config.psnr.update(num_steps=2, gt_size=32)
+  config.val_data.update(source='folder', hr_dir=str(write_image_set(tmp_path / 'val', {'v': smooth_image(32, 32)})))
+  summary = train.train_and_evaluate(config, str(tmp_path / 'run'))['psnr']
+  clean = train.bicubic_metrics(train.input_pipeline.create_val_images(config.val_data, scale=4), 4)['val_psnr']
+  assert summary['steps'] == 2 and summary['val_psnr_bicubic'] < clean - 1
+  assert train.write_strip(config, tmp_path / 'run') == {}  # too small for NIQE
+  strip_image = np.asarray(Image.open(tmp_path / 'run' / train.STRIP_FILE))
+  assert strip_image.shape == (32 + strip.CAPTION_HEIGHT, 3 * 32 + 2 * strip.GAP, 3)

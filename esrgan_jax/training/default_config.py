@@ -104,7 +104,7 @@ def get_config() -> ml_collections.ConfigDict:
     perceptual_network='vgg19',  # vgg19 | minc (VGG16 fine-tuned for material recognition, the PIRM-SR entry)
     perceptual_layers={'conv5_4': 1.0},  # vgg19: convS_I before ReLU (ESRGAN) or reluS_I after (SRGAN); minc: conv53
     vgg_weights='',  # weights of perceptual_network; '' = its file in the weights dir (esrgan_jax.weights.locations)
-    gan_type='ragan',  # ragan (relativistic average, ESRGAN) | vanilla (standard GAN, SRGAN)
+    gan_type='ragan',  # ragan (relativistic average, ESRGAN) | vanilla (standard GAN, SRGAN, Real-ESRGAN)
     gan_weight=5e-3,
     net_d_iters=1,
     net_d_init_iters=0,

@@ -111,7 +111,11 @@ def degraded_batch(batch: dict[str, jax.Array], key: jax.Array, options: Degrada
 
 
 def on_gt_patches(step_fn: Callable, key: jax.Array, options: DegradationOptions) -> Callable:
-  """`step_fn(state, batch, *args)` on GT-patch batches ({'hr', 'index'}): `degraded_batch` first, same program."""
+  """`step_fn(state, batch, *args)` on GT-patch batches ({'hr', 'index'}): `degraded_batch` first, same program.
+
+  Each example's LR input depends only on (key, index), bit for bit for a given per-device batch size, so a resumed
+  run (same devices) repeats it exactly. Another per-device batch size may change float rounding in the batched ops,
+  which the 8-bit and JPEG quantisation can turn into a few levels' difference in some examples."""
   return lambda state, batch, *args: step_fn(state, degraded_batch(batch, key, options), *args)
 
 

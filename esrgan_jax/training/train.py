@@ -2,8 +2,10 @@
 
 The generator (RRDBNet or SRGAN's MSRResNet, with or without BatchNorm), the perceptual features (VGG19 before or
 after activation, MINC) and the GAN loss (RaGAN or the standard GAN) are config choices, so the paper's ablation
-(configs/ablation/) runs on the same code. A generator with BatchNorm trains in train mode (batch statistics); every
-exported or evaluated generator has its BatchNorm folded into the convs.
+(configs/ablation/) runs on the same code, and so does Real-ESRGAN's recipe (configs/realesrnet_x4plus.py,
+realesrgan_x4plus.py): with `train_data.degradation` 'realesrgan' the host only crops GT patches and the jitted step
+synthesises the LR inputs; the discriminator can be its U-Net with spectral norm. A generator with BatchNorm trains
+in train mode (batch statistics); every exported or evaluated generator has its BatchNorm folded into the convs.
 
 Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `Mesh` ('data'), the batch sharded
 on its leading axis and the train state replicated. Each process feeds its own slice of the global batch.

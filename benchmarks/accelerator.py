@@ -261,7 +261,7 @@ def ours_train(stage_name: str, stage: SimpleNamespace, size: SimpleNamespace, d
     return steps.GANState(
       **fields,
       d_params=d_vars['params'],
-      d_batch_stats=d_vars['batch_stats'],
+      d_collections={'batch_stats': d_vars['batch_stats']},
       d_opt_state=steps.create_optimizer(stage, stage.lr_d).init(d_vars['params']),
     )
 
@@ -320,7 +320,7 @@ class TorchTrainStep:
     self.opt_g = torch.optim.Adam(self.g.parameters(), stage.lr if stage_name == 'psnr' else stage.lr_g, betas=betas)
     if stage_name == 'gan':
       self.d = torch_archs.TorchVGGStyleDiscriminator(num_feat=size.d_feat, input_size=stage.gt_size)
-      d_vars = {'params': state.d_params, 'batch_stats': state.d_batch_stats}
+      d_vars = {'params': state.d_params, **state.d_collections}
       self.d.load_state_dict(tensors(state_dicts.discriminator_to_torch(discriminator, d_vars)))
       self.d.to(device, memory_format=memory)
       self.opt_d = torch.optim.Adam(self.d.parameters(), stage.lr_d, betas=betas)

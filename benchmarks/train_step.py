@@ -98,9 +98,7 @@ class TorchStep:
         num_feat=config.discriminator.num_feat, input_size=self.stage.gt_size
       )
       self.d.load_state_dict(
-        self._tensors(
-          state_dicts.discriminator_to_torch(d_module, {'params': state.d_params, 'batch_stats': state.d_batch_stats})
-        )
+        self._tensors(state_dicts.discriminator_to_torch(d_module, {'params': state.d_params, **state.d_collections}))
       )
       self.opt_d = torch.optim.Adam(self.d.parameters(), self.stage.lr_d, betas=(self.stage.b1, self.stage.b2))
       (layer,) = self.stage.perceptual_layers  # e.g. conv5_4: torchvision index of the conv, before its ReLU

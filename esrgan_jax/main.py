@@ -9,6 +9,7 @@ systems (TPU pods, multi-node GPU) run the same command on every host with `--di
 
 import logging as std_logging
 import sys
+from pathlib import Path
 
 import jax
 from absl import app, flags, logging
@@ -84,6 +85,10 @@ def main(argv):
     _exit_with(str(e), code=1)
   if jax.process_index() == 0:
     train.print_summary(results, FLAGS.workdir)
+    if FLAGS.config.train_data.degradation == 'realesrgan':
+      scores = train.write_strip(FLAGS.config, FLAGS.workdir)
+      niqe = ', '.join(f'{label} {score:.2f}' for label, score in scores.items())
+      print(f'{Path(FLAGS.workdir) / train.STRIP_FILE}: NIQE (lower is better) {niqe}')
 
 
 def _resolve_config_arg(argv: list[str]) -> list[str]:

@@ -15,7 +15,9 @@ Crop position and the 8-way dihedral augmentation (hflip, vflip, transpose,
 identical on HR and LR) come from stateless randoms of (seed, process, index).
 LR is MATLAB bicubic (`imresize_tf`) of the HR crop, rounded to 8-bit levels
 like MATLAB's uint8 output; the 'paired' source crops LR from its own files
-instead. Each process reads a disjoint shard: folders and demo images by
+instead. With `degradation` 'realesrgan' there is no LR: batches hold the GT
+crops and their example indices, and the jitted train step degrades them
+(Real-ESRGAN). Each process reads a disjoint shard: folders and demo images by
 stride over the sorted list, TFRecord shards by stride over the files, TFDS
 through `tfds.split_for_jax_process`.
 
@@ -54,6 +56,7 @@ from esrgan_jax.data.quantize import to_uint8
 from esrgan_jax.data.records import parse_record
 
 SOURCES = ('demo', 'folder', 'paired', 'tfds', 'tfrecord')
+DEGRADATIONS = ('bicubic', 'realesrgan')  # how the LR inputs are made (data.degradation)
 
 
 def keep_accelerators_for_jax() -> None:
@@ -78,6 +81,19 @@ def validate_batch_config(global_batch_size: int, device_count: int, process_cou
     raise ValueError(
       f'The global batch size {global_batch_size} is not divisible by the {process_count} '
       f'processes; use a multiple of {process_count}.'
+    )
+
+
+def validate_data_config(data: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming a bad `source` or `degradation` of a data config."""
+  if data.source not in SOURCES:
+    raise ValueError(f'data.source = {data.source!r}; choose one of {", ".join(SOURCES)}.')
+  if data.degradation not in DEGRADATIONS:
+    raise ValueError(f'data.degradation = {data.degradation!r}; choose one of {", ".join(DEGRADATIONS)}.')
+  if data.degradation == 'realesrgan' and data.source == 'paired':
+    raise ValueError(
+      "data.degradation = 'realesrgan' synthesises the LR images, but data.source = 'paired' reads them from lr_dir; "
+      "use source 'folder' with the HR images, or degradation 'bicubic' to train on the pairs."
     )
 
 
@@ -446,7 +462,9 @@ def create_train_dataset(
   process_index: int | None = None,
   process_count: int | None = None,
 ) -> tf.data.Dataset:
-  """Infinite stream of {'lr': float32 [B, gt/scale, gt/scale, 3], 'hr': float32 [B, gt, gt, 3]} in [0, 1].
+  """Infinite stream of {'lr': float32 [B, gt/scale, gt/scale, 3], 'hr': float32 [B, gt, gt, 3]} in [0, 1]; with
+  `data.degradation` 'realesrgan', {'hr', 'index': int32 [B]} instead: GT patches and their global example indices
+  (position in this process's stream * process_count + process_index), from which the step draws the degradation.
 
   B = global_batch_size // process_count is this process's part of the global batch. Batches are a
   function of (data, seed, process): the stream from `start_step` = k equals batches k, k+1, ... of
@@ -455,8 +473,7 @@ def create_train_dataset(
   keep_accelerators_for_jax()
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
-  if data.source not in SOURCES:
-    raise ValueError(f'data.source = {data.source!r}; choose one of {", ".join(SOURCES)}.')
+  validate_data_config(data)
   if gt_size < scale or gt_size % scale:
     raise ValueError(f'gt_size {gt_size} must be a positive multiple of the scale {scale}.')
   if global_batch_size < 1 or global_batch_size % process_count:
@@ -489,6 +506,14 @@ def create_train_dataset(
     elements = _indexed_elements(
       indices, [build(data, gt_size, process_index, process_count)], stream_seed, scale, gt_size, parallel
     )
+
+  if data.degradation == 'realesrgan':  # GT patches only; the train step degrades them (steps.degraded_batch)
+
+    def gt_only(position, element):
+      return {'hr': element[0], 'index': tf.cast(position * process_count + process_index, tf.int32)}
+
+    batches = elements.enumerate(start_index).map(gt_only).batch(local_batch, drop_remainder=True)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
   def with_lr(hr, lr):
     if data.source != 'paired':  # MATLAB bicubic, rounded to 8-bit levels as `quantize.to_uint8` does.

@@ -30,6 +30,11 @@ def data_config() -> ml_collections.ConfigDict:
   config.cache = True  # Keep decoded HR images in memory (about 3 bytes per pixel).
   config.shuffle_buffer = 1024  # Streamed sources ('tfds'/'tfrecord' without cache) only.
   config.num_parallel_calls = -1  # -1 = tf.data.AUTOTUNE.
+  # How LR inputs are made from HR: 'bicubic' (MATLAB imresize on the host, ESRGAN) or 'realesrgan' (Real-ESRGAN's
+  # random second-order degradation, esrgan_jax.degradations.pipeline: the host only crops GT patches and the jitted
+  # step degrades them; validation images are degraded once, with a fixed key). Not for the 'paired' source.
+  config.degradation = 'bicubic'
+  config.sharpen_gt = True  # 'realesrgan': USM-sharpen the GT before degrading it and train towards it (gt_usm)
   return config
 
 
@@ -77,7 +82,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict(
     dict(arch='RRDBNet', num_feat=64, num_block=23, num_grow_ch=32, res_scale=0.2, init_scale=0.1, use_bn=False)
   )
-  config.discriminator = ml_collections.ConfigDict(dict(num_feat=64))
+  config.discriminator = ml_collections.ConfigDict(
+    dict(
+      arch='VGGStyleDiscriminator',  # VGGStyleDiscriminator (ESRGAN, gan.gt_size 128/256) | UNetDiscriminatorSN
+      num_feat=64,
+      skip_connection=True,  # UNetDiscriminatorSN only
+    )
+  )
   config.half_precision = False  # bfloat16 compute, float32 params and losses
   # Memory lever for large batches: recompute each RRDB's activations in the backward pass (jax.checkpoint) instead
   # of keeping them; ~1/3 more compute, same params, files and results. RRDBNet only.
@@ -93,7 +104,7 @@ def get_config() -> ml_collections.ConfigDict:
     perceptual_network='vgg19',  # vgg19 | minc (VGG16 fine-tuned for material recognition, the PIRM-SR entry)
     perceptual_layers={'conv5_4': 1.0},  # vgg19: convS_I before ReLU (ESRGAN) or reluS_I after (SRGAN); minc: conv53
     vgg_weights='',  # weights of perceptual_network; '' = its file in the weights dir (esrgan_jax.weights.locations)
-    gan_type='ragan',  # ragan (relativistic average, ESRGAN) | vanilla (standard GAN, SRGAN)
+    gan_type='ragan',  # ragan (relativistic average, ESRGAN) | vanilla (standard GAN, SRGAN, Real-ESRGAN)
     gan_weight=5e-3,
     net_d_iters=1,
     net_d_init_iters=0,
@@ -114,6 +125,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every_steps = 5000
   config.checkpoint_every_steps = 5000
   config.keep_checkpoints = 3  # the latest N, plus the best by each stage's best_metric
+  # train_data.degradation 'realesrgan': WORKDIR/strip.png shows the first validation image's degraded LR input, this
+  # generator's output on it ('' = bicubic upscaling; e.g. a bicubic-trained model) and the last stage's, with NIQE.
+  config.strip_baseline = ''
   return config
 
 

@@ -4,11 +4,13 @@ step and one GAN step (BasicSR's ESRGANModel / SRGANModel), the device mesh. No 
 
 Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `Mesh` ('data'), the batch sharded
 on its leading axis and the train state replicated. Batch statistics and the RaGAN means are taken over the global
-batch, so N devices compute what one device would.
+batch, so N devices compute what one device would. With Real-ESRGAN's degradation (`on_gt_patches`) the batch holds
+GT patches and the step synthesises its LR inputs first, in the same sharded program.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import flax.linen as nn
@@ -20,7 +22,9 @@ from flax import struct
 from jax.sharding import NamedSharding
 
 from esrgan_jax import runtime
+from esrgan_jax.degradations.pipeline import DegradationOptions, synthesize_batch
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
+from esrgan_jax.models.unet_discriminator import UNetDiscriminatorSN
 from esrgan_jax.training import losses
 from esrgan_jax.weights import model_io, perceptual
 
@@ -40,8 +44,12 @@ class PSNRState:
 @struct.dataclass
 class GANState(PSNRState):
   d_params: Any
-  d_batch_stats: Any
+  d_collections: Any  # D's other variables: {'batch_stats': ...} (VGG-style) or {'spectral': u, v} (U-Net)
   d_opt_state: Any
+
+
+DISCRIMINATOR_ARCHS = {cls.__name__: cls for cls in (VGGStyleDiscriminator, UNetDiscriminatorSN)}
+TRAIN_DEGRADATION, VAL_DEGRADATION = 1, 2  # `degradation_key` streams
 
 
 def create_generator(config: ml_collections.ConfigDict) -> nn.Module:
@@ -74,10 +82,41 @@ def create_perceptual_network(config: ml_collections.ConfigDict) -> nn.Module:
   return module(dtype=compute_dtype(config))
 
 
-def create_discriminator(config: ml_collections.ConfigDict) -> VGGStyleDiscriminator:
-  return VGGStyleDiscriminator(
-    num_feat=config.discriminator.num_feat, input_size=config.gan.gt_size, dtype=compute_dtype(config)
-  )
+def create_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
+  """`config.discriminator.arch`: ESRGAN's VGG-style D (one logit per image) or Real-ESRGAN's U-Net (per pixel)."""
+  d = config.discriminator
+  if d.arch == 'UNetDiscriminatorSN':
+    return UNetDiscriminatorSN(num_feat=d.num_feat, skip_connection=d.skip_connection, dtype=compute_dtype(config))
+  if d.arch != 'VGGStyleDiscriminator':
+    raise ValueError(f'config.discriminator.arch must be one of {sorted(DISCRIMINATOR_ARCHS)}, got {d.arch!r}.')
+  return VGGStyleDiscriminator(num_feat=d.num_feat, input_size=config.gan.gt_size, dtype=compute_dtype(config))
+
+
+def degradation_options(scale: int, data: ml_collections.ConfigDict) -> DegradationOptions:
+  """Real-ESRGAN x4plus's degradation for `scale`, with the GT sharpened as `data.sharpen_gt` says."""
+  return DegradationOptions(scale=scale, sharpen_gt=data.sharpen_gt)
+
+
+def degradation_key(seed: int, stream: int) -> jax.Array:
+  """The key the training (TRAIN_DEGRADATION) or validation (VAL_DEGRADATION) examples are degraded from."""
+  return jax.random.fold_in(jax.random.key(seed), stream)
+
+
+def degraded_batch(batch: dict[str, jax.Array], key: jax.Array, options: DegradationOptions) -> dict[str, jax.Array]:
+  """GT patches {'hr': [B, H, W, 3] in [0, 1], 'index': int [B] global example indices} -> the step's batch: 'lr'
+  [B, H/s, W/s, 3] degraded from (key, index), 'hr' the pixel/perceptual target (USM-sharpened when
+  options.sharpen_gt) and 'gan_hr' D's real images (the GT as it is: Real-ESRGAN's gan_gt_usm False)."""
+  lr, target = synthesize_batch(key, batch['index'], batch['hr'], options)
+  return {'lr': lr, 'hr': target, 'gan_hr': batch['hr']}
+
+
+def on_gt_patches(step_fn: Callable, key: jax.Array, options: DegradationOptions) -> Callable:
+  """`step_fn(state, batch, *args)` on GT-patch batches ({'hr', 'index'}): `degraded_batch` first, same program.
+
+  Each example's LR input depends only on (key, index), bit for bit for a given per-device batch size, so a resumed
+  run (same devices) repeats it exactly. Another per-device batch size may change float rounding in the batched ops,
+  which the 8-bit and JPEG quantisation can turn into a few levels' difference in some examples."""
+  return lambda state, batch, *args: step_fn(state, degraded_batch(batch, key, options), *args)
 
 
 def compute_dtype(config: ml_collections.ConfigDict) -> Any:
@@ -152,7 +191,7 @@ def gan_train_step(
   perceptual_params: Any,
   *,
   generator: nn.Module,
-  discriminator: VGGStyleDiscriminator,
+  discriminator: nn.Module,
   perceptual: nn.Module | None,
   g_tx: optax.GradientTransformation,
   d_tx: optax.GradientTransformation,
@@ -162,14 +201,15 @@ def gan_train_step(
   """One GAN step as BasicSR's ESRGANModel (`stage.gan_type` 'ragan') or SRGANModel ('vanilla'): the G step (D
   frozen but in train mode; D sees the HR batch too for RaGAN only), then the D step on the same SR output; both from
   the pre-step parameters. G (and its BatchNorm statistics) is updated only when `(step+1) % net_d_iters == 0` and
-  `step+1 > net_d_init_iters` (BasicSR counts iterations from 1); D every step."""
+  `step+1 > net_d_init_iters` (BasicSR counts iterations from 1); D every step. D's mutable collections (BatchNorm
+  statistics, or the U-Net's spectral-norm vectors) advance on every D pass, as torch's train-mode forward does.
+  D's real images are batch['gan_hr'] when present (Real-ESRGAN: the GT unsharpened), else batch['hr']."""
   lr_img, hr = batch['lr'], batch['hr']
+  real = batch.get('gan_hr', hr)
 
-  def d_apply(params, batch_stats, x):
-    logits, updates = discriminator.apply(
-      {'params': params, 'batch_stats': batch_stats}, x, train=True, mutable=['batch_stats']
-    )
-    return logits.astype(jnp.float32), updates['batch_stats']
+  def d_apply(params, collections, x):
+    logits, updates = discriminator.apply({'params': params, **collections}, x, train=True, mutable=list(collections))
+    return logits.astype(jnp.float32), updates
 
   def g_loss_fn(g_params):
     sr, g_batch_stats = _generator_train_apply(generator, g_params, state.g_batch_stats, lr_img)
@@ -179,33 +219,33 @@ def gan_train_step(
       features_fn = lambda x: perceptual.apply({'params': perceptual_params}, x)
       l_percep = stage.perceptual_weight * losses.perceptual_loss(features_fn, sr, hr, stage.perceptual_layers)
     if stage.gan_type == 'ragan':
-      real_logits, batch_stats = d_apply(state.d_params, state.d_batch_stats, hr)
-      fake_logits, batch_stats = d_apply(state.d_params, batch_stats, sr)
+      real_logits, d_collections = d_apply(state.d_params, state.d_collections, real)
+      fake_logits, d_collections = d_apply(state.d_params, d_collections, sr)
       l_gan = losses.ragan_generator_loss(real_logits, fake_logits)
     else:
-      fake_logits, batch_stats = d_apply(state.d_params, state.d_batch_stats, sr)
+      fake_logits, d_collections = d_apply(state.d_params, state.d_collections, sr)
       l_gan = losses.vanilla_generator_loss(fake_logits)
     l_gan = stage.gan_weight * l_gan
     total = l_pix + l_percep + l_gan
     return total, (
       sr,
       g_batch_stats,
-      batch_stats,
+      d_collections,
       {'l_g_pix': l_pix, 'l_g_percep': l_percep, 'l_g_gan': l_gan, 'l_g_total': total},
     )
 
-  (_, (sr, g_batch_stats, batch_stats, g_metrics)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+  (_, (sr, g_batch_stats, d_collections, g_metrics)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
     state.g_params
   )
   sr = jax.lax.stop_gradient(sr)
   d_loss = losses.ragan_discriminator_loss if stage.gan_type == 'ragan' else losses.vanilla_discriminator_loss
 
   def d_loss_fn(d_params):
-    real_logits, new_stats = d_apply(d_params, batch_stats, hr)
-    fake_logits, new_stats = d_apply(d_params, new_stats, sr)
-    return d_loss(real_logits, fake_logits), (new_stats, real_logits, fake_logits)
+    real_logits, collections = d_apply(d_params, d_collections, real)
+    fake_logits, collections = d_apply(d_params, collections, sr)
+    return d_loss(real_logits, fake_logits), (collections, real_logits, fake_logits)
 
-  (l_d, (d_batch_stats, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
+  (l_d, (d_collections, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
     state.d_params
   )
   d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
@@ -227,7 +267,7 @@ def gan_train_step(
     ema_params=_ema(g_params, state.ema_params, ema_decay),
     g_batch_stats=g_batch_stats,
     d_params=d_params,
-    d_batch_stats=d_batch_stats,
+    d_collections=d_collections,
     d_opt_state=d_opt_state,
   )
   return new_state, {**g_metrics, 'l_d': l_d, 'out_d_real': jnp.mean(real_logits), 'out_d_fake': jnp.mean(fake_logits)}
@@ -270,10 +310,11 @@ def init_state(
   if stage_name == 'psnr':
     return PSNRState(**fields)
   sample_hr = jnp.zeros((1, stage.gt_size, stage.gt_size, 3), jnp.float32)
-  d_vars = create_discriminator(config).init(rng_d, sample_hr, train=False)
+  d_collections = dict(create_discriminator(config).init(rng_d, sample_hr, train=False))
+  d_params = d_collections.pop('params')
   return GANState(
     **fields,
-    d_params=d_vars['params'],
-    d_batch_stats=d_vars['batch_stats'],
-    d_opt_state=create_optimizer(stage, stage.lr_d).init(d_vars['params']),
+    d_params=d_params,
+    d_collections=d_collections,
+    d_opt_state=create_optimizer(stage, stage.lr_d).init(d_params),
   )

@@ -2,8 +2,10 @@
 
 The generator (RRDBNet or SRGAN's MSRResNet, with or without BatchNorm), the perceptual features (VGG19 before or
 after activation, MINC) and the GAN loss (RaGAN or the standard GAN) are config choices, so the paper's ablation
-(configs/ablation/) runs on the same code. A generator with BatchNorm trains in train mode (batch statistics); every
-exported or evaluated generator has its BatchNorm folded into the convs.
+(configs/ablation/) runs on the same code, and so does Real-ESRGAN's recipe (configs/realesrnet_x4plus.py,
+realesrgan_x4plus.py): with `train_data.degradation` 'realesrgan' the host only crops GT patches and the jitted step
+synthesises the LR inputs; the discriminator can be its U-Net with spectral norm. A generator with BatchNorm trains
+in train mode (batch statistics); every exported or evaluated generator has its BatchNorm folded into the convs.
 
 Data-parallel over all devices of all processes: one `jax.jit` step over a 1-D `Mesh` ('data'), the batch sharded
 on its leading axis and the train state replicated. Each process feeds its own slice of the global batch.
@@ -30,13 +32,16 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from esrgan_jax import runtime
-from esrgan_jax.data import image_io, input_pipeline
-from esrgan_jax.inference import evaluation, quality
+from esrgan_jax.data import image_io, input_pipeline, quantize
+from esrgan_jax.inference import evaluation, quality, strip
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
 from esrgan_jax.training import history_log, progress, validation
 from esrgan_jax.training.prefetch import prefetch_to_device
 from esrgan_jax.training.steps import (
+  DISCRIMINATOR_ARCHS,
+  TRAIN_DEGRADATION,
+  VAL_DEGRADATION,
   PSNRState,
   create_discriminator,
   create_generator,
@@ -44,9 +49,12 @@ from esrgan_jax.training.steps import (
   create_mesh,
   create_optimizer,
   create_perceptual_network,
+  degradation_key,
+  degradation_options,
   gan_train_step,
   global_batch,
   init_state,
+  on_gt_patches,
   psnr_train_step,
 )
 from esrgan_jax.weights import model_io, perceptual
@@ -55,6 +63,8 @@ STAGES = ('psnr', 'gan')
 GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes, BatchNorm folded
 BN_GENERATOR_FILE = 'generator_bn.msgpack'  # generators with BatchNorm: also unfolded, for the GAN stage to start from
 GAN_TYPES = ('ragan', 'vanilla')
+MIN_DEGRADED_GT_SIZE = 28  # smallest multiple of 4 that `degradations.pipeline.degrade` takes (26)
+STRIP_FILE = 'strip.png'  # written into the workdir by `write_strip` (train_data.degradation 'realesrgan')
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -79,16 +89,37 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   if config.model.arch == 'MSRResNet' and config.scale not in srresnet.SCALES:
     raise ValueError(f'config.scale {config.scale} is not available for MSRResNet (scales {srresnet.SCALES}).')
   create_generator(config)  # unknown arch or fields
+  for data_name in ('train_data', 'val_data'):
+    try:
+      input_pipeline.validate_data_config(config[data_name])
+    except ValueError as e:
+      raise ValueError(f'config.{data_name}: {e}') from e
+  if config.train_data.degradation == 'realesrgan':
+    for name in config.stages:
+      if config[name].gt_size < MIN_DEGRADED_GT_SIZE:
+        raise ValueError(
+          f'config.{name}.gt_size is {config[name].gt_size}; the realesrgan degradation needs GT patches of at least '
+          f'{MIN_DEGRADED_GT_SIZE} pixels (its 51-pixel sharpening and 21-pixel blur pad by reflection).'
+        )
   if 'gan' in config.stages:
-    validate_gan_config(config.gan)
+    validate_gan_config(config.gan, config.discriminator.arch)
   if not 0 <= config.ema_decay < 1:
     raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}.')
 
 
-def validate_gan_config(gan: ml_collections.ConfigDict) -> None:
-  """Raises ValueError naming the first bad field of `config.gan`."""
-  if gan.gt_size not in (128, 256):
-    raise ValueError(f'config.gan.gt_size must be 128 or 256 (the VGG-style discriminator input), got {gan.gt_size}.')
+def validate_gan_config(gan: ml_collections.ConfigDict, discriminator_arch: str = 'VGGStyleDiscriminator') -> None:
+  """Raises ValueError naming the first bad field of `config.gan` (or `config.discriminator.arch`)."""
+  if discriminator_arch not in DISCRIMINATOR_ARCHS:
+    raise ValueError(
+      f'config.discriminator.arch must be one of {sorted(DISCRIMINATOR_ARCHS)}, got {discriminator_arch!r}.'
+    )
+  if discriminator_arch == 'VGGStyleDiscriminator' and gan.gt_size not in (128, 256):
+    raise ValueError(
+      f'config.gan.gt_size must be 128 or 256 (the VGG-style discriminator input), got {gan.gt_size}; '
+      "config.discriminator.arch='UNetDiscriminatorSN' takes any multiple of 8."
+    )
+  if gan.gt_size % 8:
+    raise ValueError(f'config.gan.gt_size must be a multiple of 8 (the U-Net discriminator), got {gan.gt_size}.')
   if gan.gan_type not in GAN_TYPES:
     raise ValueError(f'config.gan.gan_type must be one of {GAN_TYPES}, got {gan.gan_type!r}.')
   if gan.perceptual_network not in perceptual.PERCEPTUAL_NETWORKS:
@@ -146,6 +177,32 @@ def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Modu
   return fold_batch_norm(
     generator, {'params': host_copy(state.ema_params), 'batch_stats': host_copy(state.g_batch_stats)}
   )
+
+
+def load_val_images(config: ml_collections.ConfigDict, count: int | None = None) -> list[dict]:
+  """The first `count` (None: all) validation images of `config.val_data` ({'name', 'lr', 'hr'}, see
+  `input_pipeline.create_val_images`), their LR inputs degraded as in training when its degradation is 'realesrgan'."""
+  val_images = input_pipeline.create_val_images(config.val_data, scale=config.scale)[:count]
+  if config.val_data.degradation != 'realesrgan':
+    return val_images
+  key = degradation_key(config.seed, VAL_DEGRADATION)
+  return validation.degrade_images(val_images, key, degradation_options(config.scale, config.val_data))
+
+
+def write_strip(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
+  """Writes WORKDIR/strip.png from the first validation image: its LR input | `config.strip_baseline`'s output (''
+  = bicubic upscaling) | the last stage's exported generator's output, captioned with NIQE; returns {caption: NIQE}."""
+  workdir, scale = Path(workdir), config.scale
+  [item] = load_val_images(config, count=1)
+  upscale = lambda path: quantize.to_uint8(evaluation.generator_sr_fn(*model_io.load_generator(path))(item['lr']))
+  if config.strip_baseline:
+    baseline_label = f'baseline {"/".join(Path(config.strip_baseline).parts[-3:])}'
+    baseline = upscale(config.strip_baseline)
+  else:
+    baseline_label, baseline = f'bicubic x{scale}', evaluation.bicubic_upscale(item['lr'], scale)
+  last = config.stages[-1]
+  outputs = {baseline_label: baseline, f'this run ({last})': upscale(workdir / last / GENERATOR_FILE)}
+  return strip.write_strip(workdir / STRIP_FILE, quantize.to_uint8(item['lr']), outputs, scale)
 
 
 def evaluate(
@@ -228,7 +285,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   start_step = int(state.step)
 
   if stage_name == 'psnr':
-    train_step = jax.jit(
+    step_fn, other_args = (
       functools.partial(
         psnr_train_step,
         generator=generator,
@@ -236,16 +293,14 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
         pixel_weight=stage.pixel_weight,
         ema_decay=config.ema_decay,
       ),
-      in_shardings=(replicated, data_sharding),
-      out_shardings=(replicated, replicated),
-      donate_argnums=0,
+      (),
     )
   else:
     perceptual_params = jax.device_put(
       perceptual.load_params(stage.perceptual_network, stage.vgg_weights or None) if stage.perceptual_weight else {},
       replicated,
     )
-    gan_step = jax.jit(
+    step_fn, other_args = (
       functools.partial(
         gan_train_step,
         generator=generator,
@@ -256,11 +311,18 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
         stage=stage,
         ema_decay=config.ema_decay,
       ),
-      in_shardings=(replicated, data_sharding, replicated),
-      out_shardings=(replicated, replicated),
-      donate_argnums=0,
+      (perceptual_params,),
     )
-    train_step = lambda state, batch: gan_step(state, batch, perceptual_params)
+  if config.train_data.degradation == 'realesrgan':
+    options = degradation_options(scale, config.train_data)
+    step_fn = on_gt_patches(step_fn, degradation_key(config.seed, TRAIN_DEGRADATION), options)
+  jitted_step = jax.jit(
+    step_fn,
+    in_shardings=(replicated, data_sharding) + (replicated,) * len(other_args),
+    out_shardings=(replicated, replicated),
+    donate_argnums=0,
+  )
+  train_step = lambda state, batch: jitted_step(state, batch, *other_args)
   lr_schedule = create_learning_rate_fn(stage, stage.lr if stage_name == 'psnr' else stage.lr_g)
 
   dataset = input_pipeline.create_train_dataset(
@@ -272,7 +334,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     start_step=start_step,
   )
   batches: Iterator = prefetch_to_device(dataset.as_numpy_iterator(), lambda b: global_batch(b, data_sharding))
-  val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
+  val_images = load_val_images(config)
   val_metrics = validation.usable_metrics(
     validation.metric_names(stage), val_images, scale, stage_name, stage.best_metric
   )

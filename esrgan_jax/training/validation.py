@@ -7,6 +7,8 @@ the crop, so it is skipped (with a warning) when a validation image is smaller, 
 `val_niqe`, which then fails with ValueError. `best_metric` picks the checkpoint kept as best:
 `val_psnr` (higher is better), `val_niqe` or `val_lpips` (lower is better). A stage whose `val_lpips` names LPIPS
 weights (a file of `python -m esrgan_jax.convert lpips`, or 'alex'/'vgg' in the weights dir) also logs LPIPS (RGB).
+With `val_data.degradation` 'realesrgan' the LR inputs are degraded as in training (`degrade_images`, a fixed key):
+there NIQE of the output is the measure that matters, PSNR/SSIM against the original HR a secondary one.
 """
 
 import json
@@ -14,11 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
+from esrgan_jax.degradations import pipeline
 from esrgan_jax.inference import evaluation, niqe, quality
 from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric
 
@@ -90,6 +94,18 @@ def evaluate(
     for item, row in zip(val_images, rows)
   }
   return means, per_image, outputs
+
+
+_degrade = jax.jit(pipeline.degrade, static_argnums=2)
+
+
+def degrade_images(val_images: list[dict], key: jax.Array, options: pipeline.DegradationOptions) -> list[dict]:
+  """`val_images` with each 'lr' replaced by Real-ESRGAN's degradation of its 'hr' (image i from fold_in(key, i),
+  so every run and stage validates on the same inputs); 'hr' stays the reference. One compilation per image size."""
+  return [
+    {**item, 'lr': np.asarray(_degrade(jax.random.fold_in(key, i), item['hr'], options))}
+    for i, item in enumerate(val_images)
+  ]
 
 
 def best_checkpoints(best_metric: str) -> ocp.checkpoint_managers.BestN:

@@ -97,6 +97,8 @@ def test_default_config_has_the_agreed_fields():
     'cache',
     'shuffle_buffer',
     'num_parallel_calls',
+    'degradation',
+    'sharpen_gt',
   }
 
 
@@ -152,6 +154,23 @@ def test_deterministic_from_seed_and_resumable(hr_folder, cache):
   _assert_same_batches(run[3:], _batches(config, 2, start_step=3))
   other = _batches(config, 1, seed=1)
   assert not np.array_equal(run[0]['hr'], other[0]['hr'])
+
+
+@pytest.mark.parametrize('process_index', [0, 1])
+def test_realesrgan_stream_is_gt_patches_and_their_global_indices(hr_folder, process_index):
+  """No LR: the bicubic stream's HR patches with global example indices (position * processes + process), the same
+  after a resume, so the step degrades every example from the same (key, index)."""
+  kwargs = dict(process_index=process_index, process_count=2, global_batch_size=4)
+  bicubic = _batches(_config(source='folder', hr_dir=str(hr_folder)), 3, **kwargs)
+  config = _config(source='folder', hr_dir=str(hr_folder), degradation='realesrgan')
+  run = _batches(config, 3, **kwargs)
+  assert set(run[0]) == {'hr', 'index'} and run[0]['index'].dtype == np.int32
+  for k, (batch, reference) in enumerate(zip(run, bicubic)):
+    np.testing.assert_array_equal(batch['hr'], reference['hr'])
+    np.testing.assert_array_equal(batch['index'], 2 * np.arange(2 * k, 2 * k + 2) + process_index)
+  resumed = _batches(config, 1, start_step=2, **kwargs)[0]
+  np.testing.assert_array_equal(resumed['index'], run[2]['index'])
+  np.testing.assert_array_equal(resumed['hr'], run[2]['hr'])
 
 
 def test_resume_does_not_decode_the_skipped_batches(hr_folder, monkeypatch):
@@ -328,6 +347,10 @@ def test_config_errors(tmp_path, hr_folder):
     _batches(_config(source='demo'), 1, gt_size=18)
   with pytest.raises(ValueError, match="data.source = 'lmdb'"):
     _batches(_config(source='lmdb'), 1)
+  with pytest.raises(ValueError, match="data.degradation = 'jpeg'; choose one of bicubic, realesrgan"):
+    _batches(_config(source='demo', degradation='jpeg'), 1)
+  with pytest.raises(ValueError, match="synthesises the LR images, but data.source = 'paired'"):
+    _batches(_config(source='paired', degradation='realesrgan'), 1)
   with pytest.raises(ValueError, match='matches no files'):
     _batches(_config(source='tfrecord', tfrecord_pattern=str(tmp_path / '*.tfrecord')), 1)
   with pytest.raises(ValueError, match='fewer than the 8 processes'):

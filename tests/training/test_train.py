@@ -16,11 +16,13 @@ import optax
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+from PIL import Image
 
+from esrgan_jax.inference import strip
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
-from esrgan_jax.training import default_config, losses, steps, train
+from esrgan_jax.training import default_config, losses, steps, train, validation
 from esrgan_jax.weights import model_io
 
 
@@ -100,6 +102,21 @@ def test_validate_config_names_bad_fields():
       r"perceptual_layers names \['relu5_5'\]; the vgg19 layers are conv1_1, relu1_1, .*relu5_4",
     ),
     (lambda c: c.gan.update(perceptual_network='minc'), r"names \['conv5_4'\]; the minc layers are conv53"),
+    (lambda c: setattr(c.discriminator, 'arch', 'PatchGAN'), 'config.discriminator.arch must be one of'),
+    (lambda c: c.gan.update(gt_size=64), "128 or 256 .*arch='UNetDiscriminatorSN' takes any multiple of 8"),
+    (
+      lambda c: c.update(discriminator=dict(arch='UNetDiscriminatorSN'), gan=dict(gt_size=68)),
+      'config.gan.gt_size must be a multiple of 8',
+    ),
+    (lambda c: c.train_data.update(degradation='jpeg'), "config.train_data: data.degradation = 'jpeg'; choose one of"),
+    (
+      lambda c: c.val_data.update(source='paired', degradation='realesrgan'),
+      "config.val_data: data.degradation = 'realesrgan' synthesises the LR images, but data.source = 'paired'",
+    ),
+    (
+      lambda c: c.update(train_data=dict(degradation='realesrgan'), psnr=dict(gt_size=24)),
+      'config.psnr.gt_size is 24; the realesrgan degradation needs GT patches of at least 28 pixels',
+    ),
   ],
 )
 def test_validate_config_names_bad_model_and_gan_choices(edit, message):
@@ -198,7 +215,7 @@ def assert_same_updates(stage_name, config, state_a, state_b):
   """The parameter updates of two runs agree to 1% of each leaf's largest update (a per-device BatchNorm or RaGAN
   mean would be off by tens of percent; backprop through BatchNorm sums many cancelling float32 terms)."""
   init = jax.device_get(steps.init_state(config, stage_name, jnp.zeros((1, 32, 32, 3))))
-  fields = ('g_params', 'ema_params', 'g_batch_stats') + (('d_params', 'd_batch_stats') if stage_name == 'gan' else ())
+  fields = ('g_params', 'ema_params', 'g_batch_stats') + (('d_params', 'd_collections') if stage_name == 'gan' else ())
   pick = lambda state: {f: getattr(state, f) for f in fields}
   for (path, a), b, c in zip(
     jax.tree_util.tree_leaves_with_path(pick(state_a)), jax.tree.leaves(pick(state_b)), jax.tree.leaves(pick(init))
@@ -279,7 +296,7 @@ def test_gan_step_updates_both_nets_and_gates_generator():
   assert same(state1.g_params, init.g_params) and same(state1.g_batch_stats, init.g_batch_stats)
   assert not same(state1.d_params, init.d_params)
   assert not same(state2.g_params, init.g_params) and not same(state2.g_batch_stats, init.g_batch_stats)
-  assert not same(state1.d_batch_stats, init.d_batch_stats)
+  assert not same(state1.d_collections, init.d_collections)
   assert {'l_g_pix', 'l_g_gan', 'l_d', 'out_d_real', 'out_d_fake'} <= set(hist[0])
 
 
@@ -321,7 +338,7 @@ def test_gan_step_uses_the_configured_gan_loss(gan_type):
   config.gan.gan_type = gan_type
   state, metrics = one_gan_step(config)
   d = lambda x: steps.create_discriminator(config).apply(
-    {'params': state.d_params, 'batch_stats': state.d_batch_stats}, x, train=True, mutable=['batch_stats']
+    {'params': state.d_params, **state.d_collections}, x, train=True, mutable=['batch_stats']
   )[0]
   real, fake = d(make_batch(n=2)['hr']), d(sr_of(config, state))
   if gan_type == 'ragan':
@@ -423,3 +440,118 @@ def test_half_precision_step_keeps_float32_params_and_losses():
   assert steps.create_generator(config).dtype == jnp.bfloat16
   assert metrics['l_pix'].dtype == np.float32 and np.isfinite(metrics['l_pix'])
   assert all(p.dtype == np.float32 for p in jax.tree.leaves(state.g_params))
+
+
+def test_unet_discriminator_gan_step_threads_the_spectral_state():
+  """Real-ESRGAN's stage 2: vanilla GAN loss against the U-Net D. Each D pass (G step on SR, then D step on the real
+  images batch['gan_hr'] and on SR) runs one power iteration: the losses are the formulas on the logits of those
+  passes in that order, and the state carries the spectral vectors of the last one."""
+  config = tiny_config()
+  config.discriminator.update(arch='UNetDiscriminatorSN', num_feat=4)
+  config.gan.update(gan_type='vanilla', gan_weight=0.1, gt_size=32)
+  train.validate_config(config)
+  state = jax.jit(functools.partial(steps.init_state, config, 'gan'))(
+    jnp.zeros((1, 8, 8, 3))
+  )  # eager: 100s of compiles
+  assert set(state.d_collections) == {'spectral'}
+  batch = {**make_batch(n=2, gt=32), 'gan_hr': make_batch(n=2, gt=32, seed=1)['hr']}
+  generator, discriminator = steps.create_generator(config), steps.create_discriminator(config)
+  step = functools.partial(
+    steps.gan_train_step,
+    generator=generator,
+    discriminator=discriminator,
+    perceptual=None,
+    g_tx=steps.create_optimizer(config.gan, 1e-4),
+    d_tx=steps.create_optimizer(config.gan, 1e-4),
+    stage=config.gan,
+    ema_decay=0.9,
+  )
+  new_state, metrics = jax.jit(step)(state, batch, {})
+
+  @jax.jit
+  def d_pass(collections, x):
+    return discriminator.apply({'params': state.d_params, **collections}, x, train=True, mutable=['spectral'])
+
+  sr = jax.jit(functools.partial(generator.apply, train=True))({'params': state.g_params}, batch['lr'])
+  fake_g, after_g = d_pass(state.d_collections, sr)
+  real, after_real = d_pass(after_g, batch['gan_hr'])
+  fake, after_fake = d_pass(after_real, sr)
+  np.testing.assert_allclose(metrics['l_g_gan'], 0.1 * losses.vanilla_generator_loss(fake_g), rtol=1e-4)
+  np.testing.assert_allclose(metrics['l_d'], losses.vanilla_discriminator_loss(real, fake), rtol=1e-4)
+  np.testing.assert_allclose(metrics['out_d_real'], np.mean(real), rtol=1e-4, atol=1e-6)
+  for ours, expected, before in zip(
+    jax.tree.leaves(new_state.d_collections), jax.tree.leaves(after_fake), jax.tree.leaves(state.d_collections)
+  ):
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(ours, before, atol=1e-3)
+
+
+@pytest.mark.parametrize('name', ['realesrnet_x4plus', 'realesrgan_x4plus', 'realesrgan_demo'])
+def test_realesrgan_configs_validate_and_hold_the_recipe(name):
+  """Real-ESRGAN's train_realesrnet_x4plus.yml / train_realesrgan_x4plus.yml facts."""
+  config = default_config.load_config_file(Path(train.__file__).parents[1] / 'configs' / f'{name}.py')
+  train.validate_config(config)
+  assert config.train_data.degradation == config.val_data.degradation == 'realesrgan'
+  assert config.train_data.sharpen_gt and config.discriminator.arch == 'UNetDiscriminatorSN'
+  assert (config.gan.gan_type, config.gan.gan_weight, config.gan.pixel_weight) == ('vanilla', 0.1, 1.0)
+  assert config.psnr.best_metric == config.gan.best_metric == 'val_niqe'
+  if name == 'realesrgan_demo':
+    assert config.stages == ('psnr', 'gan')
+    return
+  assert dict(config.gan.perceptual_layers) == {
+    'conv1_2': 0.1,
+    'conv2_2': 0.1,
+    'conv3_4': 1.0,
+    'conv4_4': 1.0,
+    'conv5_4': 1.0,
+  }
+  assert (config.psnr.lr, config.psnr.num_steps, config.gan.lr_g, config.gan.lr_d, config.gan.num_steps) == (
+    2e-4,
+    1_000_000,
+    1e-4,
+    1e-4,
+    400_000,
+  )
+  assert config.psnr.batch_size == config.gan.batch_size == 48 and config.gan.gt_size == 256
+  assert (config.ema_decay, config.gan.perceptual_weight, config.discriminator.num_feat) == (0.999, 1.0, 64)
+  assert config.stages == (('psnr',) if name == 'realesrnet_x4plus' else ('gan',))
+
+
+def test_in_step_degradation_is_per_example_and_sharded_like_the_step():
+  """`on_gt_patches` on 8 devices (one example each) gives every example the degradation of (key, its index) alone,
+  as `validation.degrade_images` computes it, wherever it sits in the batch; the targets are the sharpened GT and D's
+  real images the GT as it is."""
+  options = steps.degradation_options(4, default_config.data_config())
+  key = steps.degradation_key(0, steps.TRAIN_DEGRADATION)
+  hr = make_batch(gt=32)['hr']
+  expected = [item['lr'] for item in validation.degrade_images([{'hr': x} for x in hr], key, options)]
+  mesh = steps.create_mesh(jax.devices()[:8])
+  replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  passthrough = steps.on_gt_patches(lambda state, batch: (state, batch), key, options)
+  step = jax.jit(passthrough, in_shardings=(replicated, data))
+  perm = np.array([5, 0, 7, 1, 2, 6, 3, 4])
+  for order in (np.arange(8), perm):
+    _, batch = jax.device_get(step(jnp.zeros(()), {'hr': hr[order], 'index': np.arange(8, dtype=np.int32)[order]}))
+    for position, example in enumerate(order):
+      np.testing.assert_array_equal(batch['lr'][position], expected[example])
+    np.testing.assert_array_equal(batch['gan_hr'], hr[order])
+    assert not np.allclose(batch['hr'], hr[order], atol=1e-3)  # USM-sharpened
+
+
+def test_realesrgan_run_validates_on_degraded_inputs_and_writes_the_strip(tmp_path):
+  """Two PSNR steps on GT patches degraded in the step; validation on the degraded image (bicubic of it scores below
+  bicubic of the clean LR); WORKDIR/strip.png holds LR | bicubic | the trained generator."""
+  import tiny_config  # pylint: disable=g-import-not-at-top (tests/ is on sys.path under pytest)
+  from helpers import smooth_image, write_image_set  # pylint: disable=g-import-not-at-top
+
+  config = tiny_config.get_config()
+  config.stages = ('psnr',)
+  config.train_data.degradation = config.val_data.degradation = 'realesrgan'
+  config.psnr.update(num_steps=2, gt_size=32)
+  config.val_data.update(source='folder', hr_dir=str(write_image_set(tmp_path / 'val', {'v': smooth_image(32, 32)})))
+  summary = train.train_and_evaluate(config, str(tmp_path / 'run'))['psnr']
+  clean = train.bicubic_metrics(train.input_pipeline.create_val_images(config.val_data, scale=4), 4)['val_psnr']
+  assert summary['steps'] == 2 and summary['val_psnr_bicubic'] < clean - 1
+  assert train.write_strip(config, tmp_path / 'run') == {}  # too small for NIQE
+  strip_image = np.asarray(Image.open(tmp_path / 'run' / train.STRIP_FILE))
+  assert strip_image.shape == (32 + strip.CAPTION_HEIGHT, 3 * 32 + 2 * strip.GAP, 3)

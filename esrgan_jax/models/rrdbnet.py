@@ -49,6 +49,12 @@ def unshuffle_factor(scale: int, num_upsample: int) -> int:
   return factor
 
 
+def _block_fields(module: nn.Module) -> dict[str, Any]:
+  """The fields an RRDB and its RDBs share, taken from `module` (an RRDBNet or RRDB)."""
+  names = ('num_feat', 'num_grow_ch', 'res_scale', 'init_scale', 'use_bn', 'esrgan_plus', 'cpu_conv_split')
+  return {name: getattr(module, name) for name in names + ('dtype', 'param_dtype')}
+
+
 class ResidualDenseBlock(nn.Module):
   """Five densely connected 3x3 convs; returns `conv5(...) * res_scale + x`. x: [B, H, W, num_feat].
 
@@ -115,18 +121,7 @@ class RRDB(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     out = x
     for k in range(1, 4):
-      out = ResidualDenseBlock(
-        self.num_feat,
-        self.num_grow_ch,
-        self.res_scale,
-        self.init_scale,
-        self.use_bn,
-        self.esrgan_plus,
-        self.cpu_conv_split,
-        self.dtype,
-        self.param_dtype,
-        name=f'rdb{k}',
-      )(out, train)
+      out = ResidualDenseBlock(**_block_fields(self), name=f'rdb{k}')(out, train)
     return out * self.res_scale + x
 
 
@@ -147,10 +142,11 @@ class RRDBNet(nn.Module):
   inference time) on one core; as two 64-channel convs summed it uses all cores. `remat` (like `dtype`, not stored in
   model files) recomputes each RRDB's activations in the backward pass instead of keeping them (`jax.checkpoint`):
   less memory for large training batches, the same params and results. `scan_blocks` (also runtime only) runs the
-  blocks as one `nn.scan` over a single RRDB, so XLA compiles one block instead of `num_block` (a much shorter compile
-  of the train step); its params (and batch_stats) are then stacked under `body` with a leading `num_block` axis
-  instead of `body_0`..`body_{num_block-1}`. Files and converters use the unstacked layout: convert with
-  `stack_blocks` / `unstack_blocks`.
+  blocks as one `nn.scan` over a single RRDB (rematerialised with `remat`), so XLA compiles one block instead of
+  `num_block`: a much shorter compile of init and the train step. Its params (and batch_stats) are then stacked under
+  `body` with a leading `num_block` axis instead of `body_0`..`body_{num_block-1}`; files and converters use the
+  unstacked layout: convert with `stack_blocks` / `unstack_blocks`. On XLA:CPU (jaxlib 0.10) the weight-gradient
+  convs inside the scan's loop take a slow path, so a scanned train step runs several times slower there.
   """
 
   num_in_ch: int = 3
@@ -186,17 +182,6 @@ class RRDBNet(nn.Module):
       x = pixel_unshuffle(x, factor)
     feat = conv(self.num_feat, 'conv_first')(x)
     block = nn.remat(RRDB, static_argnums=(2,)) if self.remat else RRDB  # argnum 2: `train` (0 is the module)
-    fields = (
-      self.num_feat,
-      self.num_grow_ch,
-      self.res_scale,
-      self.init_scale,
-      self.use_bn,
-      self.esrgan_plus,
-      self.cpu_conv_split,
-      self.dtype,
-      self.param_dtype,
-    )
     if self.scan_blocks:
       scan = nn.scan(
         lambda module, carry, _: (module(carry, train), None),
@@ -204,11 +189,11 @@ class RRDBNet(nn.Module):
         split_rngs={'params': True},
         length=self.num_block,
       )
-      body, _ = scan(block(*fields, name=BODY), feat, None)
+      body, _ = scan(block(**_block_fields(self), name=BODY), feat, None)
     else:
       body = feat
       for i in range(self.num_block):
-        body = block(*fields, name=f'{BODY}_{i}')(body, train)
+        body = block(**_block_fields(self), name=f'{BODY}_{i}')(body, train)
     feat = feat + conv(self.num_feat, 'conv_body')(body)
     for n in range(1, self.upsample_stages + 1):
       feat = lrelu(conv(self.num_feat, f'conv_up{n}')(upsample_nearest2x(feat)))

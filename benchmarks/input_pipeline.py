@@ -10,7 +10,8 @@ Makes a temporary folder of large photos (scikit-image photos upscaled to about
      numpy `imresize` per patch, numpy flips (BasicSR runs several of these in worker processes).
 LR is made on the fly by MATLAB bicubic in all three. Then, per `--loop_gt_sizes` patch size, the PSNR train loop of
 `esrgan_jax.training.train` (jitted step, donated state, no host sync per step) with a tiny RRDBNet (8 features, 1
-block: a step short enough for input time to show), in steps/s over at least `--seconds` and 20 steps:
+block: a step short enough for input time to show), in steps/s (the three loops take turns, 5 rounds of ~`--seconds`/5
+each):
   a. on one fixed batch already on the device (no input work at all);
   b. fed by the tf.data pipeline of 1. through `training.prefetch.prefetch_to_device` (as `train` runs);
   c. fed by the same pipeline without device prefetch (each batch put on the device when its step is called).
@@ -20,6 +21,7 @@ b / a near 1 means the input time is hidden. On CPU the pipeline's threads share
 import argparse
 import functools
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -49,7 +51,7 @@ from esrgan_jax.training import default_config, steps
 from esrgan_jax.training.prefetch import prefetch_to_device
 
 TINY_NET = dict(num_feat=8, num_block=1, num_grow_ch=4)  # config.model fields of the train loop's RRDBNet
-MIN_LOOP_STEPS = 20
+ROUNDS, MIN_CHUNK_STEPS = 5, 4  # the loop's timing: rounds of a chunk of steps per loop
 
 _PHOTOS = ('astronaut', 'rocket', 'hubble_deep_field', 'coffee')
 
@@ -93,7 +95,8 @@ def _time_numpy_loop(files: list[Path], gt_size: int, scale: int, seconds: float
 
 
 def _time_train_loop(data, gt_size: int, scale: int, batch: int, seconds: float) -> dict[str, float]:
-  """Steps/s of the PSNR train loop: {'fixed batch', 'tf.data + prefetch', 'tf.data, no prefetch'} (see above)."""
+  """Steps/s of the PSNR train loop: {'fixed batch', 'tf.data + prefetch', 'tf.data, no prefetch'} (see above),
+  timed in turns (`timing.interleave`, 5 rounds of a chunk of steps each, ~`seconds` in all per loop)."""
   config = default_config.get_config()
   config.scale = scale
   config.model.update(TINY_NET)
@@ -116,28 +119,31 @@ def _time_train_loop(data, gt_size: int, scale: int, batch: int, seconds: float)
   sample_lr = jnp.zeros((1, gt_size // scale, gt_size // scale, 3))
   to_device = lambda b: steps.global_batch(b, sharding)
 
-  def steps_per_second(batches: Iterator) -> float:
-    state = init(sample_lr)
-    for _ in range(5):  # compile, warm the pipeline's buffers
-      state, _ = step(state, next(batches))
-    jax.block_until_ready(state)
-    start, count = time.perf_counter(), 0
-    while count < MIN_LOOP_STEPS or time.perf_counter() - start < seconds:
-      state, _ = step(state, next(batches))
-      count += 1
-    jax.block_until_ready(state)
-    return count / (time.perf_counter() - start)
-
   def stream() -> Iterator:
     dataset = create_train_dataset(data, scale=scale, gt_size=gt_size, global_batch_size=batch, seed=0)
     return dataset.as_numpy_iterator()
 
   fixed = to_device(next(stream()))
-  return {
-    'fixed batch': steps_per_second(iter(lambda: fixed, None)),
-    'tf.data + prefetch': steps_per_second(prefetch_to_device(stream(), to_device)),
-    'tf.data, no prefetch': steps_per_second(map(to_device, stream())),
+  loops = {
+    'fixed batch': iter(lambda: fixed, None),
+    'tf.data + prefetch': prefetch_to_device(stream(), to_device),
+    'tf.data, no prefetch': map(to_device, stream()),
   }
+  states = {name: init(sample_lr) for name in loops}
+  chunk = [5]  # steps per timed call; set from the fixed batch's step time after the warm-up
+
+  def run_chunk(name: str) -> None:
+    state = states[name]
+    for _ in range(chunk[0]):
+      state, _ = step(state, next(loops[name]))
+    states[name] = jax.block_until_ready(state)
+
+  run_chunk('fixed batch')  # compile
+  start = time.perf_counter()
+  run_chunk('fixed batch')
+  chunk[0] = max(MIN_CHUNK_STEPS, round(seconds / ROUNDS / ((time.perf_counter() - start) / chunk[0])))
+  times = timing.interleave({name: functools.partial(run_chunk, name) for name in loops}, ROUNDS)
+  return {name: chunk[0] / statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:

@@ -247,15 +247,13 @@ def test_scan_blocks_trains_as_the_unrolled_net():
   takes the same step: in the layout of files, the params and BatchNorm statistics after it match the unrolled run's."""
   config = tiny_config()
   config.model.update(num_block=2, use_bn=True)  # BatchNorm: batch statistics are stacked too
-  stage_name = 'psnr'
   variables = steps.create_generator(config).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   config.scan_blocks = True
-  scan_init = jax.device_get(steps.init_state(config, stage_name, jnp.zeros((1, 32, 32, 3))))
-  assert 'body' in scan_init.g_params and 'body_0' not in scan_init.g_params
-  (state,), (metrics,) = run_steps(config, stage_name, jax.devices()[:1], 1, 0.1, generator_variables=variables)
+  (state,), (metrics,) = run_steps(config, 'psnr', jax.devices()[:1], 1, 0.1, generator_variables=variables)
+  assert 'body' in state.g_params and 'body_0' not in state.g_params
   config.scan_blocks = False
   (unrolled_state,), (unrolled_metrics,) = run_steps(
-    config, stage_name, jax.devices()[:1], 1, 0.1, generator_variables=variables
+    config, 'psnr', jax.devices()[:1], 1, 0.1, generator_variables=variables
   )
   for k in metrics:
     np.testing.assert_allclose(metrics[k], unrolled_metrics[k], rtol=1e-5, atol=1e-6, err_msg=k)

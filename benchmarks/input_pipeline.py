@@ -1,6 +1,6 @@
-"""Throughput of the training input pipeline: HR/LR patch pairs per second on this machine.
+"""Throughput of the training input pipeline, and whether the train loop hides it behind the steps.
 
-    python benchmarks/input_pipeline.py [--gt_size 128] [--batch 16] [--seconds 10]
+    python benchmarks/input_pipeline.py [--gt_size 128] [--batch 16] [--seconds 10] [--loop_gt_sizes 32 128]
 
 Makes a temporary folder of large photos (scikit-image photos upscaled to about
 2000 px, like DIV2K) and its 480-px sub-images (`prepare` defaults), then times:
@@ -8,19 +8,38 @@ Makes a temporary folder of large photos (scikit-image photos upscaled to about
   2. tf.data, folder of sub-images, cache=False (a PNG decode per patch, as BasicSR);
   3. a BasicSR-style loop in one Python thread: Pillow decode of a sub-image, random crop,
      numpy `imresize` per patch, numpy flips (BasicSR runs several of these in worker processes).
-LR is made on the fly by MATLAB bicubic in all three.
+LR is made on the fly by MATLAB bicubic in all three. Then, per `--loop_gt_sizes` patch size, the PSNR train loop of
+`esrgan_jax.training.train` (jitted step, donated state, no host sync per step) with a tiny RRDBNet (8 features, 1
+block: a step short enough for input time to show), in steps/s (the three loops take turns, 5 rounds of ~`--seconds`/5
+each):
+  a. on one fixed batch already on the device (no input work at all);
+  b. fed by the tf.data pipeline of 1. through `training.prefetch.prefetch_to_device` (as `train` runs);
+  c. fed by the same pipeline without device prefetch (each batch put on the device when its step is called).
+b / a near 1 means the input time is hidden. On CPU the pipeline's threads share the cores with the step.
 """
 
 import argparse
+import functools
 import os
+import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # Per-patch numpy work is too small for BLAS threads, which only contend (as in a DataLoader worker).
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+runtime.use_fast_cpu_flags()  # as `python -m esrgan_jax.main` trains
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax.numpy as jnp
+import numpy as np
+import timing
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 from PIL import Image
 
 from esrgan_jax.data import demo_data
@@ -28,7 +47,11 @@ from esrgan_jax.data.image_io import read_image
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.data.input_pipeline import create_train_dataset
 from esrgan_jax.prepare import prepare
-from esrgan_jax.training import default_config
+from esrgan_jax.training import default_config, steps
+from esrgan_jax.training.prefetch import prefetch_to_device
+
+TINY_NET = dict(num_feat=8, num_block=1, num_grow_ch=4)  # config.model fields of the train loop's RRDBNet
+ROUNDS, MIN_CHUNK_STEPS = 5, 4  # the loop's timing: rounds of a chunk of steps per loop
 
 _PHOTOS = ('astronaut', 'rocket', 'hubble_deep_field', 'coffee')
 
@@ -71,12 +94,65 @@ def _time_numpy_loop(files: list[Path], gt_size: int, scale: int, seconds: float
   return patches / (time.perf_counter() - start)
 
 
+def _time_train_loop(data, gt_size: int, scale: int, batch: int, seconds: float) -> dict[str, float]:
+  """Steps/s of the PSNR train loop: {'fixed batch', 'tf.data + prefetch', 'tf.data, no prefetch'} (see above),
+  timed in turns (`timing.interleave`, 5 rounds of a chunk of steps each, ~`seconds` in all per loop)."""
+  config = default_config.get_config()
+  config.scale = scale
+  config.model.update(TINY_NET)
+  config.psnr.update(batch_size=batch, gt_size=gt_size)
+  mesh = steps.create_mesh()
+  replicated, sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  init = jax.jit(functools.partial(steps.init_state, config, 'psnr'), out_shardings=replicated)
+  step = jax.jit(
+    functools.partial(
+      steps.psnr_train_step,
+      generator=steps.create_generator(config),
+      tx=steps.create_optimizer(config.psnr, config.psnr.lr),
+      pixel_weight=config.psnr.pixel_weight,
+      ema_decay=config.ema_decay,
+    ),
+    in_shardings=(replicated, sharding),
+    out_shardings=(replicated, replicated),
+    donate_argnums=0,
+  )
+  sample_lr = jnp.zeros((1, gt_size // scale, gt_size // scale, 3))
+  to_device = lambda b: steps.global_batch(b, sharding)
+
+  def stream() -> Iterator:
+    dataset = create_train_dataset(data, scale=scale, gt_size=gt_size, global_batch_size=batch, seed=0)
+    return dataset.as_numpy_iterator()
+
+  fixed = to_device(next(stream()))
+  loops = {
+    'fixed batch': iter(lambda: fixed, None),
+    'tf.data + prefetch': prefetch_to_device(stream(), to_device),
+    'tf.data, no prefetch': map(to_device, stream()),
+  }
+  states = {name: init(sample_lr) for name in loops}
+  chunk = [5]  # steps per timed call; set from the fixed batch's step time after the warm-up
+
+  def run_chunk(name: str) -> None:
+    state = states[name]
+    for _ in range(chunk[0]):
+      state, _ = step(state, next(loops[name]))
+    states[name] = jax.block_until_ready(state)
+
+  run_chunk('fixed batch')  # compile
+  start = time.perf_counter()
+  run_chunk('fixed batch')
+  chunk[0] = max(MIN_CHUNK_STEPS, round(seconds / ROUNDS / ((time.perf_counter() - start) / chunk[0])))
+  times = timing.interleave({name: functools.partial(run_chunk, name) for name in loops}, ROUNDS)
+  return {name: chunk[0] / statistics.median(t) for name, t in times.items()}
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--gt_size', type=int, default=128)
   parser.add_argument('--scale', type=int, default=4)
   parser.add_argument('--batch', type=int, default=16)
   parser.add_argument('--seconds', type=float, default=10.0)
+  parser.add_argument('--loop_gt_sizes', type=int, nargs='*', default=(32, 128), help='HR patch sizes of the loop')
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as tmp:
     large, subimages = Path(tmp) / 'large', Path(tmp) / 'sub'
@@ -97,6 +173,16 @@ def main() -> None:
     print(f'tf.data folder, cache=False (decode a sub-image each): {rate:8.1f} patch pairs/s')
     rate = _time_numpy_loop(sub_files, args.gt_size, args.scale, args.seconds)
     print(f'BasicSR-style numpy loop, one thread (decode each):   {rate:8.1f} patch pairs/s')
+    config.update(hr_dir=str(large), cache=True)
+    for gt_size in args.loop_gt_sizes:
+      with timing.OtherLoad() as load:
+        rates = _time_train_loop(config, gt_size, args.scale, args.batch, args.seconds)
+      fixed = rates['fixed batch']
+      print(
+        f'PSNR train loop, tiny RRDBNet, gt_size {gt_size}, batch {args.batch} (other load {load.cores:.2f} cores): '
+        + ', '.join(f'{name} {rate:.2f} steps/s ({rate / fixed:.2f}x)' for name, rate in rates.items()),
+        flush=True,
+      )
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ adds a BatchNorm `bn{j}` after each RDB conv (the paper's with-BN ablation); fol
 `esrgan_jax.models.fold_batch_norm`. `esrgan_plus=True` adds ESRGAN+'s extra residual paths (`rdb{k}/conv1x1`).
 """
 
+import re
 from typing import Any
 
 import flax.linen as nn
@@ -28,6 +29,7 @@ def lrelu(x: jax.Array) -> jax.Array:
 
 _SPLIT_CHANNELS = 128  # input width of each RDB's conv3 with the default widths
 UNSHUFFLE_FACTORS = (1, 2, 4)  # pixel-unshuffle of the input: none, Real-ESRGAN's x2 and x1 models
+BODY = 'body'  # the RRDB blocks: body_{i} each, or all stacked under `body` with `scan_blocks`
 
 
 def default_num_upsample(scale: int) -> int:
@@ -45,6 +47,12 @@ def unshuffle_factor(scale: int, num_upsample: int) -> int:
       f'1, 2 or 4 (the pixel-unshuffle of the input). Set num_upsample to log2(scale), or leave it None.'
     )
   return factor
+
+
+def _block_fields(module: nn.Module) -> dict[str, Any]:
+  """The fields an RRDB and its RDBs share, taken from `module` (an RRDBNet or RRDB)."""
+  names = ('num_feat', 'num_grow_ch', 'res_scale', 'init_scale', 'use_bn', 'esrgan_plus', 'cpu_conv_split')
+  return {name: getattr(module, name) for name in names + ('dtype', 'param_dtype')}
 
 
 class ResidualDenseBlock(nn.Module):
@@ -113,18 +121,7 @@ class RRDB(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     out = x
     for k in range(1, 4):
-      out = ResidualDenseBlock(
-        self.num_feat,
-        self.num_grow_ch,
-        self.res_scale,
-        self.init_scale,
-        self.use_bn,
-        self.esrgan_plus,
-        self.cpu_conv_split,
-        self.dtype,
-        self.param_dtype,
-        name=f'rdb{k}',
-      )(out, train)
+      out = ResidualDenseBlock(**_block_fields(self), name=f'rdb{k}')(out, train)
     return out * self.res_scale + x
 
 
@@ -144,7 +141,12 @@ class RRDBNet(nn.Module):
   0.10, YNNPACK) runs a 3x3 conv with exactly 128 input channels (conv3 of every RDB at the default widths, 21% of
   inference time) on one core; as two 64-channel convs summed it uses all cores. `remat` (like `dtype`, not stored in
   model files) recomputes each RRDB's activations in the backward pass instead of keeping them (`jax.checkpoint`):
-  less memory for large training batches, the same params and results.
+  less memory for large training batches, the same params and results. `scan_blocks` (also runtime only) runs the
+  blocks as one `nn.scan` over a single RRDB (rematerialised with `remat`), so XLA compiles one block instead of
+  `num_block`: a much shorter compile of init and the train step. Its params (and batch_stats) are then stacked under
+  `body` with a leading `num_block` axis instead of `body_0`..`body_{num_block-1}`; files and converters use the
+  unstacked layout: convert with `stack_blocks` / `unstack_blocks`. On XLA:CPU (jaxlib 0.10) the weight-gradient
+  convs inside the scan's loop take a slow path, so a scanned train step runs several times slower there.
   """
 
   num_in_ch: int = 3
@@ -160,6 +162,7 @@ class RRDBNet(nn.Module):
   esrgan_plus: bool = False
   cpu_conv_split: bool = False
   remat: bool = False
+  scan_blocks: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
@@ -178,22 +181,47 @@ class RRDBNet(nn.Module):
     if factor > 1:
       x = pixel_unshuffle(x, factor)
     feat = conv(self.num_feat, 'conv_first')(x)
-    body = feat
     block = nn.remat(RRDB, static_argnums=(2,)) if self.remat else RRDB  # argnum 2: `train` (0 is the module)
-    for i in range(self.num_block):
-      body = block(
-        self.num_feat,
-        self.num_grow_ch,
-        self.res_scale,
-        self.init_scale,
-        self.use_bn,
-        self.esrgan_plus,
-        self.cpu_conv_split,
-        self.dtype,
-        self.param_dtype,
-        name=f'body_{i}',
-      )(body, train)
+    if self.scan_blocks:
+      scan = nn.scan(
+        lambda module, carry, _: (module(carry, train), None),
+        variable_axes={True: 0},  # every collection (params, batch_stats) stacked on a leading block axis
+        split_rngs={'params': True},
+        length=self.num_block,
+      )
+      body, _ = scan(block(**_block_fields(self), name=BODY), feat, None)
+    else:
+      body = feat
+      for i in range(self.num_block):
+        body = block(**_block_fields(self), name=f'{BODY}_{i}')(body, train)
     feat = feat + conv(self.num_feat, 'conv_body')(body)
     for n in range(1, self.upsample_stages + 1):
       feat = lrelu(conv(self.num_feat, f'conv_up{n}')(upsample_nearest2x(feat)))
     return conv(self.num_out_ch, 'conv_last')(lrelu(conv(self.num_feat, 'conv_hr')(feat)))
+
+
+def stack_blocks(tree: dict[str, Any], num_block: int) -> dict[str, Any]:
+  """One collection of RRDBNet variables (params or batch_stats) with `body_0`..`body_{num_block-1}` -> the
+  `scan_blocks` layout: one `body` subtree whose leaves gain a leading [num_block] axis. A collection without blocks
+  (e.g. the empty batch_stats of a net without BatchNorm) comes back unchanged."""
+  names = [f'{BODY}_{i}' for i in range(num_block)]
+  blocks = [k for k in tree if re.fullmatch(rf'{BODY}_\d+', k)]
+  if not blocks:
+    return tree
+  if BODY in tree or sorted(blocks) != sorted(names):
+    raise ValueError(
+      f'Cannot stack the RRDB blocks: expected {names[0]}..{names[-1]} and no {BODY!r}, got keys {sorted(tree)}. '
+      f'Is num_block ({num_block}) right, or is the tree already stacked?'
+    )
+  rest = {k: v for k, v in tree.items() if k not in names}
+  return {**rest, BODY: jax.tree.map(lambda *leaves: jnp.stack(leaves), *(tree[name] for name in names))}
+
+
+def unstack_blocks(tree: dict[str, Any]) -> dict[str, Any]:
+  """Inverse of `stack_blocks`: `body` (leaves [num_block, ...]) -> `body_0`..`body_{num_block-1}`. A collection
+  without `body` comes back unchanged."""
+  if BODY not in tree:
+    return tree
+  rest = {k: v for k, v in tree.items() if k != BODY}
+  num_block = jax.tree.leaves(tree[BODY])[0].shape[0]
+  return {**rest, **{f'{BODY}_{i}': jax.tree.map(lambda leaf, i=i: leaf[i], tree[BODY]) for i in range(num_block)}}

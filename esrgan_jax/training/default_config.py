@@ -93,6 +93,12 @@ def get_config() -> ml_collections.ConfigDict:
   # Memory lever for large batches: recompute each RRDB's activations in the backward pass (jax.checkpoint) instead
   # of keeping them; ~1/3 more compute, same params, files and results. RRDBNet only.
   config.remat = False
+  # Compile-time lever for accelerators: run the RRDB blocks as one nn.scan, so XLA compiles one block instead of
+  # num_block (init and train step compile several times faster). The train state and checkpoints hold the blocks
+  # stacked (resume with the same setting); exported generators, validation and pretrained files keep body_0..body_N-1.
+  # The same step; a fresh init draws other random values. On CPU the scanned step runs several times slower (XLA:CPU
+  # backward convs in a loop). RRDBNet only.
+  config.scan_blocks = False
   config.ema_decay = 0.999
 
   config.psnr = stage_config(num_steps=1_000_000, lr=2e-4, schedule='cosine_restarts')

@@ -23,6 +23,7 @@ from jax.sharding import NamedSharding
 
 from esrgan_jax import runtime
 from esrgan_jax.degradations.pipeline import DegradationOptions, synthesize_batch
+from esrgan_jax.models import rrdbnet
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.unet_discriminator import UNetDiscriminatorSN
 from esrgan_jax.training import losses
@@ -68,10 +69,32 @@ def create_generator(config: ml_collections.ConfigDict) -> nn.Module:
       f'(config.scale sets the scale). To change the arch, replace config.model wholesale (e.g. '
       f'default_config.compact_model() for SRVGGNetCompact, as configs/compact.py does).'
     )
-  if config.get('remat') and not hasattr(cls, 'remat'):
-    raise ValueError(f'config.remat is for RRDBNet; {arch} has no remat field. Set config.remat=False.')
-  module = cls(scale=config.scale, dtype=compute_dtype(config), **fields)
-  return runtime.for_platform(module.clone(remat=True) if config.get('remat') else module)
+  levers = {name: True for name in ('remat', 'scan_blocks') if config.get(name)}
+  for name in levers:
+    if not hasattr(cls, name):
+      raise ValueError(f'config.{name} is for RRDBNet; {arch} has no {name} field. Set config.{name}=False.')
+  return runtime.for_platform(cls(scale=config.scale, dtype=compute_dtype(config), **fields, **levers))
+
+
+def file_generator(generator: nn.Module) -> nn.Module:
+  """`generator` as model files and converters describe it: without `scan_blocks` (blocks `body_0`..)."""
+  return generator.clone(scan_blocks=False) if getattr(generator, 'scan_blocks', False) else generator
+
+
+def to_train_layout(generator: nn.Module, variables: dict[str, Any]) -> dict[str, Any]:
+  """Generator variables {'params'[, 'batch_stats']} in the layout of files (`file_generator`'s) -> the layout
+  `generator` trains with: the RRDB blocks stacked (`rrdbnet.stack_blocks`) if it scans them, else unchanged."""
+  if not getattr(generator, 'scan_blocks', False):
+    return variables
+  return {name: rrdbnet.stack_blocks(tree, generator.num_block) for name, tree in variables.items()}
+
+
+def to_file_layout(generator: nn.Module, variables: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+  """Inverse of `to_train_layout`: (`file_generator(generator)`, `variables` with the RRDB blocks unstacked), the
+  pair that saving, converters, BatchNorm folding and validation take."""
+  if not getattr(generator, 'scan_blocks', False):
+    return generator, variables
+  return file_generator(generator), {name: rrdbnet.unstack_blocks(tree) for name, tree in variables.items()}
 
 
 def create_perceptual_network(config: ml_collections.ConfigDict) -> nn.Module:
@@ -291,13 +314,16 @@ def init_state(
   *,
   generator_variables: dict[str, Any] | None = None,
 ) -> PSNRState | GANState:
-  """Fresh state of a stage; `generator_variables` ({'params'[, 'batch_stats']}, e.g. the PSNR model) replace G's
-  random init and seed the EMA."""
+  """Fresh state of a stage; `generator_variables` ({'params'[, 'batch_stats']} in the layout of files, e.g. the PSNR
+  model) replace G's random init and seed the EMA. G's variables are in `to_train_layout`. With `config.scan_blocks`
+  G is initialised as scanned (one block's initialisers to compile, not num_block; other random draws)."""
   stage = config[stage_name]
   rng_g, rng_d = jax.random.split(jax.random.key(config.seed))
-  variables = generator_variables
-  if variables is None:
-    variables = create_generator(config).init(rng_g, sample_lr)
+  generator = create_generator(config)
+  if generator_variables is None:
+    variables = generator.init(rng_g, sample_lr)
+  else:
+    variables = to_train_layout(generator, generator_variables)
   g_params = variables['params']
   g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
   fields = dict(

@@ -56,6 +56,7 @@ from esrgan_jax.training.steps import (
   init_state,
   on_gt_patches,
   psnr_train_step,
+  to_file_layout,
 )
 from esrgan_jax.weights import model_io, perceptual
 
@@ -172,9 +173,10 @@ def host_copy(tree: Any) -> Any:
   return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
 
 
-def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Module, Any]:
-  """(module without BatchNorm, params) of the EMA generator on the host: BN folded with G's running statistics."""
-  return fold_batch_norm(
+def ema_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Module, dict[str, Any]]:
+  """(module, variables {'params', 'batch_stats'}) of the EMA generator on the host, in the layout of files
+  (`steps.to_file_layout`: the RRDB blocks unstacked if the train state holds them stacked)."""
+  return to_file_layout(
     generator, {'params': host_copy(state.ema_params), 'batch_stats': host_copy(state.g_batch_stats)}
   )
 
@@ -203,6 +205,11 @@ def write_strip(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[
   last = config.stages[-1]
   outputs = {baseline_label: baseline, f'this run ({last})': upscale(workdir / last / GENERATOR_FILE)}
   return strip.write_strip(workdir / STRIP_FILE, quantize.to_uint8(item['lr']), outputs, scale)
+
+
+def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Module, Any]:
+  """(module without BatchNorm, params) of the EMA generator on the host: BN folded with G's running statistics."""
+  return fold_batch_norm(*ema_generator(generator, state))
 
 
 def evaluate(
@@ -274,13 +281,20 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   manager = _checkpoint_manager(ckpt_dir, config, stage.best_metric)
   last_saved = manager.latest_step()
   best_psnr = -math.inf
+  scan_blocks = bool(getattr(generator, 'scan_blocks', False))
   if last_saved is not None:
+    meta = manager.restore(last_saved, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
+    if meta.get('scan_blocks', False) != scan_blocks:
+      raise ValueError(
+        f'The checkpoint of step {last_saved} in {ckpt_dir} holds the RRDB blocks '
+        f'{"stacked" if meta.get("scan_blocks") else "unstacked"} (config.scan_blocks={not scan_blocks}), but '
+        f'config.scan_blocks is {scan_blocks}: resume with --config.scan_blocks={not scan_blocks} (the setting '
+        f'changes the compile time, not the results).'
+      )
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, serialization.to_state_dict(state))
-    restored = manager.restore(
-      last_saved, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
-    )
+    restored = manager.restore(last_saved, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
     state = serialization.from_state_dict(state, restored['state'])
-    best_psnr = restored['meta'].get('best_val_psnr', best_psnr)
+    best_psnr = meta.get('best_val_psnr', best_psnr)
     logging.info('Resumed stage %s from step %d (%s).', stage_name, last_saved, ckpt_dir)
   start_step = int(state.step)
 
@@ -405,6 +419,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
                   'seed': config.seed,
                   'data_position': step,
                   'best_val_psnr': best_psnr,
+                  'scan_blocks': scan_blocks,  # the layout of the generator's params in `state`
                 }
               ),
             ),
@@ -427,7 +442,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
         stage_dir / BN_GENERATOR_FILE,
         type(generator).__name__,
         {f: getattr(generator, f) for f in model_io.generator_fields(type(generator))},
-        {'params': host_copy(state.ema_params), 'batch_stats': host_copy(state.g_batch_stats)},
+        ema_generator(generator, state)[1],
       )
     if val_images:
       (stage_dir / 'samples').mkdir(exist_ok=True)

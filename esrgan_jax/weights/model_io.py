@@ -27,7 +27,7 @@ from esrgan_jax.models.vgg import VGG19Features
 GENERATOR_ARCHS: dict[str, type] = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, SRVGGNetCompact)}
 ARCHS = {**GENERATOR_ARCHS, **{cls.__name__: cls for cls in (VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS)}}
 # Module fields that say how to run a network, not what it is: never stored in model files.
-RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'remat', 'parent', 'name')
+RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'remat', 'scan_blocks', 'parent', 'name')
 
 
 def save_model(path: str | os.PathLike, arch: str, config: dict[str, Any], variables: Any) -> None:
@@ -76,6 +76,11 @@ def save_generator(path: str | os.PathLike, module: nn.Module, params: Any) -> N
     raise ValueError(
       f'{arch} has BatchNorm layers (use_bn=True); generator files hold BN-free generators. Fold the '
       'BatchNorm first: module, params = esrgan_jax.models.fold_batch_norm.fold_batch_norm(module, variables).'
+    )
+  if getattr(module, 'scan_blocks', False):
+    raise ValueError(
+      f'{arch} with scan_blocks=True holds its blocks stacked; generator files hold body_0..body_N-1. Save '
+      f'module.clone(scan_blocks=False) with the params of esrgan_jax.models.rrdbnet.unstack_blocks(params).'
     )
   save_model(path, arch, {f: getattr(module, f) for f in generator_fields(type(module))}, {'params': params})
 

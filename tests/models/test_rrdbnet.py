@@ -2,9 +2,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import random_params
 
 from esrgan_jax.models import RRDBNet
-from esrgan_jax.models.rrdbnet import ResidualDenseBlock
+from esrgan_jax.models.rrdbnet import ResidualDenseBlock, stack_blocks, unstack_blocks
 
 
 def param_count(module, shape=(1, 16, 16, 3)):
@@ -149,3 +150,45 @@ def test_remat_keeps_params_loss_and_grads():
   jaxpr = str(jax.make_jaxpr(loss_fn(remat_net))(variables['params']))
   assert jaxpr.count('checkpoint[') + jaxpr.count('remat') >= 2
   assert 'checkpoint[' not in str(jax.make_jaxpr(loss_fn(net))(variables['params']))
+
+
+@pytest.mark.parametrize('remat', [False, True], ids=['scan', 'scan_remat'])
+def test_scan_blocks_computes_what_the_unrolled_net_does(remat):
+  """With the unrolled net's variables stacked: the same output, updated BatchNorm statistics and grads (unstacked),
+  also with each scanned block rematerialised."""
+  net = RRDBNet(num_feat=8, num_block=3, num_grow_ch=4, use_bn=True)
+  scan_net = net.clone(scan_blocks=True, remat=remat)
+  x = jax.random.uniform(jax.random.key(1), (2, 8, 8, 3))
+  variables = net.init(jax.random.key(0), x)
+  stacked = {name: stack_blocks(tree, 3) for name, tree in variables.items()}
+  assert jax.tree.structure(stacked) == jax.tree.structure(scan_net.init(jax.random.key(0), x))
+  assert stacked['params']['body']['rdb1']['conv1']['kernel'].shape == (3, 3, 3, 8, 4)
+
+  def grad_fn(module, variables):
+    def loss(params):
+      out, updates = module.apply({**variables, 'params': params}, x, train=True, mutable=['batch_stats'])
+      return jnp.mean(jnp.abs(out - 0.5)), (out, updates['batch_stats'])
+
+    return jax.value_and_grad(loss, has_aux=True)
+
+  (loss, (out, stats)), grads = jax.jit(grad_fn(net, variables))(variables['params'])
+  (scan_loss, (scan_out, scan_stats)), scan_grads = jax.jit(grad_fn(scan_net, stacked))(stacked['params'])
+  np.testing.assert_allclose(scan_loss, loss, rtol=1e-6)
+  np.testing.assert_allclose(scan_out, out, rtol=1e-5, atol=1e-6)
+  close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+  jax.tree.map(close, unstack_blocks(scan_stats), stats)
+  jax.tree.map(close, unstack_blocks(scan_grads), grads)
+  assert ('remat' in str(jax.make_jaxpr(grad_fn(scan_net, stacked))(stacked['params']))) == remat
+
+
+def test_stack_and_unstack_blocks_are_inverse():
+  params = random_params(RRDBNet(num_feat=8, num_block=3, num_grow_ch=4))
+  stacked = stack_blocks(params, 3)
+  assert sorted(stacked) == ['body', 'conv_body', 'conv_first', 'conv_hr', 'conv_last', 'conv_up1', 'conv_up2']
+  jax.tree.map(np.testing.assert_array_equal, unstack_blocks(stacked), params)
+  jax.tree.map(np.testing.assert_array_equal, stack_blocks(unstack_blocks(stacked), 3), stacked)
+  assert stack_blocks({}, 3) == {} and unstack_blocks({}) == {}  # batch_stats of a net without BatchNorm
+  with pytest.raises(ValueError, match=r'expected body_0..body_3 and no .body., got keys .*Is num_block \(4\) right'):
+    stack_blocks(params, 4)
+  with pytest.raises(ValueError, match='already stacked'):
+    stack_blocks({**stacked, 'body_0': params['body_0']}, 1)

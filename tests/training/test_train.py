@@ -1,6 +1,7 @@
 """Train steps, schedules and sharding: tiny nets, 8 virtual CPU devices (tests/conftest.py)."""
 
 import functools
+import json
 import os
 import pickle
 import socket
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -20,6 +22,7 @@ from PIL import Image
 
 from esrgan_jax.inference import strip
 from esrgan_jax.models.minc import MINCNet
+from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
 from esrgan_jax.training import default_config, losses, steps, train, validation
@@ -137,20 +140,22 @@ def test_create_generator_builds_the_configured_arch():
   assert generator.dtype == jnp.bfloat16
 
 
-def test_config_remat_reaches_rrdbnet_only():
+@pytest.mark.parametrize('lever', ['remat', 'scan_blocks'])
+def test_config_levers_reach_rrdbnet_only(lever):
   config = tiny_config()
-  assert not steps.create_generator(config).remat
-  config.remat = True
-  assert steps.create_generator(config).remat
-  assert 'remat' not in model_io.generator_fields(type(steps.create_generator(config)))  # never stored in files
+  assert not getattr(steps.create_generator(config), lever)
+  config[lever] = True
+  assert getattr(steps.create_generator(config), lever)
+  assert lever not in model_io.generator_fields(type(steps.create_generator(config)))  # never stored in files
   config = tiny_bn_config()
-  config.remat = True
-  with pytest.raises(ValueError, match='config.remat is for RRDBNet; MSRResNet has no remat field'):
+  config[lever] = True
+  with pytest.raises(ValueError, match=f'config.{lever} is for RRDBNet; MSRResNet has no {lever} field'):
     steps.create_generator(config)
 
 
-def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
+def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None, generator_variables=None):
   """`num_steps` jitted steps on a mesh of `devices`; returns the host states and metrics after each step.
+  `generator_variables`: G's start (see `steps.init_state`).
 
   `sgd_lr` replaces Adam by SGD, whose update is linear in the gradient (Adam's first step is lr * sign(g) for
   |g| >> eps but arbitrarily sensitive for |g| near eps, which hides nothing yet makes comparisons flaky).
@@ -161,7 +166,7 @@ def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None):
   batch = make_batch()
   tx = lambda base_lr: optax.sgd(sgd_lr) if sgd_lr else steps.create_optimizer(stage, base_lr)
   state = jax.jit(functools.partial(steps.init_state, config, stage_name), out_shardings=replicated)(
-    jnp.zeros((1, 32, 32, 3))
+    jnp.zeros((1, 32, 32, 3)), generator_variables=generator_variables
   )
   if sgd_lr:
     state = state.replace(g_opt_state=optax.sgd(sgd_lr).init(state.g_params))
@@ -252,6 +257,60 @@ def test_two_processes_equal_one_process(stage_name, tmp_path):
   for k in one_metrics['history'][0]:
     np.testing.assert_allclose(two_metrics['history'][0][k], one_metrics['history'][0][k], rtol=1e-5, atol=1e-6)
   assert_same_updates(stage_name, tiny_config(), one_state, two_state)
+
+
+def test_scan_blocks_trains_as_the_unrolled_net():
+  """From the same variables (given in the layout of files; the state holds the blocks stacked), `config.scan_blocks`
+  takes the same step: in the layout of files, the params and BatchNorm statistics after it match the unrolled run's."""
+  config = tiny_config()
+  config.model.update(num_block=2, use_bn=True)  # BatchNorm: batch statistics are stacked too
+  variables = steps.create_generator(config).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  config.scan_blocks = True
+  (state,), (metrics,) = run_steps(config, 'psnr', jax.devices()[:1], 1, 0.1, generator_variables=variables)
+  assert 'body' in state.g_params and 'body_0' not in state.g_params
+  config.scan_blocks = False
+  (unrolled_state,), (unrolled_metrics,) = run_steps(
+    config, 'psnr', jax.devices()[:1], 1, 0.1, generator_variables=variables
+  )
+  for k in metrics:
+    np.testing.assert_allclose(metrics[k], unrolled_metrics[k], rtol=1e-5, atol=1e-6, err_msg=k)
+  generator = steps.create_generator(config).clone(scan_blocks=True)
+  close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  for field in ('g_params', 'ema_params', 'g_batch_stats'):
+    module, unstacked = steps.to_file_layout(generator, {field: getattr(state, field)})
+    assert not module.scan_blocks
+    jax.tree.map(close, unstacked[field], getattr(unrolled_state, field))
+
+
+def test_scan_blocks_exports_files_of_the_unrolled_layout_and_resumes(tmp_path):
+  """A stage trained with `config.scan_blocks` writes a generator file the normal loader reads (body_0, body_1) and
+  that computes what the train state's EMA generator does; its checkpoints (blocks stacked) resume with the same
+  setting (the other one is told so)."""
+  import tiny_config  # pylint: disable=g-import-not-at-top (tests/ is on sys.path under pytest)
+
+  config = tiny_config.get_config()
+  config.update(stages=('psnr',), scan_blocks=True)
+  config.model.num_block = 2
+  config.psnr.num_steps = 2
+  train.train_and_evaluate(config, str(tmp_path))
+  module, params = model_io.load_generator(tmp_path / 'psnr' / train.GENERATOR_FILE)
+  assert isinstance(module, RRDBNet) and not module.scan_blocks and module.num_block == 2
+  assert {'body_0', 'body_1'} <= set(params) and 'body' not in params
+  ckpt = train._checkpoint_manager(tmp_path / 'psnr' / 'checkpoints', config)  # pylint: disable=protected-access
+  restored = ckpt.restore(2, args=ocp.args.Composite(state=ocp.args.StandardRestore()))['state']
+  x = jax.random.uniform(jax.random.key(0), (1, 8, 8, 3))
+  scan_out = steps.create_generator(config).apply({'params': restored['ema_params']}, x)
+  np.testing.assert_allclose(module.apply({'params': params}, x), scan_out, rtol=1e-5, atol=1e-6)
+
+  (tmp_path / 'psnr' / 'summary.json').unlink()  # train two more steps from the step-2 checkpoint
+  config.psnr.num_steps = 4
+  config.scan_blocks = False
+  with pytest.raises(ValueError, match=r'step 2 .* holds the RRDB blocks stacked .*resume with .*scan_blocks=True'):
+    train.train_and_evaluate(config, str(tmp_path))
+  config.scan_blocks = True
+  train.train_and_evaluate(config, str(tmp_path))
+  history = [json.loads(line)['step'] for line in (tmp_path / 'psnr' / 'history.jsonl').read_text().splitlines()]
+  assert history == [1, 2, 3, 4]
 
 
 def test_psnr_step_reduces_l1_and_updates_ema():
@@ -418,7 +477,6 @@ def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path):
 
 
 def test_checkpoints_keep_latest_and_best_by_val_psnr(tmp_path):
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
 
   config = tiny_config()
   config.keep_checkpoints = 2

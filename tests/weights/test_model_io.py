@@ -46,6 +46,8 @@ def test_bn_generators_and_other_modules_are_refused(tmp_path):
   with pytest.raises(ValueError, match='use_bn=True.*fold_batch_norm'):
     model_io.save_generator(tmp_path / 'bn.msgpack', module, {})
   assert not (tmp_path / 'bn.msgpack').exists()
+  with pytest.raises(ValueError, match=r'scan_blocks=True holds its blocks stacked.*unstack_blocks'):
+    model_io.save_generator(tmp_path / 'scan.msgpack', RRDBNet(num_feat=8, num_block=2, scan_blocks=True), {})
   model_io.save_model(tmp_path / 'vgg.msgpack', 'VGG19Features', {}, {'params': {}})
   with pytest.raises(ValueError, match=r'holds a VGG19Features, not a generator \(RRDBNet, .*SRVGGNetCompact\)'):
     model_io.load_generator(tmp_path / 'vgg.msgpack')

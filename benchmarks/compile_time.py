@@ -5,10 +5,10 @@
 
 Per number of blocks, train step and variant, in this process (fp32, `runtime.use_fast_cpu_flags`): the setup (the
 jitted `init_state`, compiled unoptimised as `runtime.ONE_SHOT_COMPILER_OPTIONS` says, where the scan variants
-initialise one scanned block; and the step's tracing and lowering for XLA's cost analysis), the compilation of the step's first call (tracing, lowering and XLA, from JAX's monitoring
-events), and the median time of the later steps. The steps are `train_step.ours_step`'s: the program that
-`esrgan_jax.training.train` runs. Variants: unrolled (`body_0`..`body_{N-1}`), scan (`scan_blocks`), scan_remat (also
-`remat`).
+initialise one scanned block; and the step's tracing and lowering for XLA's cost analysis), the compilation of the
+step's first call (tracing, lowering and XLA, from JAX's monitoring events), and the median time of the later steps. The
+steps are `train_step.ours_step`'s: the program that `esrgan_jax.training.train` runs. Variants: unrolled
+(`body_0`..`body_{N-1}`), scan (`scan_blocks`), scan_remat (also `remat`).
 """
 
 import argparse

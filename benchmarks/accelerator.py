@@ -13,8 +13,10 @@ before it). Sections, in order of priority (each starts only with enough of `--b
 2. inference: RRDBNet x4 at LR 128 and 256 px, batch 1 and 8: ours jit fp32 / bf16 vs torch fp32, AMP fp16 and AMP
    bf16 (channels_last, cudnn.benchmark). Ours bf16 must stay within BF16_PSNR_DB of ours fp32.
 3. tiled: a 1920x1080 frame x4 through our tiled upscale (bf16), vs torch AMP bf16 on the whole frame.
-4. train fp32: the same steps in float32 (ours and torch).
-5. torch.compile: torch AMP bf16 inference through `torch.compile` per shape (slow to compile: last).
+4. degradation: Real-ESRGAN's second-order degradation as the realesrgan train step runs it (GT 256, batch 16),
+   GT patches degraded per second (ours only: no torch equivalent on the device).
+5. train fp32: the same steps in float32 (ours and torch).
+6. torch.compile: torch AMP bf16 inference through `torch.compile` per shape (slow to compile: last).
 
 FLOPs per call come from XLA's cost analysis of our lowered function (the same count for the torch rows); the rate
 is compared with BF16_PEAK_TFLOPS. Peak device memory: PyTorch's per row (reset before it), JAX's peak so far
@@ -49,6 +51,7 @@ import torch.nn.functional as F
 import torch_archs
 
 from esrgan_jax import runtime
+from esrgan_jax.degradations.pipeline import DegradationOptions, synthesize_batch
 from esrgan_jax.inference.apply import make_apply_fn
 from esrgan_jax.inference.tiling import upscale_image
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
@@ -91,6 +94,7 @@ FULL = SimpleNamespace(
   rounds=10,
   frame=(1080, 1920),
   tile=512,
+  degrade=(256, 16),  # (GT size, batch) of the degradation section
 )
 TINY = SimpleNamespace(
   net=dict(num_feat=8, num_block=1, num_grow_ch=4),
@@ -105,6 +109,7 @@ TINY = SimpleNamespace(
   rounds=2,
   frame=(36, 64),
   tile=16,
+  degrade=(32, 2),
 )
 COLUMNS = ('case', 'impl', 'median_ms', 'per_s', 'tflops', 'pct_bf16_peak', 'speedup', 'compile_s', 'peak_mem_gib')
 
@@ -594,6 +599,29 @@ def tiled_section(results, size, device, nets) -> None:
     results.add('tiled', case=case, impl='torch AMP bf16 whole frame', note=f'failed: {type(e).__name__}: {e}'[:300])
 
 
+def degradation_section(results, size) -> None:
+  """GT patches degraded to LR inputs per second by the jitted `synthesize_batch`, a new index range (new kernels,
+  noise and JPEG qualities) each call."""
+  gt_size, batch = size.degrade
+  run = jax.jit(synthesize_batch, static_argnums=3)
+  gt = jax.device_put(np.random.default_rng(4).random((batch, gt_size, gt_size, 3), np.float32))
+  key, calls = jax.random.key(0), iter(range(10**9))
+  degrade = lambda: jax.block_until_ready(run(key, jnp.arange(batch) + batch * next(calls), gt, DegradationOptions()))
+  start = time.perf_counter()
+  degrade()
+  first = time.perf_counter() - start
+  seconds = median_seconds(degrade, size.rounds)
+  results.add(
+    'degradation',
+    case=f'gt {gt_size} b{batch}',
+    impl='ours jit fp32',
+    median_ms=1e3 * seconds,
+    per_s=batch / seconds,
+    compile_s=first - seconds,
+    note='per_s: GT patches degraded per second',
+  )
+
+
 # -------------------------------------------------------------------------------------------------------------- main
 
 
@@ -635,6 +663,7 @@ def main() -> int:
   ]
   sections += [('bf16 tolerance', 10, lambda: bf16_tolerance(results, size, nets))]
   sections += [('tiled', 30, lambda: tiled_section(results, size, device, nets))]
+  sections += [('degradation', 30, lambda: degradation_section(results, size))]
   sections += [
     (f'train fp32 {s}', 90, lambda s=s: train_section(results, size, device, s, 'fp32'))
     for s in (('psnr',) if args.tiny else ('psnr', 'gan'))  # --tiny: the GAN step's fp32 path is its bf16 path

@@ -16,7 +16,7 @@ import time
 
 from esrgan_jax import runtime
 
-runtime.use_fast_cpu_flags()
+runtime.use_fast_cpu_flags(training=True)
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np

@@ -32,7 +32,7 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
 from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-runtime.use_fast_cpu_flags()  # as `python -m esrgan_jax.main` trains
+runtime.use_fast_cpu_flags(training=True)  # as `python -m esrgan_jax.main` trains
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp

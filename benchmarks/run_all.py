@@ -20,14 +20,16 @@ from pathlib import Path
 
 import psutil
 
+from esrgan_jax import runtime
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / 'RESULTS.md'
 NOTES_MARKER = '<!-- Everything below this line is kept when run_all.py rewrites this file. -->'
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'numpy', 'torch', 'tensorflow-cpu')
-FLAG_SETTINGS = {  # name -> XLA_FLAGS (None: unset, so esrgan_jax.runtime applies its flags)
+FLAG_SETTINGS = {  # name -> XLA_FLAGS; esrgan_jax.runtime.fast_cpu_flags picks one of the last two
   "jaxlib's defaults (XLA_FLAGS='')": '',
   'YNNPACK fusions off (ynn_fusion_type=)': '--xla_cpu_experimental_ynn_fusion_type=',
-  'esrgan_jax default (ynn_fusion_type=+eltwise)': None,
+  'YNNPACK conv+eltwise fusions (ynn_fusion_type=+eltwise)': '--xla_cpu_experimental_ynn_fusion_type=+eltwise',
 }
 
 
@@ -93,6 +95,9 @@ def machine() -> list[str]:
     f'{psutil.virtual_memory().total / 2**30:.0f} GiB RAM; {platform.platform()}',
     '- GPU: not measured (no device lent in this session)',
     f'- Python {platform.python_version()}; ' + ', '.join(versions),
+    f'- AVX-512: {"yes" if "avx512f" in (runtime.cpu_features() or ()) else "no"}, so esrgan_jax sets '
+    f'`XLA_FLAGS={" ".join(runtime.fast_cpu_flags())}` for inference and '
+    f'`XLA_FLAGS={" ".join(runtime.fast_cpu_flags(training=True))}` for training (esrgan_jax/runtime.py)',
   ]
 
 
@@ -232,7 +237,8 @@ def main() -> None:
       '',
       '## XLA flag study',
       '',
-      'The same small cases under three XLA_FLAGS settings, each in its own process with PyTorch alongside.',
+      'The same small cases under three XLA_FLAGS settings, each in its own process with PyTorch alongside. '
+      'The Machine section says which esrgan_jax picks on this CPU for inference and for training.',
       '',
     ]
     lines += table(study)

@@ -15,7 +15,7 @@ import os
 
 from esrgan_jax import runtime
 
-runtime.use_fast_cpu_flags()
+runtime.use_fast_cpu_flags(training=True)
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp

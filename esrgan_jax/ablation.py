@@ -54,5 +54,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-  runtime.use_fast_cpu_flags()
+  runtime.use_fast_cpu_flags(training=True)
   sys.exit(main())

@@ -103,6 +103,6 @@ def _resolve_config_arg(argv: list[str]) -> list[str]:
 
 
 if __name__ == '__main__':
-  runtime.use_fast_cpu_flags()
+  runtime.use_fast_cpu_flags(training=True)
   flags.mark_flags_as_required(['config', 'workdir'])
   app.run(main, argv=_resolve_config_arg(sys.argv), flags_parser=_parse_flags)

@@ -1,15 +1,20 @@
 """Choices that depend on the platform a process runs on, made by entry points and the trainer, never at import.
 
-`use_fast_cpu_flags()` sets XLA:CPU flags that make RRDBNet faster on CPU, before JAX starts its backend:
-
-jaxlib 0.10 hands each convolution to YNNPACK as a lone op, which ran most of RRDBNet's convolutions on one core of
-a 2-core machine. `--xla_cpu_experimental_ynn_fusion_type=+eltwise` lets XLA fuse each convolution with the
-elementwise ops after it (bias add, scaling) into one YNNPACK graph, which uses every core; see
-benchmarks/RESULTS.md for what it gains. XLA reads XLA_FLAGS once, when the first JAX computation starts its
-backend, and kills the process on a flag it does not know, so the flags are only set on jaxlib releases they were
-checked on, and never over a user's own XLA_FLAGS (even an empty one).
-The command-line entry points (`main`, `upscale`, `evaluate`, `interpolate`, `ablation`) call it when run as
-scripts; in a notebook, call it first thing.
+`use_fast_cpu_flags()` sets the XLA:CPU flags `fast_cpu_flags()` picks for this CPU, before JAX starts its backend.
+jaxlib 0.10 hands each convolution to YNNPACK as a lone op, and YNNPACK decides per conv how many cores to use:
+- On CPUs with AVX-512 (AMD EPYC Zen 4 here) it ran most of RRDBNet's convolutions on one core of 2.
+  `--xla_cpu_experimental_ynn_fusion_type=+eltwise` lets XLA fuse each convolution with the elementwise ops after it
+  (bias add, scaling) into one YNNPACK graph, which uses every core: 1.77x jaxlib's defaults at 64x64 b1.
+- On CPUs without AVX-512 (AMD EPYC with AVX2 only here) YNNPACK still runs the 64-input-channel convs of a 64x64
+  image on one core with that flag (benchmarks/thread_profile.py: conv1 99% on one core). For inference, turning
+  the YNNPACK fusions off (`--xla_cpu_experimental_ynn_fusion_type=`, XLA's own multi-threaded convs) is 1.35x
+  `+eltwise` and 1.71x jaxlib's defaults there; the train step still runs fastest with `+eltwise` (1.27x jaxlib's
+  defaults, 1.19x the fusions off).
+benchmarks/RESULTS.md has both machines' flag studies. XLA reads XLA_FLAGS once, when the first JAX computation
+starts its backend, and kills the process on a flag it does not know, so the flags are only set on jaxlib releases
+they were checked on, and never over a user's own XLA_FLAGS (even an empty one).
+The command-line entry points call it when run as scripts (`main` and `ablation` with `training=True`; `upscale`,
+`evaluate` and `interpolate` for inference); in a notebook, call it first thing.
 
 `use_compile_cache()` turns on JAX's persistent compilation cache, so a second run of a tool on the same shapes loads
 its compiled programs from disk instead of compiling them again (seconds per image size for the full RRDBNet). The
@@ -36,8 +41,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # flax and jax load only when a function needs them, so tools start fast
   import flax.linen as nn
 
-FAST_CPU_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)
-CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts FAST_CPU_FLAGS
+YNN_ELTWISE_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)  # fastest with AVX-512
+YNN_OFF_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=',)  # fastest on x86 without AVX-512
+CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
 _OFF = ('', '0', 'off', 'false', 'no')
 ONE_SHOT_COMPILER_OPTIONS = {'xla_backend_optimization_level': 0}
@@ -61,8 +67,31 @@ def _backend_started() -> bool:
   return xla_bridge.backends_are_initialized()
 
 
-def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None) -> bool:
-  """Puts `FAST_CPU_FLAGS` into `environ['XLA_FLAGS']` (default `os.environ`); returns whether it did.
+def cpu_features(cpuinfo: str | None = None) -> frozenset[str] | None:
+  """The instruction-set flags of the first CPU in `cpuinfo` (default: /proc/cpuinfo), e.g. {'avx2', 'avx512f'}; None
+  when there is no x86 `flags` line to read (other systems and architectures)."""
+  if cpuinfo is None:
+    try:
+      cpuinfo = Path('/proc/cpuinfo').read_text()
+    except OSError:
+      return None
+  for line in cpuinfo.splitlines():
+    if line.startswith('flags') and ':' in line:
+      return frozenset(line.split(':', 1)[1].split())
+  return None
+
+
+def fast_cpu_flags(training: bool = False, cpuinfo: str | None = None) -> tuple[str, ...]:
+  """The XLA_FLAGS entries for training or for inference on the CPU that `cpuinfo` describes (default: this one):
+  `YNN_OFF_FLAGS` for inference on an x86 CPU without AVX-512, else `YNN_ELTWISE_FLAGS` (see the module docstring)."""
+  features = cpu_features(cpuinfo)
+  if not training and features is not None and 'avx512f' not in features:
+    return YNN_OFF_FLAGS
+  return YNN_ELTWISE_FLAGS
+
+
+def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None, training: bool = False) -> bool:
+  """Puts `fast_cpu_flags(training)` into `environ['XLA_FLAGS']` (default `os.environ`); returns whether it did.
 
   Call it before the first JAX computation of the process (importing jax is fine). It leaves XLA_FLAGS alone when
   the user set it (set it to '' to opt out), when the installed jaxlib is not one of `CHECKED_JAXLIB_RELEASES`, and
@@ -75,10 +104,10 @@ def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None) -> bool:
     logging.warning(
       'use_fast_cpu_flags() was called after JAX started its backend, so XLA will not read %s; call '
       'it before the first JAX computation.',
-      ' '.join(FAST_CPU_FLAGS),
+      ' '.join(fast_cpu_flags(training)),
     )
     return False
-  environ['XLA_FLAGS'] = ' '.join(FAST_CPU_FLAGS)
+  environ['XLA_FLAGS'] = ' '.join(fast_cpu_flags(training))
   return True
 
 

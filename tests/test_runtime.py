@@ -24,7 +24,27 @@ def checked_jaxlib(monkeypatch):
 def test_sets_flags_when_unset(checked_jaxlib):
   environ = {}
   assert runtime.use_fast_cpu_flags(environ)
-  assert environ['XLA_FLAGS'].split() == list(runtime.FAST_CPU_FLAGS)
+  assert environ['XLA_FLAGS'].split() == list(runtime.fast_cpu_flags())
+
+
+AVX512 = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n'
+AVX2 = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n'
+ARM = 'processor\t: 0\nFeatures\t: fp asimd\n'  # aarch64: no x86 flags line
+
+
+@pytest.mark.parametrize(
+  'cpuinfo, training, flags',
+  [
+    (AVX512, False, runtime.YNN_ELTWISE_FLAGS),
+    (AVX512, True, runtime.YNN_ELTWISE_FLAGS),
+    (AVX2, False, runtime.YNN_OFF_FLAGS),
+    (AVX2, True, runtime.YNN_ELTWISE_FLAGS),
+    (ARM, False, runtime.YNN_ELTWISE_FLAGS),
+  ],
+  ids=['avx512-inference', 'avx512-training', 'avx2-inference', 'avx2-training', 'arm-inference'],
+)
+def test_fast_cpu_flags_by_instruction_set_and_workload(cpuinfo, training, flags):
+  assert runtime.fast_cpu_flags(training, cpuinfo) == flags
 
 
 @pytest.mark.parametrize('user_value', ['', '--xla_cpu_enable_fast_math=false'])
@@ -55,11 +75,15 @@ def _run_fresh_python(code: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
-def test_installed_jaxlib_accepts_flags_and_fuses_bias_into_conv():
-  """XLA aborts on flags it does not know; with the flags the conv's bias add moves into its YNNPACK fusion."""
-  code = """
-from esrgan_jax import runtime
-assert runtime.use_fast_cpu_flags()
+@pytest.mark.parametrize(
+  'flags, fused', [(runtime.YNN_ELTWISE_FLAGS, True), (runtime.YNN_OFF_FLAGS, False)], ids=['eltwise', 'off']
+)
+def test_installed_jaxlib_accepts_flags_and_computes_the_conv(flags, fused):
+  """XLA aborts on flags it does not know; with `+eltwise` the conv's bias add moves into its YNNPACK fusion, with
+  the fusions off no YNNPACK fusion is left."""
+  code = f"""
+import os
+os.environ['XLA_FLAGS'] = {' '.join(flags)!r}
 import jax, numpy as np
 rng = np.random.default_rng(0)
 x, k, b = rng.random((1, 32, 32, 32), np.float32), rng.random((3, 3, 32, 32), np.float32), rng.random(32, np.float32)
@@ -69,12 +93,15 @@ compiled = jax.jit(conv).lower(x, k, b).compile()
 padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
 expected = sum(padded[:, i:i + 32, j:j + 32] @ k[i, j] for i in range(3) for j in range(3)) + b
 np.testing.assert_allclose(compiled(x, k, b), expected, rtol=1e-5)
-fused = [c for c in compiled.as_text().split('\\n\\n') if 'convolution(' in c and ' add(' in c]
-print('FUSED' if fused else 'NOT FUSED')
+text = compiled.as_text()
+fused = [c for c in text.split('\\n\\n') if 'convolution(' in c and ' add(' in c]
+print('YNN', int('ynn_fusion' in text), 'FUSED', int(bool(fused)))
 """
   result = _run_fresh_python(code)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert result.stdout.strip().endswith('FUSED') and 'NOT FUSED' not in result.stdout, result.stdout
+  expected = ['FUSED', '1'] if fused else ['YNN', '0']
+  words = result.stdout.split()
+  assert words[words.index(expected[0]) + 1] == expected[1], result.stdout
 
 
 @pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
@@ -103,7 +130,8 @@ sys.argv = ['{module}', '--help']
 runpy.run_module('esrgan_jax.{module}', run_name='__main__')
 """
   result = _run_fresh_python(code)
-  assert f'XLA_FLAGS={" ".join(runtime.FAST_CPU_FLAGS)}' in result.stdout.splitlines(), result.stderr[-2000:]
+  training = module in ('main', 'ablation')
+  assert f'XLA_FLAGS={" ".join(runtime.fast_cpu_flags(training))}' in result.stdout.splitlines(), result.stderr[-2000:]
 
 
 @pytest.mark.parametrize('backend, split', [('cpu', True), ('gpu', False), ('tpu', False)])

@@ -1,4 +1,4 @@
-"""One process of tests/test_train.py's multi-process check.
+"""One process of tests/training/test_train.py's multi-process check.
 
 usage: distributed_worker.py STAGE OUT.pkl [COORDINATOR NUM_PROCESSES PROCESS_ID]
 Runs one SGD step of STAGE on 2 CPU devices per process (jax.distributed over gloo when a coordinator is given) and
@@ -19,9 +19,9 @@ def main(
 ) -> None:
   if coordinator:
     jax.distributed.initialize(coordinator, int(num_processes), int(process_id))
-  import test_train  # pylint: disable=g-import-not-at-top (after jax.distributed.initialize)
+  import helpers  # pylint: disable=g-import-not-at-top (after jax.distributed.initialize)
 
-  (state,), history = test_train.run_steps(test_train.tiny_config(), stage_name, jax.devices(), num_steps=1, sgd_lr=0.1)
+  (state,), history = helpers.run_steps(helpers.tiny_train_config(), stage_name, jax.devices(), num_steps=1, sgd_lr=0.1)
   if jax.process_index() == 0:
     with open(out, 'wb') as f:
       pickle.dump((state, {'history': history, 'devices': jax.device_count()}), f)

@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import orbax.checkpoint as ocp
 import pytest
+from helpers import make_batch, run_steps, smooth_image, tiny_train_config, write_image_set
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from PIL import Image
@@ -29,28 +29,11 @@ from esrgan_jax.training import default_config, losses, steps, train, validation
 from esrgan_jax.weights import model_io
 
 
-def tiny_config(**stage_overrides) -> ml_collections.ConfigDict:
-  config = default_config.get_config()
-  config.model.update(num_feat=8, num_block=1, num_grow_ch=4)
-  config.discriminator.num_feat = 4
-  for name in ('psnr', 'gan'):
-    config[name].update(batch_size=8, gt_size=128, **stage_overrides)
-  config.gan.perceptual_weight = 0.0
-  return config
-
-
 def tiny_bn_config(**stage_overrides) -> ml_collections.ConfigDict:
   """SRGAN's generator: a tiny MSRResNet with BatchNorm."""
-  config = tiny_config(**stage_overrides)
+  config = tiny_train_config(**stage_overrides)
   config.model = ml_collections.ConfigDict(dict(arch='MSRResNet', num_feat=8, num_block=1, use_bn=True))
   return config
-
-
-def make_batch(n=8, gt=128, scale=4, seed=0):
-  rng = np.random.default_rng(seed)
-  hr = rng.random((n, gt, gt, 3), np.float32)
-  lr = hr.reshape(n, gt // scale, scale, gt // scale, scale, 3).mean((2, 4))
-  return {'lr': lr, 'hr': hr}
 
 
 def test_multistep_schedule_halves_at_milestones():
@@ -71,15 +54,15 @@ def test_cosine_restart_schedule_matches_basicsr_formula():
 
 
 def test_validate_config_names_bad_fields():
-  config = tiny_config()
+  config = tiny_train_config()
   config.gan.gt_size = 96
   with pytest.raises(ValueError, match='config.gan.gt_size'):
     train.validate_config(config)
-  config = tiny_config()
+  config = tiny_train_config()
   config.psnr.batch_size = 12  # 8 devices
   with pytest.raises(ValueError, match='config.psnr.batch_size'):
     train.validate_config(config)
-  config = tiny_config()
+  config = tiny_train_config()
   config.stages = ('psnr', 'finetune')
   with pytest.raises(ValueError, match='config.stages'):
     train.validate_config(config)
@@ -142,7 +125,7 @@ def test_create_generator_builds_the_configured_arch():
 
 @pytest.mark.parametrize('lever', ['remat', 'scan_blocks'])
 def test_config_levers_reach_rrdbnet_only(lever):
-  config = tiny_config()
+  config = tiny_train_config()
   assert not getattr(steps.create_generator(config), lever)
   config[lever] = True
   assert getattr(steps.create_generator(config), lever)
@@ -153,56 +136,9 @@ def test_config_levers_reach_rrdbnet_only(lever):
     steps.create_generator(config)
 
 
-def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None, generator_variables=None):
-  """`num_steps` jitted steps on a mesh of `devices`; returns the host states and metrics after each step.
-  `generator_variables`: G's start (see `steps.init_state`).
-
-  `sgd_lr` replaces Adam by SGD, whose update is linear in the gradient (Adam's first step is lr * sign(g) for
-  |g| >> eps but arbitrarily sensitive for |g| near eps, which hides nothing yet makes comparisons flaky).
-  """
-  mesh = steps.create_mesh(devices)
-  replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
-  stage = config[stage_name]
-  batch = make_batch()
-  tx = lambda base_lr: optax.sgd(sgd_lr) if sgd_lr else steps.create_optimizer(stage, base_lr)
-  state = jax.jit(functools.partial(steps.init_state, config, stage_name), out_shardings=replicated)(
-    jnp.zeros((1, 32, 32, 3)), generator_variables=generator_variables
-  )
-  if sgd_lr:
-    state = state.replace(g_opt_state=optax.sgd(sgd_lr).init(state.g_params))
-    if stage_name == 'gan':
-      state = state.replace(d_opt_state=optax.sgd(sgd_lr).init(state.d_params))
-  if stage_name == 'psnr':
-    step = functools.partial(
-      steps.psnr_train_step, generator=steps.create_generator(config), tx=tx(stage.lr), pixel_weight=1.0, ema_decay=0.9
-    )
-    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
-  else:
-    step = functools.partial(
-      steps.gan_train_step,
-      perceptual_params={},
-      generator=steps.create_generator(config),
-      discriminator=steps.create_discriminator(config),
-      perceptual=None,
-      g_tx=tx(stage.lr_g),
-      d_tx=tx(stage.lr_d),
-      stage=stage,
-      ema_decay=0.9,
-    )
-    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
-  n_local = len(batch['lr']) // jax.process_count()  # each process feeds its own slice of the global batch
-  local = {k: v[jax.process_index() * n_local : (jax.process_index() + 1) * n_local] for k, v in batch.items()}
-  states, history = [], []
-  for _ in range(num_steps):
-    state, metrics = step(state, steps.global_batch(local, data))
-    states.append(jax.device_get(state))
-    history.append(jax.device_get(metrics))
-  return states, history
-
-
 @pytest.mark.parametrize(
   'stage_name, make_config',
-  [('psnr', tiny_config), ('gan', tiny_config), ('psnr', tiny_bn_config)],
+  [('psnr', tiny_train_config), ('gan', tiny_train_config), ('psnr', tiny_bn_config)],
   ids=['psnr', 'gan', 'psnr-msrresnet_bn'],
 )
 def test_eight_devices_equal_one_device(stage_name, make_config):
@@ -240,7 +176,8 @@ def test_two_processes_equal_one_process(tmp_path):
   address = f'127.0.0.1:{port.getsockname()[1]}'
   port.close()
   worker = [sys.executable, str(Path(__file__).with_name('distributed_worker.py')), stage_name]
-  env = {**os.environ, 'PYTHONPATH': str(Path(__file__).resolve().parents[2]), 'JAX_PLATFORMS': 'cpu'}
+  tests, repo = Path(__file__).resolve().parents[1:3]  # the worker imports helpers (tests/) and esrgan_jax
+  env = {**os.environ, 'PYTHONPATH': os.pathsep.join((str(repo), str(tests))), 'JAX_PLATFORMS': 'cpu'}
   procs = [
     subprocess.Popen(
       worker + [str(tmp_path / f'out{i}.pkl'), address, '2', str(i)], env=env, stderr=subprocess.PIPE, text=True
@@ -257,13 +194,13 @@ def test_two_processes_equal_one_process(tmp_path):
   assert two_metrics['devices'] == 4 and one_metrics['devices'] == 2
   for k in one_metrics['history'][0]:
     np.testing.assert_allclose(two_metrics['history'][0][k], one_metrics['history'][0][k], rtol=1e-5, atol=1e-6)
-  assert_same_updates(stage_name, tiny_config(), one_state, two_state)
+  assert_same_updates(stage_name, tiny_train_config(), one_state, two_state)
 
 
 def test_scan_blocks_trains_as_the_unrolled_net():
   """From the same variables (given in the layout of files; the state holds the blocks stacked), `config.scan_blocks`
   takes the same step: in the layout of files, the params and BatchNorm statistics after it match the unrolled run's."""
-  config = tiny_config()
+  config = tiny_train_config()
   config.model.update(num_block=2, use_bn=True)  # BatchNorm: batch statistics are stacked too
   variables = steps.create_generator(config).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   config.scan_blocks = True
@@ -315,7 +252,7 @@ def test_scan_blocks_exports_files_of_the_unrolled_layout_and_resumes(tmp_path):
 
 
 def test_psnr_step_reduces_l1_and_updates_ema():
-  config = tiny_config(lr=1e-3)
+  config = tiny_train_config(lr=1e-3)
   (*_, state), hist = run_steps(config, 'psnr', jax.devices()[:1], num_steps=8)
   assert hist[-1]['l_pix'] < hist[0]['l_pix']
   ema, params = jax.tree.leaves(state.ema_params), jax.tree.leaves(state.g_params)
@@ -394,7 +331,7 @@ def sr_of(config, state, n=2):
 @pytest.mark.parametrize('gan_type', ['ragan', 'vanilla'])
 def test_gan_step_uses_the_configured_gan_loss(gan_type):
   """l_g_gan and l_d match the loss formulas on D's train-mode logits of the HR batch and the SR batch."""
-  config = tiny_config()
+  config = tiny_train_config()
   config.gan.gan_type = gan_type
   state, metrics = one_gan_step(config)
   d = lambda x: steps.create_discriminator(config).apply(
@@ -411,7 +348,7 @@ def test_gan_step_uses_the_configured_gan_loss(gan_type):
 
 def test_gan_step_perceptual_layer_relu5_4_is_post_activation():
   """SRGAN's relu5_4 and ESRGAN's conv5_4 are different features of the same VGG19; the step uses the named one."""
-  config = tiny_config()
+  config = tiny_train_config()
   config.gan.perceptual_weight = 1.0
   config.gan.perceptual_layers = {'relu5_4': 1.0}  # assigned: ConfigDict.update would merge it with conv5_4
   vgg = VGG19Features(layers=('conv5_4', 'relu5_4'))
@@ -428,7 +365,7 @@ def test_gan_step_perceptual_layer_relu5_4_is_post_activation():
 
 
 def test_gan_step_with_minc_perceptual_loss():
-  config = tiny_config()
+  config = tiny_train_config()
   config.gan.update(perceptual_weight=0.5, perceptual_network='minc')
   config.gan.perceptual_layers = {'conv53': 1.0}
   train.validate_config(config)
@@ -455,7 +392,7 @@ def test_load_pretrained_generator_checks_arch_and_every_field(tmp_path):
   config.model.num_block = 2
   with pytest.raises(ValueError, match=r"does not match .*'num_block': 'file 1 vs config 2'"):
     train.load_pretrained_generator(config, tmp_path)
-  config = tiny_config()
+  config = tiny_train_config()
   config.gan.pretrained = str(tmp_path / 'psnr' / train.BN_GENERATOR_FILE)
   with pytest.raises(ValueError, match='is a MSRResNet, but config.model.arch is RRDBNet'):
     train.load_pretrained_generator(config, tmp_path)
@@ -479,7 +416,7 @@ def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path):
 
 def test_checkpoints_keep_latest_and_best_by_val_psnr(tmp_path):
 
-  config = tiny_config()
+  config = tiny_train_config()
   config.keep_checkpoints = 2
   manager = train._checkpoint_manager(tmp_path, config)  # pylint: disable=protected-access
   for step, psnr in [(1, 30.0), (2, 35.0), (3, 31.0), (4, None), (5, None)]:
@@ -493,7 +430,7 @@ def test_checkpoints_keep_latest_and_best_by_val_psnr(tmp_path):
 
 
 def test_half_precision_step_keeps_float32_params_and_losses():
-  config = tiny_config(lr=1e-3)
+  config = tiny_train_config(lr=1e-3)
   config.half_precision = True
   (state,), (metrics,) = run_steps(config, 'psnr', jax.devices()[:1], num_steps=1)
   assert steps.create_generator(config).dtype == jnp.bfloat16
@@ -505,7 +442,7 @@ def test_unet_discriminator_gan_step_threads_the_spectral_state():
   """Real-ESRGAN's stage 2: vanilla GAN loss against the U-Net D. Each D pass (G step on SR, then D step on the real
   images batch['gan_hr'] and on SR) runs one power iteration: the losses are the formulas on the logits of those
   passes in that order, and the state carries the spectral vectors of the last one."""
-  config = tiny_config()
+  config = tiny_train_config()
   config.discriminator.update(arch='UNetDiscriminatorSN', num_feat=4)
   config.gan.update(gan_type='vanilla', gan_weight=0.1, gt_size=32)
   train.validate_config(config)
@@ -601,7 +538,6 @@ def test_realesrgan_run_validates_on_degraded_inputs_and_writes_the_strip(tmp_pa
   """Two PSNR steps on GT patches degraded in the step; validation on the degraded image (bicubic of it scores below
   bicubic of the clean LR); WORKDIR/strip.png holds LR | bicubic | the trained generator."""
   import tiny_config  # pylint: disable=g-import-not-at-top (tests/ is on sys.path under pytest)
-  from helpers import smooth_image, write_image_set  # pylint: disable=g-import-not-at-top
 
   config = tiny_config.get_config()
   config.stages = ('psnr',)

@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # flax and jax load only when a function needs them, so tools start fast
   import flax.linen as nn
 
-YNN_ELTWISE_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)  # fastest with AVX-512
-YNN_OFF_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=',)  # fastest on x86 without AVX-512
+YNN_ELTWISE_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)  # training; inference with AVX-512
+YNN_OFF_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=',)  # inference on x86 without AVX-512
 CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
 _OFF = ('', '0', 'off', 'false', 'no')

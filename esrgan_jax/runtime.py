@@ -81,13 +81,16 @@ def cpu_features(cpuinfo: str | None = None) -> frozenset[str] | None:
   return None
 
 
+def has_avx512(cpuinfo: str | None = None) -> bool | None:
+  """Whether the CPU that `cpuinfo` describes (default: this one) has AVX-512 (`avx512f`); None when unknown."""
+  features = cpu_features(cpuinfo)
+  return None if features is None else 'avx512f' in features
+
+
 def fast_cpu_flags(training: bool = False, cpuinfo: str | None = None) -> tuple[str, ...]:
   """The XLA_FLAGS entries for training or for inference on the CPU that `cpuinfo` describes (default: this one):
   `YNN_OFF_FLAGS` for inference on an x86 CPU without AVX-512, else `YNN_ELTWISE_FLAGS` (see the module docstring)."""
-  features = cpu_features(cpuinfo)
-  if not training and features is not None and 'avx512f' not in features:
-    return YNN_OFF_FLAGS
-  return YNN_ELTWISE_FLAGS
+  return YNN_OFF_FLAGS if not training and has_avx512(cpuinfo) is False else YNN_ELTWISE_FLAGS
 
 
 def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None, training: bool = False) -> bool:

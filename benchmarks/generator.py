@@ -4,7 +4,8 @@ fp32) on the same weights, side by side in one process.
     python benchmarks/generator.py [--quick] [--shapes 64x1 128x8 ...] [--rounds 5] [--json FILE]
 
 Shapes are LR SIZE x BATCH. Ours runs through `esrgan_jax.make_apply_fn` (what the upscale CLI runs), with
-`esrgan_jax.runtime.use_fast_cpu_flags()` applied unless XLA_FLAGS is set. Each call is timed after a warm-up,
+`esrgan_jax.runtime.use_fast_cpu_flags()` applied unless XLA_FLAGS is set and, as the CLI, one CPU device per core
+(`use_cpu_device_per_core`): batches split over them, batch 1 runs on one. Each call is timed after a warm-up,
 the implementations taking turns; reported: median seconds, images/s, GFLOP/s from the counted conv MACs, speed-up
 over PyTorch eager (its median / ours), compile seconds apart, and the number of compilations during the timed calls
 (a second call with the same shape must compile nothing). The full grid (64, 128, 256 x batch 1, 8) takes hours on
@@ -18,6 +19,7 @@ import time
 from esrgan_jax import runtime
 
 runtime.use_fast_cpu_flags()
+runtime.use_cpu_device_per_core()
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
@@ -174,7 +176,8 @@ def main() -> None:
   ours_bf16 = make_apply_fn(module.clone(dtype=jnp.bfloat16), params)
   per_pixel = flops_per_lr_pixel(params)
   print(
-    f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {torch.get_num_threads()} torch threads; counted '
+    f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {jax.local_device_count()} JAX devices; '
+    f'{torch.get_num_threads()} torch threads; counted '
     f'{per_pixel / 1e6:.2f} MFLOP per LR pixel',
     flush=True,
   )

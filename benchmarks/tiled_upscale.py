@@ -62,7 +62,9 @@ def realesrgan_style_covered(height: int, width: int, tile: int, tile_pad: int) 
 def ours_tiler(model_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
   """Upscales as `python -m esrgan_jax.upscale --tile` does: a model file, for_platform, make_apply_fn and
   upscale_image."""
-  from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax import runtime
   from esrgan_jax.inference import tiling
   from esrgan_jax.inference.apply import make_apply_fn
   from esrgan_jax.weights import generator_files
@@ -70,8 +72,9 @@ def ours_tiler(model_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
   module, params = generator_files.load_generator_file(model_file)
   module = runtime.for_platform(module)
   apply_fn = make_apply_fn(module, params)
+  batch_tiles = args.batch_tiles or jax.local_device_count()
   return lambda image: tiling.upscale_image(
-    apply_fn, image, scale=module.scale, tile=args.tile, tile_pad=args.tile_pad, batch_tiles=args.batch_tiles
+    apply_fn, image, scale=module.scale, tile=args.tile, tile_pad=args.tile_pad, batch_tiles=batch_tiles
   )
 
 
@@ -136,6 +139,7 @@ def measure_memory(args) -> dict[str, float]:
     from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
 
     runtime.use_fast_cpu_flags()
+    runtime.use_cpu_device_per_core()
     upscale = ours_tiler(folder / 'generator.msgpack', args)
   else:
     upscale = torch_tiler(folder / 'generator_torch.npz', args)
@@ -177,7 +181,9 @@ def main() -> None:
   parser.add_argument('--num_block', type=int, default=23)
   parser.add_argument('--tile', type=int, default=None, help='core tile size (default 512, --quick 128)')
   parser.add_argument('--tile_pad', type=int, default=16)
-  parser.add_argument('--batch_tiles', type=int, default=1, help='tiles per call of ours (1, as the Real-ESRGAN tiler)')
+  parser.add_argument(
+    '--batch_tiles', type=int, default=None, help='tiles per call of ours (default: one per device, as the upscale CLI)'
+  )
   parser.add_argument('--rounds', type=int, default=2)
   parser.add_argument('--json', default=None, help='write the result rows here')
   parser.add_argument('--memory-of', default=None, help=argparse.SUPPRESS)
@@ -191,9 +197,14 @@ def main() -> None:
   from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
 
   runtime.use_fast_cpu_flags()
+  runtime.use_cpu_device_per_core()
+  import jax  # pylint: disable=g-import-not-at-top
+
   case = f'{args.size}x{args.size} nb{args.num_block} tile{args.tile}'
+  devices = jax.local_device_count()
   print(
-    f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {case}, tile_pad {args.tile_pad}, ours batch_tiles {args.batch_tiles}',
+    f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {case}, tile_pad {args.tile_pad}, ours batch_tiles '
+    f'{args.batch_tiles or devices} over {devices} devices',
     flush=True,
   )
   image = test_image(args.size)

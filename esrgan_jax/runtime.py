@@ -16,6 +16,13 @@ they were checked on, and never over a user's own XLA_FLAGS (even an empty one).
 The command-line entry points call it when run as scripts (`main` and `ablation` with `training=True`; `upscale`,
 `evaluate` and `interpolate` for inference); in a notebook, call it first thing.
 
+`use_cpu_device_per_core()` gives JAX's CPU backend one device per core (`jax_num_cpu_devices`), so a batch of
+images or tiles split over the devices (`esrgan_jax.inference.apply.make_apply_fn`) runs each part on its own core
+instead of asking YNNPACK to spread each conv over the cores. On the AVX2 host that is 1.1-1.2x torch eager for tiles
+and batches where one device with the fusions off is 0.9x (benchmarks/RESULTS.md). Such split programs compile with
+`batch_split_compiler_options()`: the `+eltwise` fusions, which are fastest on one core, even where the process
+flags turned them off for whole-image inference. `upscale` calls it.
+
 `use_compile_cache()` turns on JAX's persistent compilation cache, so a second run of a tool on the same shapes loads
 its compiled programs from disk instead of compiling them again (seconds per image size for the full RRDBNet). The
 cache lives in `compile_cache_dir()`: $ESRGAN_JAX_COMPILE_CACHE if set (`off` or `0` turns the cache off), else
@@ -43,6 +50,11 @@ if TYPE_CHECKING:  # flax and jax load only when a function needs them, so tools
 
 YNN_ELTWISE_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=+eltwise',)  # training; inference with AVX-512
 YNN_OFF_FLAGS = ('--xla_cpu_experimental_ynn_fusion_type=',)  # inference on x86 without AVX-512
+YNN_ELTWISE_COMPILER_OPTIONS = {  # YNN_ELTWISE_FLAGS for one jax.jit: jaxlib 0.10's default fusion types + ELTWISE
+  'xla_cpu_experimental_ynn_fusion_type': ','.join(
+    f'LIBRARY_FUSION_TYPE_{name}' for name in ('INDIVIDUAL_DOT', 'INDIVIDUAL_CONVOLUTION', 'ELTWISE')
+  )
+}
 CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
 _OFF = ('', '0', 'off', 'false', 'no')
@@ -112,6 +124,39 @@ def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None, training
     return False
   environ['XLA_FLAGS'] = ' '.join(fast_cpu_flags(training))
   return True
+
+
+def use_cpu_device_per_core(environ: MutableMapping[str, str] | None = None) -> int | None:
+  """Gives JAX's CPU backend one device per core this process may run on; returns that count, or None when it left
+  the count alone: on one core, when the user chose a count (JAX_NUM_CPU_DEVICES, XLA's
+  `--xla_force_host_platform_device_count`, or `jax_num_cpu_devices` in this process) and when JAX's backend already
+  started (a warning says so). Before JAX is imported it only sets JAX_NUM_CPU_DEVICES in `environ` (default
+  `os.environ`), so `--help` stays fast; after, it updates `jax_num_cpu_devices`."""
+  environ = os.environ if environ is None else environ
+  chosen = 'JAX_NUM_CPU_DEVICES' in environ or 'xla_force_host_platform_device_count' in environ.get('XLA_FLAGS', '')
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+  if chosen or cores < 2:
+    return None
+  if environ is not os.environ or 'jax' not in sys.modules:
+    environ['JAX_NUM_CPU_DEVICES'] = str(cores)
+    return cores
+  import jax  # pylint: disable=g-import-not-at-top
+
+  if jax.config.jax_num_cpu_devices != -1:
+    return None
+  if _backend_started():
+    logging.warning('use_cpu_device_per_core() was called after JAX started its backend; call it first thing.')
+    return None
+  jax.config.update('jax_num_cpu_devices', cores)
+  return cores
+
+
+def batch_split_compiler_options(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+  """`jax.jit` compiler options for a CPU forward whose batch is split over one device per core:
+  `YNN_ELTWISE_COMPILER_OPTIONS` when the process runs with `YNN_OFF_FLAGS` (whole-image inference without AVX-512),
+  whose conv fusions are slower on one core; else none (the process flags already hold, or the user chose them)."""
+  environ = os.environ if environ is None else environ
+  return dict(YNN_ELTWISE_COMPILER_OPTIONS) if environ.get('XLA_FLAGS') == ' '.join(YNN_OFF_FLAGS) else {}
 
 
 def compile_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:

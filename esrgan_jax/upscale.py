@@ -5,9 +5,10 @@ Folders are walked recursively and mirrored under OUTDIR as `{stem}_{suffix}.{ex
 depth; grayscale stays grayscale (run as RGB with equal channels, then BT.601 luma); an alpha channel is upscaled
 separately (MATLAB bicubic, or through the network with `--alpha-upsampler network`) and written as PNG.
 `--tile auto` (the default) runs an image whole when the network's memory for it fits `--max-memory`, else in
-blended overlapping tiles as large as fit (see `esrgan_jax.inference.tiling`). Compiled programs are cached on disk
-(`esrgan_jax.runtime.use_compile_cache`), so a second run on the same image sizes compiles nothing. A file that
-cannot be read or written is reported and skipped; the exit code is 1 when any file failed.
+blended overlapping tiles as large as fit (see `esrgan_jax.inference.tiling`), a batch of them per call split over
+the devices (on CPU one device per core: `esrgan_jax.runtime.use_cpu_device_per_core`). Compiled programs are
+cached on disk (`esrgan_jax.runtime.use_compile_cache`), so a second run on the same image sizes compiles nothing.
+A file that cannot be read or written is reported and skipped; the exit code is 1 when any file failed.
 """
 
 import argparse
@@ -73,7 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     default=None,
     help='GiB the network may use for --tile auto (default: half the available memory, at most 4)',
   )
-  parser.add_argument('--batch-tiles', type=int, default=1, help='tiles per network call')
+  parser.add_argument(
+    '--batch-tiles',
+    type=int,
+    default=None,
+    help='tiles per network call, split over the devices (default: one per device; on CPU one per core)',
+  )
   parser.add_argument('--suffix', default='out', help="appended to output names as '_SUFFIX'; '' for none")
   parser.add_argument(
     '--ext',
@@ -111,7 +117,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.error(f'--outscale must be positive, got {args.outscale}.')
   if (args.denoise_strength is None) != (args.wdn_model is None):
     parser.error('--denoise-strength and --wdn-model go together (realesr-general-x4v3 in --model).')
-  if args.tile_pad < 0 or args.batch_tiles < 1:
+  if args.tile_pad < 0 or (args.batch_tiles is not None and args.batch_tiles < 1):
     parser.error('--tile-pad must be >= 0 and --batch-tiles >= 1.')
   if args.max_memory is not None and args.max_memory <= 0:
     parser.error(f'--max-memory must be positive (GiB), got {args.max_memory}.')
@@ -136,15 +142,15 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, Any]:
   return runtime.for_platform(module), params
 
 
-def _tiling(args: argparse.Namespace, module: Any, height: int, width: int) -> dict[str, Any]:
+def _tiling(args: argparse.Namespace, module: Any, batch_tiles: int, height: int, width: int) -> dict[str, Any]:
   """upscale_array's tiling arguments for one image: --tile, or for auto the choice of inference.memory."""
   from esrgan_jax.inference import memory  # pylint: disable=g-import-not-at-top
 
   tile = args.tile
   if tile is None:
     budget = memory.default_budget() if args.max_memory is None else int(args.max_memory * memory.GIB)
-    tile = memory.tile_for_budget(module, height, width, budget, args.tile_pad)
-  return dict(tile=tile, tile_pad=args.tile_pad, batch_tiles=args.batch_tiles, progress=tile > 0)
+    tile = memory.tile_for_budget(module, height, width, budget, args.tile_pad, batch_tiles)
+  return dict(tile=tile, tile_pad=args.tile_pad, batch_tiles=batch_tiles, progress=tile > 0)
 
 
 def _upscale_file(
@@ -174,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   args = _parse_args(argv)
   if args.compile_cache:
     runtime.use_compile_cache()
+  import jax  # pylint: disable=g-import-not-at-top
   import tqdm  # pylint: disable=g-import-not-at-top
 
   from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images  # pylint: disable=g-import-not-at-top
@@ -189,9 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'Cannot load --model: {e}', file=sys.stderr)
     return 2
   apply_fn = make_apply_fn(module, params)
+  batch_tiles = args.batch_tiles or jax.local_device_count()
 
   def upscale(image):
-    tiling = _tiling(args, module, *image.shape[:2])
+    tiling = _tiling(args, module, batch_tiles, *image.shape[:2])
     return upscale_array(
       apply_fn, image, scale=module.scale, outscale=args.outscale, alpha_upsampler=args.alpha_upsampler, **tiling
     )
@@ -216,4 +224,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == '__main__':
   runtime.use_fast_cpu_flags()
+  runtime.use_cpu_device_per_core()
   sys.exit(main())

@@ -105,6 +105,66 @@ print('YNN', int('ynn_fusion' in text), 'FUSED', int(bool(fused)))
 
 
 @pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
+def test_eltwise_compiler_options_compile_as_the_eltwise_flags():
+  """One jit with YNN_ELTWISE_COMPILER_OPTIONS in a process with the fusions off compiles the same program as the
+  process flag `+eltwise`: the options spell out jaxlib's default fusion types (a renamed or added default fails)."""
+  code = """
+import hashlib, re, sys, jax, jax.numpy as jnp
+from esrgan_jax import runtime
+from esrgan_jax.models import RRDBNet
+net = RRDBNet(num_block=1)
+x = jnp.zeros((1, 16, 16, 3))
+params = jax.jit(net.init)(jax.random.key(0), x)['params']
+options = runtime.YNN_ELTWISE_COMPILER_OPTIONS if sys.argv[1] == 'options' else None
+text = jax.jit(lambda p, x: net.apply({'params': p}, x), compiler_options=options).lower(params, x).compile().as_text()
+print('YNN', text.count('ynn_fusion'), 'HASH', hashlib.md5(re.sub(r'HloModule \\S+', '', text).encode()).hexdigest())
+"""
+  outputs = []
+  for flags, how in ((runtime.YNN_ELTWISE_FLAGS, 'flags'), (runtime.YNN_OFF_FLAGS, 'options')):
+    env = {**os.environ, 'XLA_FLAGS': ' '.join(flags), 'PYTHONPATH': str(REPO)}
+    result = subprocess.run(
+      [sys.executable, '-c', code, how], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs.append(result.stdout.split()[-4:])
+  assert outputs[0] == outputs[1] and int(outputs[0][1]) > 0, outputs
+
+
+def test_batch_split_compiler_options_only_replace_the_fusions_off():
+  off, eltwise = ' '.join(runtime.YNN_OFF_FLAGS), ' '.join(runtime.YNN_ELTWISE_FLAGS)
+  assert runtime.batch_split_compiler_options({'XLA_FLAGS': off}) == runtime.YNN_ELTWISE_COMPILER_OPTIONS
+  for environ in ({'XLA_FLAGS': eltwise}, {'XLA_FLAGS': off + ' --xla_dump_to=/tmp/x'}, {}):
+    assert runtime.batch_split_compiler_options(environ) == {}
+
+
+def test_cpu_device_per_core():
+  """A fresh process gets one CPU device per core it may run on, before or after importing JAX; a count the user
+  chose is kept; this test process (conftest chose 8 devices) is left alone."""
+  code = """
+import os, sys
+if sys.argv[1] == 'late':
+  import jax
+from esrgan_jax import runtime
+import jax
+print('SET', runtime.use_cpu_device_per_core(), 'DEVICES', jax.device_count(), 'CORES', len(os.sched_getaffinity(0)))
+"""
+  env = {k: v for k, v in os.environ.items() if k not in ('XLA_FLAGS', 'JAX_NUM_CPU_DEVICES')}
+  env['PYTHONPATH'] = str(REPO)
+  run = lambda when, **extra: subprocess.run(
+    [sys.executable, '-c', code, when], env={**env, **extra}, capture_output=True, text=True, timeout=300
+  ).stdout.split()
+  for when in ('early', 'late'):
+    words = run(when)
+    cores = int(words[words.index('CORES') + 1])
+    assert words[words.index('DEVICES') + 1] == str(cores), words
+    assert words[words.index('SET') + 1] == (str(cores) if cores > 1 else 'None'), words
+  assert run('early', JAX_NUM_CPU_DEVICES='3')[:4] == ['SET', 'None', 'DEVICES', '3']
+  environ = {'XLA_FLAGS': '--xla_force_host_platform_device_count=5'}
+  assert runtime.use_cpu_device_per_core(environ) is None and 'JAX_NUM_CPU_DEVICES' not in environ
+  assert runtime.use_cpu_device_per_core() is None and jax.device_count() == 8
+
+
+@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
 def test_tensorflow_input_ops_run_with_flags():
   """TensorFlow shares the process (the input pipeline) and has its own XLA, which must not reject the flags."""
   code = """

@@ -14,7 +14,7 @@ import pytest
 from helpers import random_params, tiny_generator
 from PIL import Image
 
-from esrgan_jax import upscale
+from esrgan_jax import runtime, upscale
 from esrgan_jax.data.image_io import read_image_raw, write_image
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference import apply
@@ -171,12 +171,18 @@ def test_overwriting_an_input_needs_overwrite(generator, tmp_path, capsys):
   assert Image.open(tmp_path / 'a.png').size == (16, 16)
 
 
+def _compiled_forwards() -> int:
+  forwards = {apply._forward, apply._split_forward(tuple(sorted(runtime.batch_split_compiler_options().items())))}
+  return sum(forward._cache_size() for forward in forwards)
+
+
 def test_tiled_run_shows_tile_progress_and_compiles_once(generator, tmp_path, capsys):
+  """By default a batch of tiles per call, one per device (conftest: 8 CPU devices), split over the devices."""
   pixels = _pixels((40, 44, 3))
   Image.fromarray(pixels).save(tmp_path / 'a.png')
-  compiled = apply._forward._cache_size()
+  compiled = _compiled_forwards()
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--tile', '8', '--tile-pad', '4') == 0
-  assert apply._forward._cache_size() == compiled + 1  # 6 x 6 tiles, one shape
+  assert _compiled_forwards() == compiled + 1  # 6 x 6 tiles in batches of 8, one shape
   assert 'tiles' in capsys.readouterr().err
   out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')
   # The receptive field exceeds this small overlap: close to, not equal to, the untiled output.

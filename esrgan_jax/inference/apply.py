@@ -3,6 +3,7 @@ gray, alpha and `outscale` handling. Used by `upscale`, `evaluate`, training val
 """
 
 import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -10,23 +11,49 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from esrgan_jax import runtime
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference.tiling import ApplyFn, upscale_image
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _forward(module: nn.Module, params: Any, x: jax.Array) -> jax.Array:
+def _apply(module: nn.Module, params: Any, x: jax.Array) -> jax.Array:
   return module.apply({'params': params}, x).astype(jnp.float32)
 
 
-def make_apply_fn(module: nn.Module, params: Any) -> ApplyFn:
-  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32 with `params` moved to the device once.
+_forward = jax.jit(_apply, static_argnums=0)
 
-  One jitted function serves all calls: equal module configs and input shapes compile once per process.
+
+@functools.cache
+def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..., jax.Array]:
+  """`_forward` for batches split over devices, compiled with `compiler_options` (`_forward` itself for none)."""
+  return jax.jit(_apply, static_argnums=0, compiler_options=dict(compiler_options)) if compiler_options else _forward
+
+
+def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None) -> ApplyFn:
+  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32 with `params` moved to the devices once.
+
+  A batch whose size N is a multiple of the number of `devices` (default: all local devices of JAX's default
+  backend) is split over them, each device computing N / len(devices) images; other batches run on the first
+  device. On CPU with one device per core (`esrgan_jax.runtime.use_cpu_device_per_core`) that runs each part of the
+  batch on its own core, compiled with `runtime.batch_split_compiler_options()`. Equal module configs and input
+  shapes compile once per process.
   """
-  return functools.partial(_forward, module, jax.device_put(params))
+  devices = list(jax.local_devices() if devices is None else devices)
+  mesh = jax.sharding.Mesh(np.array(devices), ('batch',))
+  replicated = jax.device_put(params, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  on_first = jax.tree.map(lambda a: a.addressable_shards[0].data, replicated)  # device 0's copy, not a new one
+  split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('batch'))
+  options = runtime.batch_split_compiler_options() if devices[0].platform == 'cpu' else {}
+  split_forward = _split_forward(tuple(sorted(options.items())))
+
+  def apply_fn(x: np.ndarray) -> jax.Array:
+    if len(devices) > 1 and x.shape[0] % len(devices) == 0:
+      return split_forward(module, replicated, jax.device_put(x, split))
+    return _forward(module, on_first, x)
+
+  return apply_fn
 
 
 def upscale_array(

@@ -36,10 +36,10 @@ def default_budget() -> int:
   return min(available_bytes() // 2, DEFAULT_BUDGET_CAP)
 
 
-def tile_for_budget(module: Any, height: int, width: int, budget: int, tile_pad: int) -> int:
+def tile_for_budget(module: Any, height: int, width: int, budget: int, tile_pad: int, batch_tiles: int = 1) -> int:
   """0 (whole image) when `activation_bytes` of the image fits `budget`, else the largest core tile (a multiple of
-  8, at least MIN_TILE) whose square window of tile + 2 * tile_pad pixels fits."""
+  8, at least MIN_TILE) whose square window of tile + 2 * tile_pad pixels fits `batch_tiles` times."""
   if activation_bytes(module, height, width) <= budget:
     return 0
-  window = int((budget / activation_bytes(module, 1, 1)) ** 0.5)
+  window = int((budget / batch_tiles / activation_bytes(module, 1, 1)) ** 0.5)
   return max(MIN_TILE, (window - 2 * tile_pad) // 8 * 8)

@@ -37,4 +37,6 @@ def test_tile_for_budget():
   tile = memory.tile_for_budget(module, 1080, 1920, budget=2 * memory.GIB, tile_pad=16)
   assert tile % 8 == 0 and (tile + 32) ** 2 * per_pixel <= 2 * memory.GIB < (tile + 40) ** 2 * per_pixel
   assert memory.tile_for_budget(module, 1080, 1920, budget=1, tile_pad=16) == memory.MIN_TILE
+  four = memory.tile_for_budget(module, 1080, 1920, budget=2 * memory.GIB, tile_pad=16, batch_tiles=4)
+  assert four % 8 == 0 and 4 * (four + 32) ** 2 * per_pixel <= 2 * memory.GIB < 4 * (four + 40) ** 2 * per_pixel
   assert 0 < memory.default_budget() <= memory.DEFAULT_BUDGET_CAP

@@ -18,10 +18,11 @@ The command-line entry points call it when run as scripts (`main` and `ablation`
 
 `use_cpu_device_per_core()` gives JAX's CPU backend one device per core (`jax_num_cpu_devices`), so a batch of
 images or tiles split over the devices (`esrgan_jax.inference.apply.make_apply_fn`) runs each part on its own core
-instead of asking YNNPACK to spread each conv over the cores. On the AVX2 host that is 1.1-1.2x torch eager for tiles
-and batches where one device with the fusions off is 0.9x (benchmarks/RESULTS.md). Such split programs compile with
+instead of asking XLA to spread each conv over the cores. On the AVX2 host, 2 cores: 256x256 in 128-px tiles 1.11x
+a Real-ESRGAN-style torch tiler (0.87x one tile at a time), 64x64 batch 8 0.97x torch eager (0.94x); the memory is
+one window's activations per core (benchmarks/RESULTS.md). Such split programs compile with
 `batch_split_compiler_options()`: the `+eltwise` fusions, which are fastest on one core, even where the process
-flags turned them off for whole-image inference. `upscale` calls it.
+flags turned them off for whole-image inference. `upscale` and the inference benchmarks call it.
 
 `use_compile_cache()` turns on JAX's persistent compilation cache, so a second run of a tool on the same shapes loads
 its compiled programs from disk instead of compiling them again (seconds per image size for the full RRDBNet). The
@@ -153,8 +154,9 @@ def use_cpu_device_per_core(environ: MutableMapping[str, str] | None = None) -> 
 
 def batch_split_compiler_options(environ: Mapping[str, str] | None = None) -> dict[str, str]:
   """`jax.jit` compiler options for a CPU forward whose batch is split over one device per core:
-  `YNN_ELTWISE_COMPILER_OPTIONS` when the process runs with `YNN_OFF_FLAGS` (whole-image inference without AVX-512),
-  whose conv fusions are slower on one core; else none (the process flags already hold, or the user chose them)."""
+  `YNN_ELTWISE_COMPILER_OPTIONS` when the process runs with `YNN_OFF_FLAGS` (chosen for whole-image inference
+  without AVX-512; on one core XLA's own convs are slower than YNNPACK's fused ones), else none (the process runs
+  with `+eltwise` already, or with flags the user chose)."""
   environ = os.environ if environ is None else environ
   return dict(YNN_ELTWISE_COMPILER_OPTIONS) if environ.get('XLA_FLAGS') == ' '.join(YNN_OFF_FLAGS) else {}
 

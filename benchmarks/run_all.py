@@ -98,7 +98,7 @@ def machine() -> list[str]:
     f'- AVX-512: {"yes" if runtime.has_avx512() else "no"}, so esrgan_jax sets '
     f'`XLA_FLAGS={" ".join(runtime.fast_cpu_flags())}` for inference and '
     f'`XLA_FLAGS={" ".join(runtime.fast_cpu_flags(training=True))}` for training (esrgan_jax/runtime.py)',
-    f'- Inference tools and benchmarks run JAX with one CPU device per core ({len(os.sched_getaffinity(0))} here; '
+    f'- `upscale` and the inference benchmarks run JAX with one CPU device per core ({runtime.usable_cores()} here; '
     '`runtime.use_cpu_device_per_core`): batches of images or tiles split over them, each part on its own core '
     'and compiled with `runtime.batch_split_compiler_options()`',
   ]

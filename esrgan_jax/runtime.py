@@ -127,6 +127,11 @@ def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None, training
   return True
 
 
+def usable_cores() -> int:
+  """The number of cores this process may run on (its CPU affinity where the OS has one)."""
+  return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
 def use_cpu_device_per_core(environ: MutableMapping[str, str] | None = None) -> int | None:
   """Gives JAX's CPU backend one device per core this process may run on; returns that count, or None when it left
   the count alone: on one core, when the user chose a count (JAX_NUM_CPU_DEVICES, XLA's
@@ -135,7 +140,7 @@ def use_cpu_device_per_core(environ: MutableMapping[str, str] | None = None) -> 
   `os.environ`), so `--help` stays fast; after, it updates `jax_num_cpu_devices`."""
   environ = os.environ if environ is None else environ
   chosen = 'JAX_NUM_CPU_DEVICES' in environ or 'xla_force_host_platform_device_count' in environ.get('XLA_FLAGS', '')
-  cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+  cores = usable_cores()
   if chosen or cores < 2:
     return None
   if environ is not os.environ or 'jax' not in sys.modules:

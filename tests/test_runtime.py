@@ -68,10 +68,11 @@ def test_too_late_after_backend_started(checked_jaxlib, monkeypatch):
   assert 'XLA_FLAGS' not in os.environ
 
 
-def _run_fresh_python(code: str) -> subprocess.CompletedProcess:
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  env['PYTHONPATH'] = str(REPO)
-  return subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
+def _run_fresh_python(code: str, *argv: str, **env_vars: str) -> subprocess.CompletedProcess:
+  """`python -c code *argv` without this process's XLA_FLAGS and JAX_NUM_CPU_DEVICES, with `env_vars` added."""
+  env = {k: v for k, v in os.environ.items() if k not in ('XLA_FLAGS', 'JAX_NUM_CPU_DEVICES')}
+  env.update(PYTHONPATH=str(REPO), **env_vars)
+  return subprocess.run([sys.executable, '-c', code, *argv], env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
@@ -107,7 +108,8 @@ print('YNN', int('ynn_fusion' in text), 'FUSED', int(bool(fused)))
 @pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
 def test_eltwise_compiler_options_compile_as_the_eltwise_flags():
   """One jit with YNN_ELTWISE_COMPILER_OPTIONS in a process with the fusions off compiles the same program as the
-  process flag `+eltwise`: the options spell out jaxlib's default fusion types (a renamed or added default fails)."""
+  process flag `+eltwise`: the options spell out jaxlib's default fusion types (a renamed, dropped or added default
+  fails; the program has convs and a dot)."""
   code = """
 import hashlib, re, sys, jax, jax.numpy as jnp
 from esrgan_jax import runtime
@@ -116,15 +118,14 @@ net = RRDBNet(num_block=1)
 x = jnp.zeros((1, 16, 16, 3))
 params = jax.jit(net.init)(jax.random.key(0), x)['params']
 options = runtime.YNN_ELTWISE_COMPILER_OPTIONS if sys.argv[1] == 'options' else None
-text = jax.jit(lambda p, x: net.apply({'params': p}, x), compiler_options=options).lower(params, x).compile().as_text()
+program = lambda p, x, a: (net.apply({'params': p}, x), jnp.tanh(a @ a) + 1)  # convs, and a dot with eltwise ops
+a = jnp.ones((256, 256))
+text = jax.jit(program, compiler_options=options).lower(params, x, a).compile().as_text()
 print('YNN', text.count('ynn_fusion'), 'HASH', hashlib.md5(re.sub(r'HloModule \\S+', '', text).encode()).hexdigest())
 """
   outputs = []
   for flags, how in ((runtime.YNN_ELTWISE_FLAGS, 'flags'), (runtime.YNN_OFF_FLAGS, 'options')):
-    env = {**os.environ, 'XLA_FLAGS': ' '.join(flags), 'PYTHONPATH': str(REPO)}
-    result = subprocess.run(
-      [sys.executable, '-c', code, how], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    result = _run_fresh_python(code, how, XLA_FLAGS=' '.join(flags))
     assert result.returncode == 0, result.stderr[-3000:]
     outputs.append(result.stdout.split()[-4:])
   assert outputs[0] == outputs[1] and int(outputs[0][1]) > 0, outputs
@@ -145,14 +146,11 @@ import os, sys
 if sys.argv[1] == 'late':
   import jax
 from esrgan_jax import runtime
+count = runtime.use_cpu_device_per_core()
 import jax
-print('SET', runtime.use_cpu_device_per_core(), 'DEVICES', jax.device_count(), 'CORES', len(os.sched_getaffinity(0)))
+print('SET', count, 'DEVICES', jax.device_count(), 'CORES', len(os.sched_getaffinity(0)))
 """
-  env = {k: v for k, v in os.environ.items() if k not in ('XLA_FLAGS', 'JAX_NUM_CPU_DEVICES')}
-  env['PYTHONPATH'] = str(REPO)
-  run = lambda when, **extra: subprocess.run(
-    [sys.executable, '-c', code, when], env={**env, **extra}, capture_output=True, text=True, timeout=300
-  ).stdout.split()
+  run = lambda when, **env_vars: _run_fresh_python(code, when, **env_vars).stdout.split()
   for when in ('early', 'late'):
     words = run(when)
     cores = int(words[words.index('CORES') + 1])

@@ -176,13 +176,19 @@ def _compiled_forwards() -> int:
   return sum(forward._cache_size() for forward in forwards)
 
 
-def test_tiled_run_shows_tile_progress_and_compiles_once(generator, tmp_path, capsys):
+def test_tiled_run_shows_tile_progress_and_compiles_once(generator, tmp_path, capsys, monkeypatch):
   """By default a batch of tiles per call, one per device (conftest: 8 CPU devices), split over the devices."""
   pixels = _pixels((40, 44, 3))
   Image.fromarray(pixels).save(tmp_path / 'a.png')
+  batches = []
+  upscale_image = apply.upscale_image
+  monkeypatch.setattr(
+    apply, 'upscale_image', lambda *a, **kw: batches.append(kw['batch_tiles']) or upscale_image(*a, **kw)
+  )
   compiled = _compiled_forwards()
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--tile', '8', '--tile-pad', '4') == 0
-  assert _compiled_forwards() == compiled + 1  # 6 x 6 tiles in batches of 8, one shape
+  assert batches == [jax.local_device_count()] == [8]
+  assert _compiled_forwards() == compiled + 1  # 20 windows in batches of 8, one shape
   assert 'tiles' in capsys.readouterr().err
   out, _ = read_image_raw(tmp_path / 'out' / 'a_out.png')
   # The receptive field exceeds this small overlap: close to, not equal to, the untiled output.

@@ -14,6 +14,7 @@ import numpy as np
 from esrgan_jax import runtime
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference.tiling import ApplyFn, upscale_image
+from esrgan_jax.models.rrdbnet import stack_blocks
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
 
@@ -31,27 +32,48 @@ def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..
   return jax.jit(_apply, static_argnums=0, compiler_options=dict(compiler_options)) if compiler_options else _forward
 
 
+def cpu_whole_batch_module(module: nn.Module) -> nn.Module:
+  """The module a batch computed on one CPU device runs: for an RRDBNet, its blocks scanned (one RRDB compiled, not
+  `num_block`: a shorter compile) and, in float32, its RDB convs by Winograd's F(2x2, 3x3) (see RRDBNet). Its params
+  are `stack_blocks(params)`. Other modules, and already scanned RRDBNets, are returned unchanged.
+
+  Batches split over devices keep the plain module: with their compiler options (`runtime.batch_split_compiler_options`)
+  the Winograd convs are slower than XLA's.
+  """
+  if not hasattr(module, 'winograd') or module.scan_blocks:
+    return module
+  return module.clone(scan_blocks=True, winograd=module.dtype in (None, jnp.float32))
+
+
 def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None) -> ApplyFn:
-  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32 with `params` moved to the devices once.
+  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32, with `params` moved to the devices on first use.
 
   A batch whose size N is a multiple of the number of `devices` (default: all local devices of JAX's default
   backend) is split over them, each device computing N / len(devices) images; other batches run on the first
-  device. On CPU with one device per core (`esrgan_jax.runtime.use_cpu_device_per_core`) that runs each part of the
-  batch on its own core, compiled with `runtime.batch_split_compiler_options()`. Equal module configs and input
-  shapes compile once per process.
+  device, on CPU as `cpu_whole_batch_module(module)`. On CPU with one device per core
+  (`esrgan_jax.runtime.use_cpu_device_per_core`) that runs each part of a split batch on its own core, compiled with
+  `runtime.batch_split_compiler_options()`. Equal module configs and input shapes compile once per process.
   """
   devices = list(jax.local_devices() if devices is None else devices)
   mesh = jax.sharding.Mesh(np.array(devices), ('batch',))
-  replicated = jax.device_put(params, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-  on_first = jax.tree.map(lambda a: a.addressable_shards[0].data, replicated)  # device 0's copy, not a new one
   split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('batch'))
-  options = runtime.batch_split_compiler_options() if devices[0].platform == 'cpu' else {}
-  split_forward = _split_forward(tuple(sorted(options.items())))
+  on_cpu = devices[0].platform == 'cpu'
+  split_forward = _split_forward(tuple(sorted((runtime.batch_split_compiler_options() if on_cpu else {}).items())))
+  single_module = cpu_whole_batch_module(module) if on_cpu else module
+
+  @functools.cache
+  def replicated() -> Any:
+    return jax.device_put(params, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+
+  @functools.cache
+  def on_first() -> Any:
+    stacked = single_module is not module  # cpu_whole_batch_module scanned the blocks
+    return jax.device_put(stack_blocks(params, module.num_block) if stacked else params, devices[0])
 
   def apply_fn(x: np.ndarray) -> jax.Array:
     if len(devices) > 1 and x.shape[0] % len(devices) == 0:
-      return split_forward(module, replicated, jax.device_put(x, split))
-    return _forward(module, on_first, x)
+      return split_forward(module, replicated(), jax.device_put(x, split))
+    return _forward(single_module, on_first(), jax.device_put(x, devices[0]))
 
   return apply_fn
 

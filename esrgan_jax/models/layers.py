@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from esrgan_jax.models.winograd import conv3x3 as winograd_conv3x3
+
 torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
 
 
@@ -35,6 +37,8 @@ class Conv(nn.Module):
   `kernel_init=None` means PyTorch's default; a given `kernel_init` comes with a zero bias (the RDB init).
   `split_input_at=s` (0 < s < Cin) computes the same conv as the sum of two convs, over input channels [:s] and
   [s:]; the params are unchanged. It works around slow single-threaded shapes of XLA:CPU (see rrdbnet.py).
+  `winograd=True` computes a 3x3, stride 1, padding 1 conv by `esrgan_jax.models.winograd.conv3x3` (same params and
+  results; other shapes ignore it).
   """
 
   features: int
@@ -44,6 +48,7 @@ class Conv(nn.Module):
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer | None = None
   split_input_at: int = 0
+  winograd: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
@@ -64,7 +69,9 @@ class Conv(nn.Module):
       x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
     )
     s = self.split_input_at
-    if 0 < s < x.shape[-1]:
+    if self.winograd and (self.kernel_size, self.stride, self.padding) == (3, 1, 1):
+      y = winograd_conv3x3(x, kernel)
+    elif 0 < s < x.shape[-1]:
       y = conv(x[..., :s], kernel[:, :, :s]) + conv(x[..., s:], kernel[:, :, s:])
     else:
       y = conv(x, kernel)

@@ -51,7 +51,7 @@ def unshuffle_factor(scale: int, num_upsample: int) -> int:
 
 def _block_fields(module: nn.Module) -> dict[str, Any]:
   """The fields an RRDB and its RDBs share, taken from `module` (an RRDBNet or RRDB)."""
-  names = ('num_feat', 'num_grow_ch', 'res_scale', 'init_scale', 'use_bn', 'esrgan_plus', 'cpu_conv_split')
+  names = ('num_feat', 'num_grow_ch', 'res_scale', 'init_scale', 'use_bn', 'esrgan_plus', 'cpu_conv_split', 'winograd')
   return {name: getattr(module, name) for name in names + ('dtype', 'param_dtype')}
 
 
@@ -61,7 +61,7 @@ class ResidualDenseBlock(nn.Module):
   With `use_bn`, BatchNorm `bn{j}` follows conv{j} (before the LeakyReLU, and before the residual scaling for j = 5).
   `esrgan_plus` (ESRGAN+, Rakotonirina & Rasoanaivo 2020) adds a bias-free 1x1 conv `conv1x1` of x to x2 (after its
   LeakyReLU) and that sum to x4. `cpu_conv_split` computes a conv with exactly 128 input channels as two 64-channel
-  convs (same params; see RRDBNet).
+  convs (same params; see RRDBNet). `winograd` computes the five 3x3 convs by Winograd's F(2x2, 3x3) (see RRDBNet).
   """
 
   num_feat: int = 64
@@ -71,6 +71,7 @@ class ResidualDenseBlock(nn.Module):
   use_bn: bool = False
   esrgan_plus: bool = False
   cpu_conv_split: bool = False
+  winograd: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
@@ -81,7 +82,12 @@ class ResidualDenseBlock(nn.Module):
     def conv(features: int, j: int, inputs: jax.Array) -> jax.Array:
       split = inputs.shape[-1] // 2 if self.cpu_conv_split and inputs.shape[-1] == _SPLIT_CHANNELS else 0
       out = Conv(
-        features, kernel_init=kaiming_normal_init(self.init_scale), split_input_at=split, name=f'conv{j}', **kw
+        features,
+        kernel_init=kaiming_normal_init(self.init_scale),
+        split_input_at=split,
+        winograd=self.winograd,
+        name=f'conv{j}',
+        **kw,
       )(inputs)
       return batch_norm(train, f'bn{j}', **kw)(out) if self.use_bn else out
 
@@ -114,6 +120,7 @@ class RRDB(nn.Module):
   use_bn: bool = False
   esrgan_plus: bool = False
   cpu_conv_split: bool = False
+  winograd: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
@@ -139,14 +146,17 @@ class RRDBNet(nn.Module):
   `dtype` is the compute dtype (e.g. bfloat16), `param_dtype` the storage dtype of the params. `cpu_conv_split` is a
   speed workaround chosen per platform by `esrgan_jax.runtime.for_platform`, not part of the model: XLA:CPU (jaxlib
   0.10, YNNPACK) runs a 3x3 conv with exactly 128 input channels (conv3 of every RDB at the default widths, 21% of
-  inference time) on one core; as two 64-channel convs summed it uses all cores. `remat` (like `dtype`, not stored in
-  model files) recomputes each RRDB's activations in the backward pass instead of keeping them (`jax.checkpoint`):
-  less memory for large training batches, the same params and results. `scan_blocks` (also runtime only) runs the
-  blocks as one `nn.scan` over a single RRDB (rematerialised with `remat`), so XLA compiles one block instead of
-  `num_block`: a much shorter compile of init and the train step. Its params (and batch_stats) are then stacked under
-  `body` with a leading `num_block` axis instead of `body_0`..`body_{num_block-1}`; files and converters use the
-  unstacked layout: convert with `stack_blocks` / `unstack_blocks`. On XLA:CPU (jaxlib 0.10) the weight-gradient
-  convs inside the scan's loop take a slow path, so a scanned train step runs several times slower there.
+  inference time) on one core; as two 64-channel convs summed it uses all cores. `winograd` (runtime only, chosen by
+  `esrgan_jax.inference.apply` for CPU inference) computes the RDB convs, 92% of the work, by Winograd's F(2x2, 3x3)
+  (`esrgan_jax.models.winograd`): 2.25x fewer multiplications, the same results up to rounding. `remat` (like `dtype`,
+  not stored in model files) recomputes each RRDB's activations in the backward pass instead of keeping them
+  (`jax.checkpoint`): less memory for large training batches, the same params and results. `scan_blocks` (also runtime
+  only) runs the blocks as one `nn.scan` over a single RRDB (rematerialised with `remat`), so XLA compiles one block
+  instead of `num_block`: a much shorter compile of init and the train step. Its params (and batch_stats) are then
+  stacked under `body` with a leading `num_block` axis instead of `body_0`..`body_{num_block-1}`; files and converters
+  use the unstacked layout: convert with `stack_blocks` / `unstack_blocks`. On XLA:CPU (jaxlib 0.10) the
+  weight-gradient convs inside the scan's loop take a slow path, so a scanned train step runs several times slower
+  there; inference is as fast as unrolled.
   """
 
   num_in_ch: int = 3
@@ -161,6 +171,7 @@ class RRDBNet(nn.Module):
   num_upsample: int | None = None
   esrgan_plus: bool = False
   cpu_conv_split: bool = False
+  winograd: bool = False
   remat: bool = False
   scan_blocks: bool = False
   dtype: Any = None

@@ -27,7 +27,7 @@ from esrgan_jax.models.vgg import VGG19Features
 GENERATOR_ARCHS: dict[str, type] = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, SRVGGNetCompact)}
 ARCHS = {**GENERATOR_ARCHS, **{cls.__name__: cls for cls in (VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS)}}
 # Module fields that say how to run a network, not what it is: never stored in model files.
-RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'remat', 'scan_blocks', 'parent', 'name')
+RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'winograd', 'remat', 'scan_blocks', 'parent', 'name')
 
 
 def save_model(path: str | os.PathLike, arch: str, config: dict[str, Any], variables: Any) -> None:

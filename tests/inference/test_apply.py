@@ -1,10 +1,14 @@
-"""esrgan_jax.inference.apply.make_apply_fn: a batch split over devices computes what one device computes."""
+"""esrgan_jax.inference.apply.make_apply_fn: a batch split over devices computes what one device computes, and
+batches on one CPU device run the scanned Winograd RRDBNet."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from helpers import tiny_generator
 
 from esrgan_jax.inference import apply
+from esrgan_jax.models import SRVGGNetCompact
+from esrgan_jax.models.rrdbnet import stack_blocks
 
 
 def test_batches_split_over_the_devices_and_other_sizes_run_on_the_first():
@@ -21,3 +25,25 @@ def test_batches_split_over_the_devices_and_other_sizes_run_on_the_first():
   every_device = apply.make_apply_fn(module, params)(x)  # default: all local devices (conftest: 8 CPU devices)
   assert every_device.sharding.device_set == set(jax.local_devices())
   np.testing.assert_allclose(np.asarray(every_device), expected, atol=1e-5)
+
+
+def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_only():
+  module, _ = tiny_generator(4)
+  fast = apply.cpu_whole_batch_module(module)
+  assert fast.scan_blocks and fast.winograd and not module.scan_blocks
+  bf16 = apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16))
+  assert bf16.scan_blocks and not bf16.winograd
+  scanned = module.clone(scan_blocks=True)
+  assert apply.cpu_whole_batch_module(scanned) is scanned
+  compact = SRVGGNetCompact(num_feat=8, num_conv=2)
+  assert apply.cpu_whole_batch_module(compact) is compact
+
+
+def test_one_device_runs_the_cpu_whole_batch_module_on_stacked_params():
+  """Bit for bit what the scanned Winograd net computes (the plain net differs in rounding), within 1e-5 of it."""
+  module, params = tiny_generator(4)
+  x = np.random.default_rng(0).random((3, 10, 12, 3), np.float32)
+  out = np.asarray(apply.make_apply_fn(module, params, jax.devices()[:2])(x))  # 3 images: not split
+  fast = apply.cpu_whole_batch_module(module)
+  np.testing.assert_array_equal(out, apply._forward(fast, stack_blocks(params, module.num_block), x))
+  np.testing.assert_allclose(out, apply._forward(module, params, x), atol=1e-5)

@@ -181,6 +181,21 @@ def test_scan_blocks_computes_what_the_unrolled_net_does(remat):
   assert ('remat' in str(jax.make_jaxpr(grad_fn(scan_net, stacked))(stacked['params']))) == remat
 
 
+def test_winograd_rdb_convs_compute_what_xla_convs_do():
+  """The runtime `winograd` field: the same params and output (up to rounding), scanned or not; only the RDB convs
+  change (the 3 trunk and upsampling convs outside the blocks stay XLA convolutions)."""
+  net = RRDBNet(num_feat=8, num_block=2, num_grow_ch=4)
+  params = random_params(net)
+  x = jax.random.uniform(jax.random.key(1), (2, 8, 6, 3))
+  expected = net.apply({'params': params}, x)
+  fast = net.clone(winograd=True)
+  np.testing.assert_allclose(fast.apply({'params': params}, x), expected, rtol=1e-5, atol=1e-5)
+  scanned = fast.clone(scan_blocks=True)
+  np.testing.assert_allclose(scanned.apply({'params': stack_blocks(params, 2)}, x), expected, rtol=1e-5, atol=1e-5)
+  hlo = jax.jit(fast.apply).lower({'params': params}, x).as_text()
+  assert hlo.count('convolution(') == 6  # conv_first, conv_body, conv_up1, conv_up2, conv_hr, conv_last
+
+
 def test_stack_and_unstack_blocks_are_inverse():
   params = random_params(RRDBNet(num_feat=8, num_block=3, num_grow_ch=4))
   stacked = stack_blocks(params, 3)

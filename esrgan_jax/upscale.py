@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     '--batch-tiles',
     type=int,
     default=None,
-    help='tiles per network call, split over the devices (default: one per device; on CPU one per core)',
+    help='tiles per network call, split over the devices (default with --tile N: one per device, on CPU one per core; '
+    'with --tile auto: 1, the largest window --max-memory allows)',
   )
   parser.add_argument('--suffix', default='out', help="appended to output names as '_SUFFIX'; '' for none")
   parser.add_argument(
@@ -196,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'Cannot load --model: {e}', file=sys.stderr)
     return 2
   apply_fn = make_apply_fn(module, params)
-  batch_tiles = args.batch_tiles or jax.local_device_count()
+  # --tile auto: one window per call, the largest the budget holds (on CPU the faster one-device program; windows
+  # split over devices would each get a share of the budget). --tile N: one window per device and call.
+  batch_tiles = args.batch_tiles or (1 if args.tile is None else jax.local_device_count())
 
   def upscale(image):
     tiling = _tiling(args, module, batch_tiles, *image.shape[:2])

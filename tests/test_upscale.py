@@ -240,17 +240,23 @@ def test_tile_auto_runs_whole_within_the_budget_and_tiles_beyond_it(generator, t
   tiles = []
   upscale_image = apply.upscale_image
   monkeypatch.setattr(
-    apply, 'upscale_image', lambda *a, tile, **kw: (tiles.append(tile), upscale_image(*a, tile=tile, **kw))[1]
+    apply,
+    'upscale_image',
+    lambda *a, tile, batch_tiles, **kw: (
+      tiles.append((tile, batch_tiles)),
+      upscale_image(*a, tile=tile, batch_tiles=batch_tiles, **kw),
+    )[1],
   )
   pixels = _pixels((80, 72, 3))
   Image.fromarray(pixels).save(tmp_path / 'a.png')
   assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'whole') == 0
   whole, _ = read_image_raw(tmp_path / 'whole' / 'a_out.png')
   np.testing.assert_allclose(whole, np.round(_network(generator, pixels / 255.0) * 255), rtol=0, atol=1)
-  # 1e-4 GiB (107 kB) holds a window of 12 px of this net (672 bytes per pixel): the smallest tile, 32 px, it is.
+  # 1e-4 GiB (107 kB) holds a window of 12 px of this net (672 bytes per pixel): the smallest tile, 32 px, it is,
+  # one window per call (--tile auto), not one per device.
   args = ['-i', tmp_path / 'a.png', '-o', tmp_path / 'tiled', '--max-memory', '1e-4', '--tile-pad', '4']
   assert _run(generator, *args) == 0
-  assert tiles == [0, 32]
+  assert tiles == [(0, 1), (32, 1)]
   tiled, _ = read_image_raw(tmp_path / 'tiled' / 'a_out.png')
   assert np.abs(tiled.astype(int) - whole).mean() < 2
 

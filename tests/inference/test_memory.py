@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import pytest
 
 from esrgan_jax import runtime
-from esrgan_jax.inference import memory
+from esrgan_jax.inference import apply, memory
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
 
@@ -20,8 +20,11 @@ from esrgan_jax.models.srresnet import MSRResNet
     MSRResNet(scale=3, num_feat=8, num_block=1),
   ],
 )
-def test_estimate_covers_what_xla_allocates(module):
+@pytest.mark.parametrize('whole_batch', [False, True], ids=['split', 'one_device'])
+def test_estimate_covers_what_xla_allocates(module, whole_batch):
+  """For the module split batches run and the one batches on one CPU device run (scanned Winograd RRDBNet)."""
   module = runtime.for_platform(module)
+  module = apply.cpu_whole_batch_module(module) if whole_batch else module
   variables = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
   image = jax.ShapeDtypeStruct((1, 48, 40, 3), jnp.float32)
   analysis = jax.jit(module.apply).lower(variables, image).compile().memory_analysis()

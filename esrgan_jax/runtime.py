@@ -157,13 +157,18 @@ def use_cpu_device_per_core(environ: MutableMapping[str, str] | None = None) -> 
   return cores
 
 
+def runs_xla_convs(environ: Mapping[str, str] | None = None) -> bool:
+  """Whether the process runs with `YNN_OFF_FLAGS` (XLA_FLAGS of `environ`, default `os.environ`): XLA's own
+  multi-threaded convs, chosen for whole-image inference without AVX-512."""
+  environ = os.environ if environ is None else environ
+  return environ.get('XLA_FLAGS') == ' '.join(YNN_OFF_FLAGS)
+
+
 def batch_split_compiler_options(environ: Mapping[str, str] | None = None) -> dict[str, str]:
   """`jax.jit` compiler options for a CPU forward whose batch is split over one device per core:
-  `YNN_ELTWISE_COMPILER_OPTIONS` when the process runs with `YNN_OFF_FLAGS` (chosen for whole-image inference
-  without AVX-512; on one core XLA's own convs are slower than YNNPACK's fused ones), else none (the process runs
-  with `+eltwise` already, or with flags the user chose)."""
-  environ = os.environ if environ is None else environ
-  return dict(YNN_ELTWISE_COMPILER_OPTIONS) if environ.get('XLA_FLAGS') == ' '.join(YNN_OFF_FLAGS) else {}
+  `YNN_ELTWISE_COMPILER_OPTIONS` when the process `runs_xla_convs` (on one core XLA's own convs are slower than
+  YNNPACK's fused ones), else none (the process runs with `+eltwise` already, or with flags the user chose)."""
+  return dict(YNN_ELTWISE_COMPILER_OPTIONS) if runs_xla_convs(environ) else {}
 
 
 def compile_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:

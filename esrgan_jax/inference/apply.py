@@ -3,7 +3,7 @@ gray, alpha and `outscale` handling. Used by `upscale`, `evaluate`, training val
 """
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -32,17 +32,19 @@ def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..
   return jax.jit(_apply, static_argnums=0, compiler_options=dict(compiler_options)) if compiler_options else _forward
 
 
-def cpu_whole_batch_module(module: nn.Module) -> nn.Module:
+def cpu_whole_batch_module(module: nn.Module, environ: Mapping[str, str] | None = None) -> nn.Module:
   """The module a batch computed on one CPU device runs: for an RRDBNet, its blocks scanned (one RRDB compiled, not
-  `num_block`: a shorter compile) and, in float32, its RDB convs by Winograd's F(2x2, 3x3) (see RRDBNet). Its params
-  are `stack_blocks(params)`. Other modules, and already scanned RRDBNets, are returned unchanged.
-
-  Batches split over devices keep the plain module: with their compiler options (`runtime.batch_split_compiler_options`)
-  the Winograd convs are slower than XLA's.
+  `num_block`: a shorter compile) and its RDB convs by Winograd's F(2x2, 3x3) (see RRDBNet) where that was measured
+  faster: float32 in a process that `runtime.runs_xla_convs(environ)` (whole-image inference without AVX-512; with
+  YNNPACK's convs, as in training processes, Winograd's small matrix products are slower). Its params are
+  `stack_blocks(params)`. Other modules, and already scanned RRDBNets, are returned unchanged. Batches split over
+  devices keep the plain module (they compile with YNNPACK's fusions, `runtime.batch_split_compiler_options`).
   """
   if not hasattr(module, 'winograd') or module.scan_blocks:
     return module
-  return module.clone(scan_blocks=True, winograd=module.dtype in (None, jnp.float32))
+  return module.clone(
+    scan_blocks=True, winograd=module.dtype in (None, jnp.float32) and runtime.runs_xla_convs(environ)
+  )
 
 
 def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None) -> ApplyFn:

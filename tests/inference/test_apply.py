@@ -6,9 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 from helpers import tiny_generator
 
+from esrgan_jax import runtime
 from esrgan_jax.inference import apply
 from esrgan_jax.models import SRVGGNetCompact
 from esrgan_jax.models.rrdbnet import stack_blocks
+
+_XLA_CONVS = {'XLA_FLAGS': ' '.join(runtime.YNN_OFF_FLAGS)}  # the flags of whole-image inference without AVX-512
 
 
 def test_batches_split_over_the_devices_and_other_sizes_run_on_the_first():
@@ -27,23 +30,28 @@ def test_batches_split_over_the_devices_and_other_sizes_run_on_the_first():
   np.testing.assert_allclose(np.asarray(every_device), expected, atol=1e-5)
 
 
-def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_only():
+def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_with_xla_convs_only():
   module, _ = tiny_generator(4)
-  fast = apply.cpu_whole_batch_module(module)
+  fast = apply.cpu_whole_batch_module(module, _XLA_CONVS)
   assert fast.scan_blocks and fast.winograd and not module.scan_blocks
-  bf16 = apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16))
+  bf16 = apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16), _XLA_CONVS)
   assert bf16.scan_blocks and not bf16.winograd
+  for flags in (runtime.YNN_ELTWISE_FLAGS, ()):  # a training process; no flags
+    ynn = apply.cpu_whole_batch_module(module, {'XLA_FLAGS': ' '.join(flags)})
+    assert ynn.scan_blocks and not ynn.winograd
   scanned = module.clone(scan_blocks=True)
   assert apply.cpu_whole_batch_module(scanned) is scanned
   compact = SRVGGNetCompact(num_feat=8, num_conv=2)
   assert apply.cpu_whole_batch_module(compact) is compact
 
 
-def test_one_device_runs_the_cpu_whole_batch_module_on_stacked_params():
+def test_one_device_runs_the_cpu_whole_batch_module_on_stacked_params(monkeypatch):
   """Bit for bit what the scanned Winograd net computes (the plain net differs in rounding), within 1e-5 of it."""
+  monkeypatch.setenv('XLA_FLAGS', _XLA_CONVS['XLA_FLAGS'])  # read by make_apply_fn; XLA itself read it at start
   module, params = tiny_generator(4)
   x = np.random.default_rng(0).random((3, 10, 12, 3), np.float32)
   out = np.asarray(apply.make_apply_fn(module, params, jax.devices()[:2])(x))  # 3 images: not split
   fast = apply.cpu_whole_batch_module(module)
+  assert fast.winograd
   np.testing.assert_array_equal(out, apply._forward(fast, stack_blocks(params, module.num_block), x))
   np.testing.assert_allclose(out, apply._forward(module, params, x), atol=1e-5)

@@ -182,7 +182,10 @@ def main() -> None:
   parser.add_argument('--tile', type=int, default=None, help='core tile size (default 512, --quick 128)')
   parser.add_argument('--tile_pad', type=int, default=16)
   parser.add_argument(
-    '--batch_tiles', type=int, default=None, help='tiles per call of ours (default: one per device, as the upscale CLI)'
+    '--batch_tiles',
+    type=int,
+    default=None,
+    help='tiles per call of ours (default: one per device, as the upscale CLI with --tile N)',
   )
   parser.add_argument('--rounds', type=int, default=2)
   parser.add_argument('--json', default=None, help='write the result rows here')

@@ -34,7 +34,7 @@ def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..
 
 def cpu_whole_batch_module(module: nn.Module, environ: Mapping[str, str] | None = None) -> nn.Module:
   """The module a batch computed on one CPU device runs: for an RRDBNet, its blocks scanned (one RRDB compiled, not
-  `num_block`: a shorter compile) and its RDB convs by Winograd's F(2x2, 3x3) (see RRDBNet) where that was measured
+  `num_block`: a shorter compile) and its RDB convs by Winograd's F(4x4, 3x3) (see RRDBNet) where that was measured
   faster: float32 in a process that `runtime.runs_xla_convs(environ)` (whole-image inference without AVX-512; with
   YNNPACK's convs, as in training processes, Winograd's small matrix products are slower). Its params are
   `stack_blocks(params)`. Other modules, and already scanned RRDBNets, are returned unchanged. Batches split over

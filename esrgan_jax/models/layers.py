@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.winograd import conv3x3 as winograd_conv3x3
+from esrgan_jax.models import winograd
 
 torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
 
@@ -37,8 +37,8 @@ class Conv(nn.Module):
   `kernel_init=None` means PyTorch's default; a given `kernel_init` comes with a zero bias (the RDB init).
   `split_input_at=s` (0 < s < Cin) computes the same conv as the sum of two convs, over input channels [:s] and
   [s:]; the params are unchanged. It works around slow single-threaded shapes of XLA:CPU (see rrdbnet.py).
-  `winograd=True` computes a 3x3, stride 1, padding 1 conv by `esrgan_jax.models.winograd.conv3x3` (same params and
-  results; other shapes ignore it).
+  Given `esrgan_jax.models.winograd.Tiles` of its input instead of the input (3x3, stride 1, padding 1 convs only),
+  it computes the conv by Winograd's F(4x4, 3x3) from them (same params and results up to rounding).
   """
 
   features: int
@@ -48,33 +48,39 @@ class Conv(nn.Module):
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer | None = None
   split_input_at: int = 0
-  winograd: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    """x: [B, H, W, Cin] -> [B, H', W', features]."""
-    fan_in = x.shape[-1] * self.kernel_size**2
+  def __call__(self, x: jax.Array | winograd.Tiles) -> jax.Array:
+    """x: [B, H, W, Cin] (or its Tiles) -> [B, H', W', features]."""
+    tiles = x if isinstance(x, winograd.Tiles) else None
+    channels = x.shape[-1] if tiles is None else tiles.channels
+    if tiles is not None and (self.kernel_size, self.stride, self.padding) != (3, 1, 1):
+      raise ValueError(
+        f'Winograd tiles feed only 3x3 convs with stride 1 and padding 1, got kernel_size {self.kernel_size}, '
+        f'stride {self.stride}, padding {self.padding}; pass the input array instead.'
+      )
+    fan_in = channels * self.kernel_size**2
     if self.kernel_init is None:
       kernel_init, bias_init = torch_kernel_init, torch_bias_init(fan_in)
     else:
       kernel_init, bias_init = self.kernel_init, nn.initializers.zeros
     kernel = self.param(
-      'kernel', kernel_init, (self.kernel_size, self.kernel_size, x.shape[-1], self.features), self.param_dtype
+      'kernel', kernel_init, (self.kernel_size, self.kernel_size, channels, self.features), self.param_dtype
     )
     bias = self.param('bias', bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    conv = lambda x, kernel: jax.lax.conv_general_dilated(
-      x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
-    )
-    s = self.split_input_at
-    if self.winograd and (self.kernel_size, self.stride, self.padding) == (3, 1, 1):
-      y = winograd_conv3x3(x, kernel)
-    elif 0 < s < x.shape[-1]:
-      y = conv(x[..., :s], kernel[:, :, :s]) + conv(x[..., s:], kernel[:, :, s:])
+    if tiles is not None:
+      kernel, bias = nn.dtypes.promote_dtype(kernel, bias, dtype=self.dtype)
+      y = winograd.conv_tiles(tiles, kernel)
     else:
-      y = conv(x, kernel)
+      x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+      conv = lambda x, kernel: jax.lax.conv_general_dilated(
+        x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+      )
+      s = self.split_input_at
+      split = 0 < s < x.shape[-1]
+      y = conv(x[..., :s], kernel[:, :, :s]) + conv(x[..., s:], kernel[:, :, s:]) if split else conv(x, kernel)
     return y if bias is None else y + bias
 
 

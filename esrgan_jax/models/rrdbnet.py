@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from esrgan_jax.models import winograd
 from esrgan_jax.models.layers import (
   Conv,
   batch_norm,
@@ -61,7 +62,8 @@ class ResidualDenseBlock(nn.Module):
   With `use_bn`, BatchNorm `bn{j}` follows conv{j} (before the LeakyReLU, and before the residual scaling for j = 5).
   `esrgan_plus` (ESRGAN+, Rakotonirina & Rasoanaivo 2020) adds a bias-free 1x1 conv `conv1x1` of x to x2 (after its
   LeakyReLU) and that sum to x4. `cpu_conv_split` computes a conv with exactly 128 input channels as two 64-channel
-  convs (same params; see RRDBNet). `winograd` computes the five 3x3 convs by Winograd's F(2x2, 3x3) (see RRDBNet).
+  convs (same params; see RRDBNet). `winograd` computes the five 3x3 convs by Winograd's F(4x4, 3x3) from the tiles
+  of x, x1, .., x4, each transformed once (see RRDBNet).
   """
 
   num_feat: int = 64
@@ -79,21 +81,22 @@ class ResidualDenseBlock(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
 
-    def conv(features: int, j: int, inputs: jax.Array) -> jax.Array:
-      split = inputs.shape[-1] // 2 if self.cpu_conv_split and inputs.shape[-1] == _SPLIT_CHANNELS else 0
+    def conv(features: int, j: int, inputs: jax.Array | winograd.Tiles) -> jax.Array:
+      channels = inputs.shape[-1] if isinstance(inputs, jax.Array) else 0
+      split = channels // 2 if self.cpu_conv_split and channels == _SPLIT_CHANNELS else 0
       out = Conv(
-        features,
-        kernel_init=kaiming_normal_init(self.init_scale),
-        split_input_at=split,
-        winograd=self.winograd,
-        name=f'conv{j}',
-        **kw,
+        features, kernel_init=kaiming_normal_init(self.init_scale), split_input_at=split, name=f'conv{j}', **kw
       )(inputs)
       return batch_norm(train, f'bn{j}', **kw)(out) if self.use_bn else out
 
-    outs = [x]
-    for j in range(1, 5):  # torch concatenates (x, x1, x2, ...) on channels; NHWC keeps that order on the last axis
-      out = lrelu(conv(self.num_grow_ch, j, jnp.concatenate(outs, axis=-1)))
+    outs = [x]  # torch concatenates (x, x1, x2, ...) on channels; NHWC keeps that order on the last axis
+    tiles = [winograd.input_tiles(x)] if self.winograd else []  # with `winograd`: each of outs transformed once
+
+    def dense_input() -> jax.Array | winograd.Tiles:
+      return winograd.concatenate(tiles) if self.winograd else jnp.concatenate(outs, axis=-1)
+
+    for j in range(1, 5):
+      out = lrelu(conv(self.num_grow_ch, j, dense_input()))
       if self.esrgan_plus and j == 2:
         out = out + Conv(
           self.num_grow_ch,
@@ -107,7 +110,9 @@ class ResidualDenseBlock(nn.Module):
       if self.esrgan_plus and j == 4:
         out = out + outs[2]
       outs.append(out)
-    return conv(self.num_feat, 5, jnp.concatenate(outs, axis=-1)) * self.res_scale + x
+      if self.winograd:
+        tiles.append(winograd.input_tiles(out))
+    return conv(self.num_feat, 5, dense_input()) * self.res_scale + x
 
 
 class RRDB(nn.Module):
@@ -147,8 +152,9 @@ class RRDBNet(nn.Module):
   speed workaround chosen per platform by `esrgan_jax.runtime.for_platform`, not part of the model: XLA:CPU (jaxlib
   0.10, YNNPACK) runs a 3x3 conv with exactly 128 input channels (conv3 of every RDB at the default widths, 21% of
   inference time) on one core; as two 64-channel convs summed it uses all cores. `winograd` (runtime only, chosen by
-  `esrgan_jax.inference.apply` for CPU inference) computes the RDB convs, 92% of the work, by Winograd's F(2x2, 3x3)
-  (`esrgan_jax.models.winograd`): 2.25x fewer multiplications, the same results up to rounding. `remat` (like `dtype`,
+  `esrgan_jax.inference.apply` for CPU inference) computes the RDB convs, 92% of the work, by Winograd's F(4x4, 3x3)
+  (`esrgan_jax.models.winograd`): 4x fewer multiplications, each dense-block feature transformed once for the
+  convs that read it, the same results up to rounding. `remat` (like `dtype`,
   not stored in model files) recomputes each RRDB's activations in the backward pass instead of keeping them
   (`jax.checkpoint`): less memory for large training batches, the same params and results. `scan_blocks` (also runtime
   only) runs the blocks as one `nn.scan` over a single RRDB (rematerialised with `remat`), so XLA compiles one block

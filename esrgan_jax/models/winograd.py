@@ -1,46 +1,116 @@
-"""3x3 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016): 2.25x fewer multiplications.
+"""3x3 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016): 4x fewer multiplications.
 
-Each 2x2 block of outputs comes from a 4x4 window of the zero-padded input. The windows and the kernel are taken
-to a 4x4 transform domain (`B^T d B`, `G g G^T`), where the conv becomes 16 independent [pixels/4, Cin] x [Cin, Cout]
-matrix products, and the products are taken back with `A^T m A`. Same results as `lax.conv_general_dilated` with
-padding 1 up to float32 rounding (~1e-6 relative). On XLA:CPU (jaxlib 0.10, AVX2) it runs RRDBNet's dense-block
-convs faster than XLA's own conv (benchmarks/RESULTS.md); it is a runtime choice of `esrgan_jax.inference.apply`,
-never part of a model file.
+Each 4x4 block of outputs comes from a 6x6 window of the zero-padded input (windows at stride 4). The windows and the
+kernel are taken to a 6x6 transform domain (`B^T d B`, `G g G^T`), where the conv becomes 36 independent
+[windows, Cin] x [Cin, Cout] matrix products, and the products are taken back with `A^T m A` (interpolation points
+0, +-1, +-2 and infinity). The input transform is linear per channel, so the tiles of a channel concatenation are the
+concatenation of the tiles: a dense block transforms each feature once however many convs read it (`Tiles`,
+`input_tiles`; `esrgan_jax.models.layers.Conv` takes either). Same results as `lax.conv_general_dilated` with padding
+1 up to float32 rounding (~1e-6 relative). On XLA:CPU (jaxlib 0.10, AVX2) it runs RRDBNet's dense blocks faster than
+XLA's own conv (benchmarks/RESULTS.md); it is a runtime choice of `esrgan_jax.inference.apply`, never part of a model
+file.
 """
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]], np.float32)  # kernel transform
+TILE = 4  # outputs per window side
+WINDOW = TILE + 2  # input (and transform domain) size per window side
+_BT = np.array(  # input transform B^T
+  [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+  ],
+  np.float32,
+)
+_G = np.array(  # kernel transform
+  [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ],
+  np.float32,
+)
+_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiles:
+  """A [N, height, width, C] input in the transform domain: `values` [36, N * rows * cols, C], rows = ceil(height/4),
+  cols = ceil(width/4), windows in (n, row, col) order."""
+
+  values: jax.Array
+  height: int
+  width: int
+
+  @property
+  def channels(self) -> int:
+    return self.values.shape[-1]
+
+
+def concatenate(tiles: list[Tiles]) -> Tiles:
+  """The tiles of the inputs' concatenation on channels (all of one spatial size)."""
+  return Tiles(jnp.concatenate([t.values for t in tiles], axis=-1), tiles[0].height, tiles[0].width)
+
+
+def _combine(coefficients: np.ndarray, terms: list[jax.Array]) -> jax.Array:
+  """sum_j coefficients[j] * terms[j], skipping zeros and multiplying by +-1 as adds and subtracts."""
+  out = None
+  for c, term in zip(coefficients.tolist(), terms):
+    if c == 0:
+      continue
+    term = term if c == 1 else -term if c == -1 else term * c
+    out = term if out is None else out + term
+  return out
 
 
 def _input_transform(x: jax.Array, axis: int) -> list[jax.Array]:
-  """B^T along `axis` of the padded input (length 2T + 2): the 4 rows of B^T d for the T windows (stride 2)."""
-  windows = (x.shape[axis] - 2) // 2
-  d0, d1, d2, d3 = (lax.slice_in_dim(x, i, i + 2 * windows - 1, 2, axis) for i in range(4))
-  return [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+  """B^T along `axis` of a padded input (length 4 * windows + 2): its 6 rows for every window (stride 4)."""
+  windows = (x.shape[axis] - 2) // TILE
+  terms = [lax.slice_in_dim(x, i, i + TILE * (windows - 1) + 1, TILE, axis) for i in range(WINDOW)]
+  return [_combine(row, terms) for row in _BT]
 
 
-def _output_transform(m: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """A^T along the leading axis of size 4: the two outputs of each window."""
-  return m[0] + m[1] + m[2], m[1] - m[2] - m[3]
+def _output_transform(m: jax.Array) -> list[jax.Array]:
+  """A^T along the leading axis of size 6: the 4 outputs of each window."""
+  return [_combine(row, list(m)) for row in _AT]
+
+
+def input_tiles(x: jax.Array) -> Tiles:
+  """x: [N, H, W, C] -> its Tiles for a 3x3 conv with zero padding 1 (H, W padded with zeros to multiples of 4)."""
+  n, h, w, c = x.shape
+  rows, cols = -(-h // TILE), -(-w // TILE)
+  padded = jnp.pad(x, ((0, 0), (1, 1 + rows * TILE - h), (1, 1 + cols * TILE - w), (0, 0)))
+  v = jnp.stack([jnp.stack(_input_transform(r, 2)) for r in _input_transform(padded, 1)])  # [6, 6, N, rows, cols, C]
+  return Tiles(v.reshape(WINDOW * WINDOW, n * rows * cols, c), h, w)
+
+
+def kernel_tiles(kernel: jax.Array) -> jax.Array:
+  """kernel: [3, 3, Cin, Cout] (HWIO) -> [36, Cin, Cout]."""
+  g = _G.astype(kernel.dtype)
+  return jnp.einsum('ai,ijcd,bj->abcd', g, kernel, g).reshape(WINDOW * WINDOW, *kernel.shape[2:])
+
+
+def conv_tiles(tiles: Tiles, kernel: jax.Array) -> jax.Array:
+  """The 3x3 conv (stride 1, zero padding 1, no bias) of the input `tiles` hold: -> [N, height, width, Cout]."""
+  rows, cols = -(-tiles.height // TILE), -(-tiles.width // TILE)
+  m = lax.dot_general(tiles.values, kernel_tiles(kernel), (((2,), (1,)), ((0,), (0,))))
+  m = m.reshape(WINDOW, WINDOW, -1, rows, cols, m.shape[-1])
+  y = jnp.stack([jnp.stack(_output_transform(r), axis=-2) for r in _output_transform(m)], axis=2)  # [N,rows,4,cols,4,D]
+  return y.reshape(-1, rows * TILE, cols * TILE, m.shape[-1])[:, : tiles.height, : tiles.width]
 
 
 def conv3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """x: [N, H, W, Cin], kernel: [3, 3, Cin, Cout] (HWIO) -> [N, H, W, Cout]: stride 1, zero padding 1, no bias.
-
-  Odd H or W get one more row or column of zeros, cropped from the output.
-  """
-  n, h, w, cin = x.shape
-  rows, cols = (h + 1) // 2, (w + 1) // 2
-  kernel = jnp.einsum('ai,ijcd,bj->abcd', _G.astype(kernel.dtype), kernel, _G.astype(kernel.dtype))
-  padded = jnp.pad(x, ((0, 0), (1, 1 + h % 2), (1, 1 + w % 2), (0, 0)))
-  v = jnp.stack([jnp.stack(_input_transform(r, 2)) for r in _input_transform(padded, 1)])  # [4, 4, N, rows, cols, C]
-  m = lax.dot_general(
-    v.reshape(16, n * rows * cols, cin), kernel.reshape(16, cin, -1), (((2,), (1,)), ((0,), (0,)))
-  ).reshape(4, 4, n, rows, cols, -1)
-  top, bottom = (_output_transform(r) for r in _output_transform(m))  # each (left, right): [N, rows, cols, Cout]
-  y = jnp.stack([jnp.stack(top, axis=-2), jnp.stack(bottom, axis=-2)], axis=2)  # [N, rows, 2, cols, 2, Cout]
-  return y.reshape(n, 2 * rows, 2 * cols, -1)[:, :h, :w]
+  """x: [N, H, W, Cin], kernel: [3, 3, Cin, Cout] (HWIO) -> [N, H, W, Cout]: stride 1, zero padding 1, no bias."""
+  return conv_tiles(input_tiles(x), kernel)

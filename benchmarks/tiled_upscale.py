@@ -62,19 +62,15 @@ def realesrgan_style_covered(height: int, width: int, tile: int, tile_pad: int) 
 def ours_tiler(model_file: Path, args) -> Callable[[np.ndarray], np.ndarray]:
   """Upscales as `python -m esrgan_jax.upscale --tile` does: a model file, for_platform, make_apply_fn and
   upscale_image."""
-  import jax  # pylint: disable=g-import-not-at-top
-
   from esrgan_jax import runtime
-  from esrgan_jax.inference import tiling
-  from esrgan_jax.inference.apply import make_apply_fn
+  from esrgan_jax.inference import apply, tiling
   from esrgan_jax.weights import generator_files
 
   module, params = generator_files.load_generator_file(model_file)
   module = runtime.for_platform(module)
-  apply_fn = make_apply_fn(module, params)
-  batch_tiles = args.batch_tiles or jax.local_device_count()
+  apply_fn = apply.make_apply_fn(module, params)
   return lambda image: tiling.upscale_image(
-    apply_fn, image, scale=module.scale, tile=args.tile, tile_pad=args.tile_pad, batch_tiles=batch_tiles
+    apply_fn, image, scale=module.scale, tile=args.tile, tile_pad=args.tile_pad, batch_tiles=args.batch_tiles
   )
 
 
@@ -185,7 +181,7 @@ def main() -> None:
     '--batch_tiles',
     type=int,
     default=None,
-    help='tiles per call of ours (default: one per device, as the upscale CLI with --tile N)',
+    help='tiles per call of ours (default: as the upscale CLI with --tile N, apply.tiles_per_call)',
   )
   parser.add_argument('--rounds', type=int, default=2)
   parser.add_argument('--json', default=None, help='write the result rows here')
@@ -203,11 +199,14 @@ def main() -> None:
   runtime.use_cpu_device_per_core()
   import jax  # pylint: disable=g-import-not-at-top
 
+  from esrgan_jax.inference import apply  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.models.rrdbnet import RRDBNet  # pylint: disable=g-import-not-at-top
+
   case = f'{args.size}x{args.size} nb{args.num_block} tile{args.tile}'
-  devices = jax.local_device_count()
+  args.batch_tiles = args.batch_tiles or apply.tiles_per_call(RRDBNet(num_block=args.num_block))
   print(
     f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {case}, tile_pad {args.tile_pad}, ours batch_tiles '
-    f'{args.batch_tiles or devices} over {devices} devices',
+    f'{args.batch_tiles} over {jax.local_device_count()} devices',
     flush=True,
   )
   image = test_image(args.size)
@@ -221,7 +220,17 @@ def main() -> None:
     memory = {
       name: json.loads(
         subprocess.run(
-          [sys.executable, __file__, '--memory-of', name, '--weights-dir', folder] + sys.argv[1:],
+          [
+            sys.executable,
+            __file__,
+            '--memory-of',
+            name,
+            '--weights-dir',
+            folder,
+            '--batch_tiles',
+            str(args.batch_tiles),
+          ]
+          + sys.argv[1:],
           check=True,
           capture_output=True,
           text=True,

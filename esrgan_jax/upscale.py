@@ -5,8 +5,9 @@ Folders are walked recursively and mirrored under OUTDIR as `{stem}_{suffix}.{ex
 depth; grayscale stays grayscale (run as RGB with equal channels, then BT.601 luma); an alpha channel is upscaled
 separately (MATLAB bicubic, or through the network with `--alpha-upsampler network`) and written as PNG.
 `--tile auto` (the default) runs an image whole when the network's memory for it fits `--max-memory`, else in
-blended overlapping tiles as large as fit (see `esrgan_jax.inference.tiling`), a batch of them per call split over
-the devices (on CPU one device per core: `esrgan_jax.runtime.use_cpu_device_per_core`). Compiled programs are
+blended overlapping tiles as large as fit (see `esrgan_jax.inference.tiling`), one per call. `--tile N` runs
+one tile per call on CPUs without AVX-512 (the one-device program, with Winograd convs), else a batch of them split
+over the devices (on CPU one device per core: `esrgan_jax.runtime.use_cpu_device_per_core`). Compiled programs are
 cached on disk (`esrgan_jax.runtime.use_compile_cache`), so a second run on the same image sizes compiles nothing.
 A file that cannot be read or written is reported and skipped; the exit code is 1 when any file failed.
 """
@@ -78,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     '--batch-tiles',
     type=int,
     default=None,
-    help='tiles per network call, split over the devices (default with --tile N: one per device, on CPU one per core; '
-    'with --tile auto: 1, the largest window --max-memory allows)',
+    help='tiles per network call, split over the devices (default with --tile N: 1 on CPUs without AVX-512, where '
+    'one tile at a time runs Winograd convs, else one per device, on CPU one per core; with --tile auto: 1, the '
+    'largest window --max-memory allows)',
   )
   parser.add_argument('--suffix', default='out', help="appended to output names as '_SUFFIX'; '' for none")
   parser.add_argument(
@@ -181,11 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   args = _parse_args(argv)
   if args.compile_cache:
     runtime.use_compile_cache()
-  import jax  # pylint: disable=g-import-not-at-top
   import tqdm  # pylint: disable=g-import-not-at-top
 
   from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images  # pylint: disable=g-import-not-at-top
-  from esrgan_jax.inference.apply import make_apply_fn, upscale_array  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.inference.apply import make_apply_fn, tiles_per_call, upscale_array  # pylint: disable=g-import-not-at-top
 
   files = list_images(args.input)
   if not files:
@@ -198,8 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
   apply_fn = make_apply_fn(module, params)
   # --tile auto: one window per call, the largest the budget holds (on CPU the faster one-device program; windows
-  # split over devices would each get a share of the budget). --tile N: one window per device and call.
-  batch_tiles = args.batch_tiles or (1 if args.tile is None else jax.local_device_count())
+  # split over devices would each get a share of the budget). --tile N: the fastest for the platform.
+  batch_tiles = args.batch_tiles or (1 if args.tile is None else tiles_per_call(module))
 
   def upscale(image):
     tiling = _tiling(args, module, batch_tiles, *image.shape[:2])

@@ -195,6 +195,19 @@ def test_tiled_run_shows_tile_progress_and_compiles_once(generator, tmp_path, ca
   assert np.abs(out - np.round(_network(generator, pixels / 255.0) * 255)).mean() < 2
 
 
+def test_tiled_run_on_a_cpu_without_avx512_runs_one_tile_per_call(generator, tmp_path, monkeypatch):
+  """There (whole-image inference flags) one window at a time runs the one-device Winograd program."""
+  monkeypatch.setenv('XLA_FLAGS', ' '.join(runtime.YNN_OFF_FLAGS))  # read by tiles_per_call; XLA read it at start
+  Image.fromarray(_pixels((20, 24, 3))).save(tmp_path / 'a.png')
+  batches = []
+  upscale_image = apply.upscale_image
+  monkeypatch.setattr(
+    apply, 'upscale_image', lambda *a, **kw: batches.append(kw['batch_tiles']) or upscale_image(*a, **kw)
+  )
+  assert _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'out', '--tile', '8', '--tile-pad', '4') == 0
+  assert batches == [1]
+
+
 def test_bad_arguments(generator, tmp_path, capsys):
   with pytest.raises(SystemExit):
     _run(generator, '-i', tmp_path / 'missing.png', '-o', tmp_path / 'out')

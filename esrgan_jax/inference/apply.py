@@ -47,6 +47,18 @@ def cpu_whole_batch_module(module: nn.Module, environ: Mapping[str, str] | None 
   )
 
 
+def tiles_per_call(
+  module: nn.Module, devices: Sequence[jax.Device] | None = None, environ: Mapping[str, str] | None = None
+) -> int:
+  """The default windows per call of a tiler over `make_apply_fn(module, params, devices)`: 1 where a batch on one
+  CPU device runs Winograd convs (`cpu_whole_batch_module(module, environ)`; one window at a time on that program
+  beat windows split over the cores, benchmarks/RESULTS.md), else one per device (default: all local devices)."""
+  devices = list(jax.local_devices() if devices is None else devices)
+  if devices[0].platform == 'cpu' and getattr(cpu_whole_batch_module(module, environ), 'winograd', False):
+    return 1
+  return len(devices)
+
+
 def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None) -> ApplyFn:
   """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32, with `params` moved to the devices on first use.
 

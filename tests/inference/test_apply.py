@@ -45,6 +45,16 @@ def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_with_xla_conv
   assert apply.cpu_whole_batch_module(compact) is compact
 
 
+def test_tiles_per_call_is_one_where_one_device_runs_winograd_convs_else_one_per_device():
+  module, _ = tiny_generator(4)
+  devices = jax.devices()[:4]
+  assert apply.tiles_per_call(module, devices, _XLA_CONVS) == 1
+  assert apply.tiles_per_call(module.clone(dtype=jnp.bfloat16), devices, _XLA_CONVS) == 4
+  assert apply.tiles_per_call(module, devices, {'XLA_FLAGS': ' '.join(runtime.YNN_ELTWISE_FLAGS)}) == 4
+  assert apply.tiles_per_call(SRVGGNetCompact(num_feat=8, num_conv=2), devices, _XLA_CONVS) == 4
+  assert apply.tiles_per_call(module, environ={}) == jax.local_device_count() == 8  # conftest: 8 CPU devices
+
+
 def test_one_device_runs_the_cpu_whole_batch_module_on_stacked_params(monkeypatch):
   """Bit for bit what the scanned Winograd net computes (the plain net differs in rounding), within 1e-5 of it."""
   monkeypatch.setenv('XLA_FLAGS', _XLA_CONVS['XLA_FLAGS'])  # read by make_apply_fn; XLA itself read it at start

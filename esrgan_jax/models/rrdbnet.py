@@ -153,16 +153,15 @@ class RRDBNet(nn.Module):
   0.10, YNNPACK) runs a 3x3 conv with exactly 128 input channels (conv3 of every RDB at the default widths, 21% of
   inference time) on one core; as two 64-channel convs summed it uses all cores. `winograd` (runtime only, chosen by
   `esrgan_jax.inference.apply` for CPU inference) computes the RDB convs, 92% of the work, by Winograd's F(4x4, 3x3)
-  (`esrgan_jax.models.winograd`): 4x fewer multiplications, each dense-block feature transformed once for the
-  convs that read it, the same results up to rounding. `remat` (like `dtype`,
-  not stored in model files) recomputes each RRDB's activations in the backward pass instead of keeping them
-  (`jax.checkpoint`): less memory for large training batches, the same params and results. `scan_blocks` (also runtime
-  only) runs the blocks as one `nn.scan` over a single RRDB (rematerialised with `remat`), so XLA compiles one block
-  instead of `num_block`: a much shorter compile of init and the train step. Its params (and batch_stats) are then
-  stacked under `body` with a leading `num_block` axis instead of `body_0`..`body_{num_block-1}`; files and converters
-  use the unstacked layout: convert with `stack_blocks` / `unstack_blocks`. On XLA:CPU (jaxlib 0.10) the
-  weight-gradient convs inside the scan's loop take a slow path, so a scanned train step runs several times slower
-  there; inference is as fast as unrolled.
+  (`esrgan_jax.models.winograd`): 4x fewer multiplications, each dense-block feature transformed once for the convs that
+  read it, the same results up to rounding. `remat` (like `dtype`, not stored in model files) recomputes each RRDB's
+  activations in the backward pass instead of keeping them (`jax.checkpoint`): less memory for large training batches,
+  the same params and results. `scan_blocks` (also runtime only) runs the blocks as one `nn.scan` over a single RRDB
+  (rematerialised with `remat`), so XLA compiles one block instead of `num_block`: a much shorter compile of init and
+  the train step. Its params (and batch_stats) are then stacked under `body` with a leading `num_block` axis instead of
+  `body_0`..`body_{num_block-1}`; files and converters use the unstacked layout: convert with `stack_blocks` /
+  `unstack_blocks`. On XLA:CPU (jaxlib 0.10) the weight-gradient convs inside the scan's loop take a slow path, so a
+  scanned train step runs several times slower there; inference is as fast as unrolled.
   """
 
   num_in_ch: int = 3

@@ -1,12 +1,12 @@
 """3x3 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016): 4x fewer multiplications.
 
 Each 4x4 block of outputs comes from a 6x6 window of the zero-padded input (windows at stride 4). The windows and the
-kernel are taken to a 6x6 transform domain (`B^T d B`, `G g G^T`), where the conv becomes 36 independent
-[windows, Cin] x [Cin, Cout] matrix products, and the products are taken back with `A^T m A` (interpolation points
-0, +-1, +-2 and infinity). The input transform is linear per channel, so the tiles of a channel concatenation are the
-concatenation of the tiles: a dense block transforms each feature once however many convs read it (`Tiles`,
-`input_tiles`; `esrgan_jax.models.layers.Conv` takes either). Same results as `lax.conv_general_dilated` with padding
-1 up to float32 rounding (~1e-6 relative). On XLA:CPU (jaxlib 0.10, AVX2) it runs RRDBNet's dense blocks faster than
+kernel are taken to a 6x6 transform domain (`B^T d B`, `G g G^T`), where the conv becomes 36 independent [windows, Cin]
+x [Cin, Cout] matrix products, and the products are taken back with `A^T m A` (interpolation points 0, +-1, +-2 and
+infinity). The input transform is linear per channel, so the tiles of a channel concatenation are the concatenation of
+the tiles: a dense block transforms each feature once however many convs read it (`Tiles`, `input_tiles`;
+`esrgan_jax.models.layers.Conv` takes either). Same results as `lax.conv_general_dilated` with padding 1 up to float32
+rounding (a few 1e-6 of the output's scale). On XLA:CPU (jaxlib 0.10, AVX2) it runs RRDBNet's dense blocks faster than
 XLA's own conv (benchmarks/RESULTS.md); it is a runtime choice of `esrgan_jax.inference.apply`, never part of a model
 file.
 """

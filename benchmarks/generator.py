@@ -9,7 +9,8 @@ Shapes are LR SIZE x BATCH. Ours runs through `esrgan_jax.make_apply_fn` (what t
 the implementations taking turns; reported: median seconds, images/s, GFLOP/s from the counted conv MACs, speed-up
 over PyTorch eager (its median / ours), compile seconds apart, and the number of compilations during the timed calls
 (a second call with the same shape must compile nothing). The full grid (64, 128, 256 x batch 1, 8) takes hours on
-2 CPU cores; --quick runs 64x1, 64x8 and 128x1, 3 rounds, torch.compile on the batch-1 shapes only.
+2 CPU cores; --quick runs 64x1, 64x8 and 128x1, torch.compile on the batch-1 shapes only. Both take 5 rounds:
+medians of 3 calls moved too much between runs on a shared host.
 """
 
 import argparse
@@ -142,9 +143,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--quick', action='store_true', help=f'shapes {" ".join(QUICK_SHAPES)} (default: all)')
   parser.add_argument('--shapes', nargs='+', default=None, help='LR SIZExBATCH, e.g. 64x1 128x8')
-  parser.add_argument(
-    '--rounds', type=int, default=None, help='timed calls per implementation and shape (default 5, --quick 3)'
-  )
+  parser.add_argument('--rounds', type=int, default=5, help='timed calls per implementation and shape')
   parser.add_argument('--no-bf16', dest='bf16', action='store_false', help='skip ours in bfloat16')
   parser.add_argument(
     '--torch-compile',
@@ -161,7 +160,6 @@ def main() -> None:
   parser.add_argument('--json', default=None, help='write the result rows here')
   args = parser.parse_args()
   shapes = args.shapes or (QUICK_SHAPES if args.quick else FULL_SHAPES)
-  rounds = args.rounds or (3 if args.quick else 5)
   compile_shapes = args.torch_compile or ('batch1' if args.quick else 'all')
   torch_archs = timing.import_torch_reference()
 
@@ -192,7 +190,7 @@ def main() -> None:
       impls['ours jit bf16'] = ours_call(ours_bf16)
     if compile_ok and {'first': i == 0, 'batch1': batch == 1}.get(compile_shapes, True):
       impls[TORCH_COMPILE] = torch_call(compiled_net)
-    shape_rows = benchmark_shape(size, batch, impls, rounds, per_pixel)
+    shape_rows = benchmark_shape(size, batch, impls, args.rounds, per_pixel)
     if i == 0:
       deviation_notes(shape_rows, {'ours jit fp32': ours_fp32, 'ours jit bf16': ours_bf16}, torch_net, size)
       cost = jax.jit(module.apply).lower({'params': params}, jnp.zeros((1, size, size, 3))).compile().cost_analysis()

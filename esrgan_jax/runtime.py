@@ -18,10 +18,10 @@ The command-line entry points call it when run as scripts (`main` and `ablation`
 
 `use_cpu_device_per_core()` gives JAX's CPU backend one device per core (`jax_num_cpu_devices`), so a batch of
 images or tiles split over the devices (`esrgan_jax.inference.apply.make_apply_fn`) runs each part on its own core
-instead of asking XLA to spread each conv over the cores (64x64 b8 on the AVX2 host, 2 cores: 1.24x torch eager).
-Tiles run one per call there instead (`esrgan_jax.inference.apply.tiles_per_call`): the one-device program with
-Winograd convs beat them split over the cores (256x256 in 128-px tiles: 1.54x a Real-ESRGAN-style torch tiler at
-715 MB against 1.07x-1.11x at 1,298 MB; benchmarks/RESULTS.md). Split programs compile with
+instead of asking XLA to spread each conv over the cores (64x64 b8 on the AVX2 host, 2 cores: 1.16x-1.24x torch
+eager). Tiles run one per call there instead (`esrgan_jax.inference.apply.tiles_per_call`): the one-device program
+with Winograd convs beat them split over the cores (256x256 in 128-px tiles: 1.28x-1.54x a Real-ESRGAN-style torch
+tiler at 715-737 MB against 1.07x-1.11x at 1,298 MB; benchmarks/RESULTS.md). Split programs compile with
 `batch_split_compiler_options()`: the `+eltwise` fusions, which are fastest on one core, even where the process
 flags turned them off for whole-image inference. `upscale` and the inference benchmarks call it.
 

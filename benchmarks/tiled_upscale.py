@@ -220,17 +220,8 @@ def main() -> None:
     memory = {
       name: json.loads(
         subprocess.run(
-          [
-            sys.executable,
-            __file__,
-            '--memory-of',
-            name,
-            '--weights-dir',
-            folder,
-            '--batch_tiles',
-            str(args.batch_tiles),
-          ]
-          + sys.argv[1:],
+          [sys.executable, __file__, *sys.argv[1:], '--memory-of', name, '--weights-dir', folder]
+          + ['--batch_tiles', str(args.batch_tiles)],  # last: the value main resolved
           check=True,
           capture_output=True,
           text=True,

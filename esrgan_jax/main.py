@@ -7,16 +7,19 @@ e.g. `--config.gan.batch_size=32`. Rerunning the same command resumes from the l
 systems (TPU pods, multi-node GPU) run the same command on every host with `--distributed`.
 """
 
+import contextlib
 import logging as std_logging
 import sys
 from pathlib import Path
 
-import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from esrgan_jax import configs, runtime
-from esrgan_jax.training import config_errors, preflight, train, workdir_lock
+from esrgan_jax.training import config_errors, workdir_lock
+
+# Nothing above imports JAX or TensorFlow: flags and the config file are checked and the workdir is locked first, so
+# mistakes and a busy workdir are reported at once (and `--help` is fast); `main` imports the trainer after that.
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, TensorBoard logs and exported generators.')
@@ -46,6 +49,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
   try:
     args = FLAGS(argv)
     FLAGS.config.keys()  # a config file that failed to load raises here, not at parse time
+  except SystemExit as e:  # absl's --help/--helpfull print the flags and exit 1
+    sys.exit(0 if e.code == 1 else e.code)
   except Exception as e:  # noqa: BLE001  (absl, ml_collections and the config file raise many kinds)
     if config_errors.wants_traceback(argv):
       raise
@@ -63,9 +68,32 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   # Orbax logs every save step by step at INFO; keep its warnings and errors only.
   logging.get_absl_logger().addFilter(lambda r: r.levelno >= std_logging.WARNING or '/orbax/' not in r.pathname)
+  try:
+    # A single process locks the workdir before JAX loads; processes of a distributed run agree on it after.
+    with contextlib.ExitStack() as held:
+      if not FLAGS.distributed:
+        held.enter_context(workdir_lock.hold(FLAGS.workdir))
+      _train(held)
+  except workdir_lock.WorkdirLockedError as e:
+    _exit_with(str(e), code=1)
+
+
+def _train(held: contextlib.ExitStack) -> None:
+  """Checks the config's inputs, starts JAX, validates the config against its devices and trains both stages."""
+  from esrgan_jax.training import preflight  # pylint: disable=g-import-not-at-top
+
+  try:  # before anything is built or written
+    preflight.check_inputs(FLAGS.config, FLAGS.workdir)
+  except (ValueError, FileNotFoundError) as e:
+    _exit_with(str(e))
+  import jax  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax.training import train  # pylint: disable=g-import-not-at-top
+
   if FLAGS.distributed:
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes
     jax.distributed.initialize(FLAGS.coordinator, FLAGS['num-processes'].value, FLAGS['process-id'].value)
+    held.enter_context(workdir_lock.hold(FLAGS.workdir, distributed=True))
   logging.info(
     'JAX process %d / %d, %d local / %d global devices',
     jax.process_index(),
@@ -73,16 +101,11 @@ def main(argv):
     jax.local_device_count(),
     jax.device_count(),
   )
-  try:  # before anything is built or written
+  try:
     train.validate_config(FLAGS.config)
-    preflight.check_inputs(FLAGS.config, FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:
     _exit_with(str(e))
-  try:
-    with workdir_lock.hold(FLAGS.workdir):
-      results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except workdir_lock.WorkdirLockedError as e:
-    _exit_with(str(e), code=1)
+  results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   if jax.process_index() == 0:
     train.print_summary(results, FLAGS.workdir)
     if FLAGS.config.train_data.degradation == 'realesrgan':

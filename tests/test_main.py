@@ -143,6 +143,7 @@ def test_second_run_in_a_held_workdir_exits_at_once_naming_the_owner(tmp_path):
     'or choose another --workdir.'
   )
   assert sorted(p.name for p in tmp_path.iterdir()) == [workdir_lock.LOCK_FILE]  # nothing trained or written
+  assert 'JAX process' not in result.stderr  # refused before JAX started (the lock is taken first)
 
 
 def test_two_processes_agree_that_a_held_workdir_is_taken(tmp_path):
@@ -169,7 +170,7 @@ def test_missing_perceptual_weights_fail_before_anything_is_built(tmp_path):
   last = result.stderr.splitlines()[-1]
   assert last.startswith("error: Missing training input: config.gan.pretrained = '") and 'vgg19.msgpack' in last
   assert 'Traceback' not in result.stderr
-  assert not (tmp_path / 'run').exists()
+  assert sorted(p.name for p in (tmp_path / 'run').iterdir()) == [workdir_lock.LOCK_FILE]  # nothing else written
 
 
 @pytest.mark.parametrize(
@@ -205,3 +206,32 @@ def test_config_mistake_with_verbosity_1_shows_the_traceback(tmp_path):
     timeout=600,
   )
   assert result.returncode != 0 and 'Traceback' in result.stderr and 'batch_sze' in result.stderr
+
+
+def test_help_exits_0_without_loading_tensorflow_or_jax():
+  probe = (
+    'import runpy, sys\n'
+    'sys.argv = ["main", "--help"]\n'
+    'try:\n  runpy.run_module("esrgan_jax.main", run_name="__main__")\n'
+    'except SystemExit as e:\n  loaded = [m for m in ("jax", "tensorflow") if m in sys.modules]\n'
+    '  print("exit", e.code, "loaded", loaded, file=sys.stderr)\n  sys.exit(e.code)\n'
+  )
+  result = subprocess.run([sys.executable, '-c', probe], env=env(), capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert '--workdir: Directory for checkpoints' in result.stdout
+  assert result.stderr == 'exit 0 loaded []\n'
+
+
+def test_unprepared_tfds_dataset_is_one_line_before_anything_is_built(tmp_path):
+  result = subprocess.run(
+    [sys.executable, '-m', 'esrgan_jax.main', '--config=configs/psnr.py', f'--workdir={tmp_path / "run"}'],
+    env={**env(), 'TFDS_DATA_DIR': str(tmp_path / 'tfds')},
+    capture_output=True,
+    text=True,
+    timeout=600,
+    cwd=ROOT,
+  )
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert result.stderr.count('\n') == 1 and result.stderr.startswith('error: Missing training input: '), result.stderr
+  assert "the TFDS dataset 'div2k/bicubic_x4' is not prepared in " in result.stderr
+  assert '`tfds build div2k/bicubic_x4`' in result.stderr and '--config.train_data.source=folder' in result.stderr

@@ -13,6 +13,7 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
+from esrgan_jax.data import quiet_tensorflow
 from esrgan_jax.data.quantize import quantize
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -113,7 +114,7 @@ def _tifffile_pixels(data: bytes) -> tuple[np.ndarray, int]:
 
 def _decode(data: bytes) -> tuple[np.ndarray, int]:
   if _is_16bit_color_png(data):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (heavy; only for 16-bit colour PNG)
+    tf = quiet_tensorflow.import_tensorflow()  # heavy; only for 16-bit colour PNG
 
     return tf.io.decode_png(data, channels=0, dtype=tf.uint16).numpy(), 16
   is_tiff = data[:4] in _TIFF_SIGNATURES
@@ -219,7 +220,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def encode_png(pixels: np.ndarray, compress_level: int = 3) -> bytes:
   """PNG bytes of uint8 or uint16 HW or HWC (C = 1..4) pixels."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (Pillow cannot write 16-bit colour)
+  tf = quiet_tensorflow.import_tensorflow()  # Pillow cannot write 16-bit colour
 
   if pixels.dtype not in (np.uint8, np.uint16):
     raise ValueError(f'encode_png needs uint8 or uint16 pixels, got {pixels.dtype}.')

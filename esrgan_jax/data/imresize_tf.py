@@ -1,8 +1,9 @@
 """MATLAB-exact bicubic `imresize` in TensorFlow ops (float32), for tf.data graphs; see `imresize` for the rules."""
 
-import tensorflow as tf
-
+from esrgan_jax.data import quiet_tensorflow
 from esrgan_jax.data.imresize import kernel_geometry, output_length, resize_matrix
+
+tf = quiet_tensorflow.import_tensorflow()
 
 
 def _cubic(x: tf.Tensor) -> tf.Tensor:

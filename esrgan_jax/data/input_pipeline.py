@@ -37,10 +37,9 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from esrgan_jax.data import demo_data
+from esrgan_jax.data import demo_data, quiet_tensorflow
 from esrgan_jax.data.image_io import (
   IMAGE_EXTENSIONS,
   ImageReadError,
@@ -54,6 +53,8 @@ from esrgan_jax.data.imresize import imresize, modcrop
 from esrgan_jax.data.imresize_tf import imresize_tf
 from esrgan_jax.data.quantize import to_uint8
 from esrgan_jax.data.records import parse_record
+
+tf = quiet_tensorflow.import_tensorflow()
 
 SOURCES = ('demo', 'folder', 'paired', 'tfds', 'tfrecord')
 DEGRADATIONS = ('bicubic', 'realesrgan')  # how the LR inputs are made (data.degradation)

@@ -1,6 +1,8 @@
 """The TFRecord schema of sub-image shards: one tf.train.Example per image, `image` (PNG bytes) and `name`."""
 
-import tensorflow as tf
+from esrgan_jax.data import quiet_tensorflow
+
+tf = quiet_tensorflow.import_tensorflow()
 
 RECORD_FEATURES = {'image': tf.io.FixedLenFeature([], tf.string), 'name': tf.io.FixedLenFeature([], tf.string)}
 TFRECORD_SUFFIX = '.tfrecord'

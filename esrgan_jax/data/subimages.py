@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 import tqdm
 from absl import logging
 
+from esrgan_jax.data import quiet_tensorflow
 from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, encode_png, list_images, read_image_raw, to_rgb
 from esrgan_jax.data.records import TFRECORD_SUFFIX, serialize_record
+
+tf = quiet_tensorflow.import_tensorflow()
 
 
 def window_starts(length: int, crop: int, step: int, thresh_size: int = 0) -> list[int]:

@@ -1,11 +1,11 @@
 """Checks, before anything is built or written, that every input file a training config names exists."""
 
 import glob
+import os
 from pathlib import Path
 
 import ml_collections
 
-from esrgan_jax.training import train
 from esrgan_jax.weights import lpips_weights, perceptual
 
 
@@ -24,7 +24,25 @@ def _data_problems(data: ml_collections.ConfigDict, field: str) -> list[str]:
     )
   if data.source == 'tfds' and data.tfds_data_dir and not Path(data.tfds_data_dir).expanduser().is_dir():
     problems.append(f'config.{field}.tfds_data_dir = {data.tfds_data_dir!r} is not a folder')
+  elif data.source == 'tfds':
+    problems += _tfds_problems(data, field)
   return problems
+
+
+def _tfds_problems(data: ml_collections.ConfigDict, field: str) -> list[str]:
+  """The TFDS dataset `data.tfds_name` if it is not prepared in its data dir (a folder; cloud paths go unchecked)."""
+  data_dir = data.tfds_data_dir or os.environ.get('TFDS_DATA_DIR') or '~/tensorflow_datasets'
+  if '://' in data_dir:
+    return []
+  name, _, version = data.tfds_name.partition(':')
+  pattern = Path(data_dir).expanduser() / name / '**' / (version or '*') / 'dataset_info.json'
+  if glob.glob(str(pattern), recursive=True):
+    return []
+  return [
+    f'config.{field}: the TFDS dataset {data.tfds_name!r} is not prepared in {data_dir} (config.{field}.tfds_data_dir '
+    f'or $TFDS_DATA_DIR); prepare it once with `tfds build {name}` (downloads it), or train from a folder of images '
+    f'with --config.{field}.source=folder --config.{field}.hr_dir=DIR'
+  ]
 
 
 def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]:
@@ -35,6 +53,8 @@ def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]
   if gan.pretrained and not Path(gan.pretrained).expanduser().is_file():
     problems.append(f'config.gan.pretrained = {gan.pretrained!r} is not a file')
   elif not gan.pretrained and 'psnr' not in config.stages:
+    from esrgan_jax.training import train  # pylint: disable=g-import-not-at-top  (TensorFlow: only when needed)
+
     start = workdir / 'psnr' / train.pretrained_file_name(config)
     if not start.is_file():
       problems.append(
@@ -56,6 +76,8 @@ def _lpips_problems(config: ml_collections.ConfigDict) -> list[str]:
   """The LPIPS weights that a stage's validation names (`val_lpips`) and that are missing."""
   problems = []
   for name in config.stages:
+    if name not in config:
+      continue  # an unknown stage: `train.validate_config` names it
     try:
       if config[name].val_lpips:
         lpips_weights.find_lpips_file(config[name].val_lpips)

@@ -1,8 +1,10 @@
 """One training run per workdir: an exclusive `flock` on `WORKDIR/.lock`, held by process 0 for the run's life.
 
 The lock file records its owner (`host pid N`). The kernel drops a `flock` when its holder exits, even by SIGKILL, so a
-crashed run never leaves a stale lock and rerunning the same command resumes. On multi-host runs only process 0 takes
-the lock; the others learn its outcome by a broadcast, so all processes start or stop together.
+crashed run never leaves a stale lock and rerunning the same command resumes. A single-process run takes it before
+JAX starts (`hold(workdir)` imports no JAX), so a second run on a busy workdir is refused at once. On multi-host runs
+(`hold(workdir, distributed=True)`, after `jax.distributed.initialize`) only process 0 takes the lock; the others
+learn its outcome by a broadcast, so all processes start or stop together.
 """
 
 import contextlib
@@ -11,10 +13,6 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-
-import jax
-import numpy as np
-from jax.experimental import multihost_utils
 
 LOCK_FILE = '.lock'
 
@@ -44,16 +42,25 @@ def _try_lock(workdir: Path) -> tuple[int | None, str]:
 
 
 @contextlib.contextmanager
-def hold(workdir: str | os.PathLike) -> Iterator[None]:
+def hold(workdir: str | os.PathLike, distributed: bool = False) -> Iterator[None]:
   """Holds `workdir` (created if needed) for the `with` body; WorkdirLockedError names the owner if it is taken.
 
-  Call it on every process: process 0 takes the lock and broadcasts whether it got it.
+  With `distributed`, call it on every process of a multi-process JAX run: process 0 takes the lock and broadcasts
+  whether it got it.
   """
   workdir = Path(workdir)
-  fd, owner = _try_lock(workdir) if jax.process_index() == 0 else (None, '')
-  locked = fd is not None
-  if jax.process_count() > 1:
-    locked = bool(multihost_utils.broadcast_one_to_all(np.int32(locked)))
+  if distributed:
+    import jax  # pylint: disable=g-import-not-at-top  (single-process runs lock before JAX loads)
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+    fd, owner = _try_lock(workdir) if jax.process_index() == 0 else (None, '')
+    locked = fd is not None
+    if jax.process_count() > 1:
+      locked = bool(multihost_utils.broadcast_one_to_all(np.int32(locked)))
+  else:
+    fd, owner = _try_lock(workdir)
+    locked = fd is not None
   if not locked:
     where = f' by {owner}' if owner else ' by another run (see process 0)'
     raise WorkdirLockedError(

@@ -38,3 +38,17 @@ def test_missing_lpips_weights_of_validation_are_named(tmp_path, monkeypatch):
   [problem] = preflight.input_problems(config, tmp_path / 'run')
   assert problem.startswith(f'config.gan.val_lpips: LPIPS weights not found at {tmp_path / "weights"}')
   assert 'python -m esrgan_jax.convert lpips --net alex' in problem
+
+
+def test_tfds_dataset_must_be_prepared_in_its_data_dir(tmp_path, monkeypatch):
+  monkeypatch.setenv('TFDS_DATA_DIR', str(tmp_path))
+  config = get_config()
+  config.train_data.update(source='tfds', tfds_name='div2k/bicubic_x4')
+  (problem,) = preflight.input_problems(config, tmp_path / 'run')
+  assert problem.startswith(f"config.train_data: the TFDS dataset 'div2k/bicubic_x4' is not prepared in {tmp_path} ")
+  assert '`tfds build div2k/bicubic_x4`' in problem
+  (tmp_path / 'div2k' / 'bicubic_x4' / '2.0.0').mkdir(parents=True)
+  (tmp_path / 'div2k' / 'bicubic_x4' / '2.0.0' / 'dataset_info.json').write_text('{}')
+  assert preflight.input_problems(config, tmp_path / 'run') == []
+  config.train_data.tfds_name = 'div2k/bicubic_x4:1.0.0'  # a version that is not there
+  assert len(preflight.input_problems(config, tmp_path / 'run')) == 1

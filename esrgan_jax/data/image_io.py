@@ -14,6 +14,7 @@ from absl import logging
 from PIL import Image
 
 from esrgan_jax.data import quiet_tensorflow
+from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.data.quantize import quantize
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -250,7 +251,14 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
     pixels[top : top + _QUANTIZE_ROWS] = quantize(
       np.clip(image[top : top + _QUANTIZE_ROWS], 0, 1) * max_value, max_value
     )
-  if bit_depth == 8:
+  with atomic_path(path) as partial:  # never a half-written file under `path`
+    _write_pixels(partial, pixels)
+
+
+def _write_pixels(path: Path, pixels: np.ndarray) -> None:
+  """Encodes uint8/uint16 HW or HWC pixels in the format of `path`'s extension."""
+  ext = path.suffix.lower()
+  if pixels.dtype == np.uint8:
     Image.fromarray(pixels).save(path, **({'quality': 95} if ext in ('.jpg', '.jpeg', '.webp') else {}))
   elif ext == '.png':
     path.write_bytes(encode_png(pixels, compress_level=6))

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 from flax import serialization
 
+from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.minc import MINCNet
@@ -37,9 +38,8 @@ def save_model(path: str | os.PathLike, arch: str, config: dict[str, Any], varia
   state = {'arch': arch, 'config': dict(config), 'variables': jax.tree.map(np.asarray, variables)}
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(path.name + '.tmp')
-  tmp.write_bytes(serialization.msgpack_serialize(state))
-  tmp.replace(path)
+  with atomic_path(path) as partial:
+    partial.write_bytes(serialization.msgpack_serialize(state))
 
 
 def load_model(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, Any]]:

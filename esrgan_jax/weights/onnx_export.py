@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from esrgan_jax.data.atomic_write import atomic_path
+
 # Candidate size multiples, smallest first (pixel-unshuffle factors of the generators we run).
 _SIZE_MULTIPLES = (1, 2, 4, 8, 16)
 INSTALL_HINT = "ONNX export needs the export extra: pip install 'esrgan_jax[export]' (jax2onnx, onnx, onnxruntime)."
@@ -92,4 +94,5 @@ def save_onnx(path: str | os.PathLike, module: nn.Module, params: Any, *, fp16: 
   model = to_onnx(module, params, fp16=fp16, opset=opset)
   import onnx  # pylint: disable=g-import-not-at-top  (installed with jax2onnx)
 
-  onnx.save_model(model, os.fspath(path))
+  with atomic_path(path) as partial:
+    onnx.save_model(model, os.fspath(partial))

@@ -16,6 +16,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.weights.state_dicts import WRAPPER_KEYS
 
 # safetensors dtype -> the numpy dtype it is read as (little-endian). BF16 is read through ml_dtypes and widened
@@ -108,4 +109,6 @@ def save_state_dict(path: str | os.PathLike, state: Mapping) -> None:
   """
   if not isinstance(state, Mapping):
     raise TypeError(f'state must be a mapping of names to numpy arrays, got {type(state).__name__}.')
-  safetensors.numpy.save_file(_flatten(state), os.fspath(path), metadata=METADATA)
+  flat = _flatten(state)
+  with atomic_path(path) as partial:
+    safetensors.numpy.save_file(flat, os.fspath(partial), metadata=METADATA)

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from esrgan_jax.data.atomic_write import atomic_path
+
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # First pickle of a legacy torch file.
 LEGACY_PROTOCOL_VERSION = 1001
 # First bytes of torch files: the zip format's local file header, and the pickle PROTO opcode of the legacy format.
@@ -366,7 +368,11 @@ def save_state_dict(path: str | os.PathLike, state: Mapping) -> None:
     raise TypeError(f'state must be a mapping such as {{"params": ...}}, got {type(state).__name__}.')
   pickler = _StateDictPickler()
   data_pkl = pickler.dumps(state)
-  with open(path, 'wb') as file, zipfile.ZipFile(file, 'w', zipfile.ZIP_STORED) as archive:
+  with (
+    atomic_path(path) as partial,
+    open(partial, 'wb') as file,
+    zipfile.ZipFile(file, 'w', zipfile.ZIP_STORED) as archive,
+  ):
     _write_record(archive, file, 'archive/data.pkl', data_pkl)
     _write_record(archive, file, 'archive/byteorder', b'little')
     for key, array in enumerate(pickler.storages):

@@ -9,7 +9,9 @@ blended overlapping tiles as large as fit (see `esrgan_jax.inference.tiling`), o
 one tile per call on CPUs without AVX-512 (the one-device program, with Winograd convs), else a batch of them split
 over the devices (on CPU one device per core: `esrgan_jax.runtime.use_cpu_device_per_core`). Compiled programs are
 cached on disk (`esrgan_jax.runtime.use_compile_cache`), so a second run on the same image sizes compiles nothing.
-A file that cannot be read or written is reported and skipped; the exit code is 1 when any file failed.
+A file that cannot be read or written is reported and skipped; the exit code is 1 when any file failed. Ctrl-C
+stops after a summary of what was done (exit 130); outputs are written under a temporary name and renamed, so an
+interrupted image leaves no truncated file.
 """
 
 import argparse
@@ -106,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     '--no-compile-cache',
     dest='compile_cache',
     action='store_false',
-    help=f'do not keep compiled programs on disk (also: {runtime.COMPILE_CACHE_ENV}=off)',
+    help=f'do not keep compiled programs on disk (default: keep them; also {runtime.COMPILE_CACHE_ENV}=off)',
   )
   return parser
 
@@ -116,6 +118,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   args = parser.parse_args(argv)
   if not args.input.exists():
     parser.error(f'input {args.input} does not exist.')
+  if args.output.exists() and not args.output.is_dir():
+    parser.error(f'-o {args.output} is a file, not a folder; give the folder to write the upscaled images into.')
   if args.outscale is not None and args.outscale <= 0:
     parser.error(f'--outscale must be positive, got {args.outscale}.')
   if (args.denoise_strength is None) != (args.wdn_model is None):
@@ -179,7 +183,7 @@ def _upscale_file(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  """Runs the CLI; returns the exit code (0 all written, 1 some files failed, 2 unusable model)."""
+  """Runs the CLI; returns the exit code (0 all written, 1 some files failed, 2 unusable model, 130 Ctrl-C)."""
   args = _parse_args(argv)
   if args.compile_cache:
     runtime.use_compile_cache()
@@ -209,20 +213,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
   inputs = {p.resolve() for p in files}
-  failed, megapixels, start = [], 0.0, time.perf_counter()
-  for in_path in tqdm.tqdm(files, desc='images', unit='img', disable=len(files) == 1):
-    try:
-      out_path, pixel_count = _upscale_file(in_path, args, inputs, upscale)
-      megapixels += pixel_count / 1e6
-      tqdm.tqdm.write(f'{in_path} -> {out_path}')
-    except (ImageReadError, OSError, ValueError) as e:
-      failed.append(in_path)
-      tqdm.tqdm.write(f'skipped {in_path}: {e}', file=sys.stderr)
+  done, failed, megapixels, start = 0, [], 0.0, time.perf_counter()
+  try:
+    for in_path in tqdm.tqdm(files, desc='images', unit='img', disable=len(files) == 1):
+      try:
+        out_path, pixel_count = _upscale_file(in_path, args, inputs, upscale)
+        done, megapixels = done + 1, megapixels + pixel_count / 1e6
+        tqdm.tqdm.write(f'{in_path} -> {out_path}')
+      except (ImageReadError, OSError, ValueError) as e:
+        failed.append(in_path)
+        tqdm.tqdm.write(f'skipped {in_path}: {e}', file=sys.stderr)
+  except KeyboardInterrupt:
+    print('interrupted', file=sys.stderr)
   seconds = time.perf_counter() - start
   rate = f', {seconds / megapixels:.1f} s per input megapixel' if megapixels else ''
-  print(f'{len(files) - len(failed)} of {len(files)} images done, {len(failed)} failed, {seconds:.1f} s{rate}.')
+  print(f'{done} of {len(files)} images done, {len(failed)} failed, {seconds:.1f} s{rate}.')
   if failed:
     print(f'{len(failed)} of {len(files)} images failed: {", ".join(map(str, failed))}', file=sys.stderr)
+  if done + len(failed) < len(files):
+    return 130  # interrupted: the shell's code for SIGINT
   return 1 if failed else 0
 
 

@@ -328,3 +328,64 @@ print(json.dumps(dict(code=code, requests=requests, compiled=requests - hits)))
   assert runs[0]['code'] == runs[1]['code'] == 0
   assert runs[0]['compiled'] > 0 and any(cache.iterdir())
   assert runs[1]['requests'] > 0 and runs[1]['compiled'] == 0
+
+
+def test_output_that_is_a_file_is_refused_before_the_model_loads(generator, tmp_path, capsys):
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'a.png')
+  (tmp_path / 'taken').write_text('a file')
+  with pytest.raises(SystemExit) as exit_info:
+    _run(generator, '-i', tmp_path / 'a.png', '-o', tmp_path / 'taken')
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert f'-o {tmp_path / "taken"} is a file, not a folder' in err and 'Loaded' not in err
+
+
+def test_ctrl_c_between_images_prints_a_summary_and_exits_130(generator, tmp_path, capsys, monkeypatch):
+  (tmp_path / 'in').mkdir()
+  for i in range(3):
+    Image.fromarray(_pixels((8, 8, 3), seed=i)).save(tmp_path / 'in' / f'{i}.png')
+  upscale_file = upscale._upscale_file
+
+  def interrupted_at_the_second(in_path, *args):
+    if in_path.name == '1.png':
+      raise KeyboardInterrupt
+    return upscale_file(in_path, *args)
+
+  monkeypatch.setattr(upscale, '_upscale_file', interrupted_at_the_second)
+  assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'out') == 130
+  out, err = capsys.readouterr()
+  assert 'interrupted\n' in err and 'Traceback' not in err
+  assert '1 of 3 images done, 0 failed' in out
+  assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['0_out.png']
+
+
+def png_header_only(width: int, height: int) -> bytes:
+  """A PNG whose IHDR declares width x height RGB pixels, with one tiny IDAT (a decompression bomb's header)."""
+  import struct
+  import zlib
+
+  def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+  ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+  return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b'')
+
+
+def test_hostile_files_in_a_folder_are_skipped_and_the_rest_written(generator, tmp_path, capsys):
+  (tmp_path / 'in').mkdir()
+  Image.fromarray(_pixels((8, 8, 3))).save(tmp_path / 'in' / 'good.png')
+  (tmp_path / 'in' / 'bomb.png').write_bytes(png_header_only(100_000, 100_000))
+  good = (tmp_path / 'in' / 'good.png').read_bytes()
+  (tmp_path / 'in' / 'cut.png').write_bytes(good[: len(good) // 2])
+  (tmp_path / 'in' / 'empty.webp').write_bytes(b'')
+  Image.fromarray(_pixels((8, 8, 3), seed=1)).save(tmp_path / 'in' / 'jpeg_named.png', format='JPEG')
+  assert _run(generator, '-i', tmp_path / 'in', '-o', tmp_path / 'out') == 1
+  assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['good_out.png', 'jpeg_named_out.png']
+  out, err = capsys.readouterr()
+  assert 'declares 100000x100000 pixels, over the' in err and 'cut.png: PNG data truncated' in err
+  assert '2 of 5 images done, 3 failed' in out
+
+
+def test_no_compile_cache_help_says_what_the_default_does():
+  text = ' '.join(upscale._parser().format_help().split())
+  assert 'do not keep compiled programs on disk (default: keep them;' in text and 'default: True' not in text

@@ -7,6 +7,7 @@ through tifffile (installed with scikit-image).
 
 import io
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ _TIFF_SIGNATURES = (b'II*\x00', b'MM\x00*')
 _TIFF_BITS_PER_SAMPLE = 258
 _QUANTIZE_ROWS = 256  # rows per band when write_image quantizes
 _FORMAT_NAMES = 'PNG, JPEG, BMP, TIFF or WebP'
+# Pillow's own refusal threshold for decompression bombs (2 x Image.MAX_IMAGE_PIXELS), checked on the header of every
+# format before any pixel memory is allocated (Pillow checks only the formats it decodes, not TF's 16-bit PNG path).
+MAX_PIXELS = 2 * 89_478_485
 
 
 def _format_of(data: bytes) -> str | None:
@@ -57,8 +61,34 @@ def _why_unreadable(data: bytes, error: Exception) -> str:
     return f'not a {_FORMAT_NAMES} file (it starts with {data[:8]!r})'
   if _is_cut_short(data, image_format, error):
     return f'{image_format} data truncated at byte {len(data)} (the file ends early; copy or download it again)'
+  if isinstance(error, Image.DecompressionBombError):
+    return _too_large(image_format, _declared_size(data))
   detail = 'its header cannot be parsed' if isinstance(error, Image.UnidentifiedImageError) else error
   return f'corrupt {image_format} data ({detail})'
+
+
+def _too_large(image_format: str, size: tuple[int, int] | None = None) -> str:
+  declared = f'{size[1]}x{size[0]} pixels' if size else 'more pixels'
+  return (
+    f'the {image_format} header declares {declared}, over the {MAX_PIXELS:,}-pixel limit (a damaged file or a '
+    'decompression bomb; split a real image this large into parts)'
+  )
+
+
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+  """(height, width) that a PNG or TIFF header declares, or None (Pillow checks the other formats' headers)."""
+  if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
+    width, height = struct.unpack('>II', data[16:24])
+    return height, width
+  if data[:4] in _TIFF_SIGNATURES:
+    import tifffile  # pylint: disable=g-import-not-at-top
+
+    try:
+      with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        return tif.pages[0].imagelength, tif.pages[0].imagewidth
+    except Exception:  # noqa: BLE001  (a broken header: decoding reports it)
+      return None
+  return None
 
 
 class ImageReadError(ValueError):
@@ -140,6 +170,9 @@ def decode_image_raw(data: bytes, name: str) -> tuple[np.ndarray, int]:
   """
   if not data:
     raise ImageReadError(f'{name}: the file is empty (0 bytes).')
+  size = _declared_size(data)
+  if size is not None and size[0] * size[1] > MAX_PIXELS:
+    raise ImageReadError(f'{name}: {_too_large(_format_of(data), size)}.')
   try:
     pixels, bits = _decode(data)
   except Exception as e:  # Pillow, tifffile and TF raise many types for bad data.
@@ -189,11 +222,8 @@ def read_image_size(source: str | os.PathLike | bytes, name: str | None = None) 
   except Exception as e:  # pylint: disable=broad-except
     error = e
   data = source if isinstance(source, bytes) else _read_bytes(opened)
-  if data[:4] in _TIFF_SIGNATURES:  # A TIFF that Pillow cannot open (16-bit gray + alpha).
-    try:
-      return _tifffile_pixels(data)[0].shape[:2]
-    except Exception as e:  # pylint: disable=broad-except
-      error = e
+  if data[:4] in _TIFF_SIGNATURES and (size := _declared_size(data)):  # A TIFF Pillow cannot open (16-bit gray+alpha)
+    return size
   raise ImageReadError(f'{name}: {_why_unreadable(data, error)}.') from error
 
 

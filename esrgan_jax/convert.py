@@ -21,6 +21,7 @@ and shapes. Usage:
 import argparse
 import functools
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -64,6 +65,11 @@ def _convert_discriminator(args: argparse.Namespace) -> None:
 
 def _convert_perceptual(args: argparse.Namespace) -> None:
   row = perceptual.network(args.network)
+  if not os.path.isfile(args.input):
+    raise FileNotFoundError(
+      f'no file {args.input!r}; the {args.network} command reads {row.description}. '
+      'third_party/vgg_weights/README.md (in a checkout of esrgan_jax) says how to get it.'
+    )
   params = row.from_torch(read_state_dict(args.input))
   output = perceptual.weights_path(args.network, args.output)
   model_io.save_model(output, row.arch, {}, {'params': params})

@@ -14,20 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import jax.numpy as jnp
-
 from esrgan_jax import cli_help, runtime
-from esrgan_jax.inference import quality
-from esrgan_jax.inference.evaluation import (
-  bicubic_sr_fn,
-  evaluate_folder,
-  find_sets,
-  format_table,
-  generator_sr_fn,
-  write_results,
-)
-from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric
-from esrgan_jax.weights.generator_files import load_generator_file
+from esrgan_jax.inference import quality  # numpy and scipy; JAX loads in main(), after the arguments are checked
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -66,6 +54,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.error('one of --model or --bicubic is required (or --no-reference to score the images as they are).')
   available = dict(quality.METRICS)
   if args.lpips is not None:
+    from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric  # pylint: disable=g-import-not-at-top
+
     try:
       available['lpips'] = lpips_metric(load_lpips(args.lpips))
     except (FileNotFoundError, ValueError) as e:
@@ -88,13 +78,24 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  """Runs the CLI: a table per set on stdout, files in --out; returns the exit code."""
+  """Runs the CLI: a table per set on stdout, files in --out; returns the exit code (0 every image scored, 1 some
+  unreadable images skipped, 2 nothing to evaluate or a bad option)."""
   args = _parse_args(argv)
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax.inference import evaluation  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.generator_files import load_generator_file  # pylint: disable=g-import-not-at-top
+
+  try:
+    hr_dirs = evaluation.find_sets(args.hr_dirs)
+  except FileNotFoundError as e:
+    print(f'Cannot evaluate: {e}', file=sys.stderr)
+    return 2
   if args.compile_cache:
     runtime.use_compile_cache()
   if args.bicubic:
     scale = args.scale or 4
-    sr_fn, method = bicubic_sr_fn(scale), 'bicubic'
+    sr_fn, method = evaluation.bicubic_sr_fn(scale), 'bicubic'
   elif args.model is None:  # --no-reference: the images as they are
     scale, sr_fn, method = args.scale or 1, None, 'none'
   else:
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
       print(f'Cannot load --model: {e}', file=sys.stderr)
       return 2
     module = runtime.for_platform(module)
-    sr_fn, scale = generator_sr_fn(module, params, tile=args.tile, tile_pad=args.tile_pad), module.scale
+    sr_fn, scale = evaluation.generator_sr_fn(module, params, tile=args.tile, tile_pad=args.tile_pad), module.scale
     method = str(args.model)
     if args.scale not in (None, scale):
       print(f'--scale {args.scale} contradicts the model, which upscales x{scale}.', file=sys.stderr)
@@ -126,10 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     'metrics': [m.name for m in args.metrics],
     **({'lpips': args.lpips} if args.lpips is not None else {}),
   }
-  results = []
-  for hr_dir in find_sets(args.hr_dirs):
+  results, skipped = [], []
+  for hr_dir in hr_dirs:
     try:
-      result = evaluate_folder(
+      result = evaluation.evaluate_folder(
         hr_dir,
         sr_fn,
         scale,
@@ -140,16 +141,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics=args.metrics,
         reference=not args.no_reference,
       )
+    except FileNotFoundError as e:
+      print(f'Cannot evaluate: {e}', file=sys.stderr)
+      return 2
     except ValueError as e:
       print(f'Cannot evaluate: {e} (choose metrics with --metrics)', file=sys.stderr)
       return 2
     results.append(result)
+    skipped += result['skipped']
     shown = ', '.join(f'{k} {v}' for k, v in settings.items() if k != 'metrics')
-    print(f'\n{result["set"]}  ({shown})\n{format_table(result, args.metrics)}')
+    print(f'\n{result["set"]}  ({shown})\n{evaluation.format_table(result, args.metrics)}')
   if args.out is not None:
-    write_results(args.out, settings, results, args.metrics)
+    evaluation.write_results(args.out, settings, results, args.metrics)
     print(f'\nwrote {args.out / "metrics.csv"} and {args.out / "metrics.json"}')
-  return 0
+  if skipped:
+    print(f'{len(skipped)} unreadable images skipped: {", ".join(skipped)}', file=sys.stderr)
+  return 1 if skipped else 0
 
 
 if __name__ == '__main__':

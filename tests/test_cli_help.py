@@ -49,3 +49,20 @@ def test_python_m_tool_prints_no_runtime_warning(tmp_path):
     timeout=300,
   )
   assert result.returncode == 0 and result.stderr == ''
+
+
+@pytest.mark.parametrize('tool', ['evaluate'])
+def test_help_loads_no_jax(tool):
+  probe = (
+    f'import runpy, sys\nsys.argv = ["{tool}", "--help"]\n'
+    f'try:\n  runpy.run_module("esrgan_jax.{tool}", run_name="__main__")\nexcept SystemExit as e:\n'
+    '  print("exit", e.code, [m for m in ("jax", "tensorflow", "torch") if m in sys.modules])\n'
+  )
+  result = subprocess.run(
+    [sys.executable, '-c', probe],
+    capture_output=True,
+    text=True,
+    env={**os.environ, 'PYTHONPATH': str(ROOT)},
+    timeout=300,
+  )
+  assert result.stdout.splitlines()[-1] == 'exit 0 []', result.stdout + result.stderr

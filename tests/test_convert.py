@@ -446,3 +446,9 @@ def test_cli_converts_and_loads_without_torch(tmp_path):
   result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, env=env, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr
   net.load_state_dict(torch.load(tmp_path / 'back.pth', weights_only=True)['params_ema'], strict=True)
+
+
+def test_missing_vgg19_file_points_to_where_to_get_it(tmp_path, capsys):
+  assert convert.main(['vgg19', str(tmp_path / 'vgg19-dcbb9e9d.pth'), str(tmp_path / 'vgg19.msgpack')]) == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'third_party/vgg_weights/README.md' in err and 'vgg19-dcbb9e9d.pth' in err

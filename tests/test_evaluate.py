@@ -138,3 +138,19 @@ def test_cli_metric_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
       evaluate.main([str(tmp_path / 'S'), *argv])
     assert message in capsys.readouterr().err
+
+
+def test_empty_folder_is_one_line_and_exit_2(tmp_path, capsys):
+  (tmp_path / 'empty').mkdir()
+  assert evaluate.main([str(tmp_path / 'empty'), '--bicubic']) == 2
+  err = capsys.readouterr().err
+  assert err == f'Cannot evaluate: No images in {tmp_path / "empty"} or its subfolders.\n'
+
+
+def test_corrupt_image_is_skipped_with_a_message_and_the_rest_scored(tmp_path, capsys):
+  write_image_set(tmp_path / 'S', {'one': smooth_image(24, 24, 3), 'two': smooth_image(24, 24, 4)})
+  (tmp_path / 'S' / 'bad.png').write_bytes(b'\x89PNG\r\n\x1a\n not an image')
+  assert evaluate.main([str(tmp_path / 'S'), '--bicubic', '--metrics', 'psnr']) == 1
+  out, err = capsys.readouterr()
+  assert 'one' in out and 'two' in out and 'mean' in out
+  assert f'skipped {tmp_path / "S" / "bad.png"}: PNG data truncated' in err and '--metrics' not in err

@@ -11,6 +11,7 @@ input (real-world LR, or an image to score as it is) and only the no-reference m
 
 import csv
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import flax.linen as nn
 import numpy as np
 import tqdm
 
-from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, list_images, read_image_raw, to_rgb
+from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image_raw, to_rgb
 from esrgan_jax.data.imresize import imresize, modcrop
 from esrgan_jax.data.quantize import quantize, to_uint8
 from esrgan_jax.inference import quality
@@ -150,8 +151,10 @@ def evaluate_folder(
   With `reference=False` the images are inputs of `sr_fn` (None: scored as they are), `metrics` must need no HR
   image, and `crop_border` defaults to 0 without `sr_fn`, else to `scale`.
 
+  An unreadable image (ImageReadError) is reported on stderr and skipped; FileNotFoundError if none is readable.
+
   Returns:
-    {'set': folder name, 'images': [{'image', name: score, ...}, ...], name: mean, ...}.
+    {'set': folder name, 'images': [{'image', name: score, ...}, ...], name: mean, ..., 'skipped': [paths]}.
   """
   hr_dir = Path(hr_dir)
   files = list_images(hr_dir, recursive=False) if hr_dir.is_dir() else []
@@ -160,12 +163,18 @@ def evaluate_folder(
   selected = _selected(metrics)
   if crop_border is None and not reference:
     crop_border = 0 if sr_fn is None else scale
-  rows = []
+  rows, skipped = [], []
   for path in tqdm.tqdm(files, desc=hr_dir.name, unit='img', leave=False, disable=not progress):
+    try:
+      image = read_hr(path)
+    except ImageReadError as e:
+      skipped.append(str(path))
+      tqdm.tqdm.write(f'skipped {e}', file=sys.stderr)
+      continue
     try:
       if reference:
         scores = evaluate_image(
-          read_hr(path),
+          image,
           sr_fn,
           scale,
           modcrop_to=modcrop_to,
@@ -174,11 +183,13 @@ def evaluate_folder(
           metrics=selected,
         )
       else:
-        scores = score_image(read_hr(path), sr_fn, selected, crop_border)
+        scores = score_image(image, sr_fn, selected, crop_border)
     except ValueError as e:
       raise ValueError(f'{path}: {e}') from e
     rows.append({'image': path.stem, **scores})
-  return {'set': hr_dir.name, 'images': rows, **mean_scores(rows, selected)}
+  if not rows:
+    raise FileNotFoundError(f'No readable images in {hr_dir} ({len(skipped)} unreadable, listed above).')
+  return {'set': hr_dir.name, 'images': rows, **mean_scores(rows, selected), 'skipped': skipped}
 
 
 def find_sets(paths: Sequence[str | Path]) -> list[Path]:

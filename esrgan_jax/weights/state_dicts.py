@@ -169,6 +169,12 @@ def _unwrap(state: Any, params_key: str | None) -> dict[str, Any]:
     state = state[params_key]
   elif wrapped:
     state = state[wrapped[0]]
+  not_names = [key for key in state if not isinstance(key, str)]
+  if not_names:
+    raise ValueError(
+      f'The state dict has keys that are not names ({", ".join(map(repr, not_names[:3]))}); expected parameter '
+      'names such as conv_first.weight, as torch.save(model.state_dict()) writes them.'
+    )
   return {key.removeprefix('module.'): value for key, value in state.items()}
 
 

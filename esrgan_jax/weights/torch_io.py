@@ -9,6 +9,7 @@ before anything of the file runs. Writes the zip layout, which `torch.load(path,
 
 import functools
 import io
+import math
 import os
 import pickle
 import struct
@@ -24,6 +25,7 @@ LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # First pickle of a legacy torch f
 LEGACY_PROTOCOL_VERSION = 1001
 # First bytes of torch files: the zip format's local file header, and the pickle PROTO opcode of the legacy format.
 FILE_HEADS = (b'PK\x03\x04', b'\x80')
+MAX_ZIP_RATIO = 64  # the most a zip record may unpack to, per byte stored (torch stores records uncompressed)
 # Torch storage class -> numpy dtype name of its elements (bfloat16 is read as float32, written from ml_dtypes).
 STORAGE_DTYPES = {
   'DoubleStorage': 'float64',
@@ -161,6 +163,11 @@ def _tensor_array(tensor: _TensorRef, storage: np.ndarray) -> np.ndarray:
   if 0 in tensor.shape:
     return np.zeros(tensor.shape, storage.dtype)
   last = tensor.offset + sum((n - 1) * s for n, s in zip(tensor.shape, tensor.stride))
+  if math.prod(tensor.shape) > storage.size:  # checked before the copy is allocated (zero strides repeat data)
+    raise ValueError(
+      f'tensor of shape {tensor.shape} has more elements than its storage {tensor.storage.key!r} holds '
+      f'({storage.size}); the file is corrupt'
+    )
   if last >= storage.size:
     raise ValueError(
       f'tensor of shape {tensor.shape} needs {last + 1} elements but its storage '
@@ -202,7 +209,10 @@ def _load_zip(file: io.BufferedIOBase) -> Any:
 
     @functools.cache
     def read_record(key: str, storage_type: _StorageType) -> np.ndarray:
-      return _storage_array(archive.read(f'{folder}data/{key}'), storage_type, byteorder == 'big')
+      info = archive.getinfo(f'{folder}data/{key}')
+      if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):  # torch stores records uncompressed
+        raise ValueError(f'record {key!r} unpacks {info.compress_size} bytes to {info.file_size} (a zip bomb?)')
+      return _storage_array(archive.read(info), storage_type, byteorder == 'big')
 
     return _materialize(obj, lambda ref: read_record(ref.key, ref.type)[ref.start : ref.stop])
 
@@ -210,7 +220,12 @@ def _load_zip(file: io.BufferedIOBase) -> Any:
 def _load_legacy(file: io.BufferedIOBase) -> Any:
   """Reads the pickles magic number, protocol version, sys_info, object and storage keys, then the storages."""
 
+  end = file.seek(0, io.SEEK_END)
+  file.seek(0)
+
   def read_exactly(size: int) -> bytes:
+    if not 0 <= size <= end - file.tell():  # a declared size is checked before a buffer is allocated for it
+      raise EOFError(f'a storage of {size} bytes is declared, but {end - file.tell()} bytes are left')
     data = file.read(size)
     if len(data) != size:
       raise EOFError(f'the file ends {size - len(data)} bytes early')

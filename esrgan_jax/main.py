@@ -48,7 +48,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, with config mistakes reported in one line (exit 2); `--verbosity=1` keeps the traceback."""
   try:
     args = FLAGS(argv)
-    FLAGS.config.keys()  # a config file that failed to load raises here, not at parse time
+    config_errors.check_loaded(FLAGS.config)
   except SystemExit as e:  # absl's --help/--helpfull print the flags and exit 1
     sys.exit(0 if e.code == 1 else e.code)
   except Exception as e:  # noqa: BLE001  (absl, ml_collections and the config file raise many kinds)

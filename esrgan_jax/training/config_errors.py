@@ -1,8 +1,13 @@
 """One-line messages for mistakes on `python -m esrgan_jax.main`'s command line: an unknown config field, a value of
 the wrong type, a config file that does not exist. Each names the flag, the value and the fix."""
 
+import os
 import re
+import traceback
 from collections.abc import Sequence
+from typing import Any
+
+import ml_collections
 
 FIELDS_DOC = 'esrgan_jax/training/default_config.py'  # every field with a comment
 _VERBOSITY = re.compile(r'--?(?:v|verbosity)(?:=|$)(-?\d*)')
@@ -41,9 +46,44 @@ def _unknown_field(error: Exception, argv: Sequence[str]) -> str | None:
   )
 
 
+def check_loaded(config: Any) -> None:
+  """Raises the error of a config file that failed to load (ml_collections defers it to the first use of the
+  config), or TypeError if its get_config() returned something other than a ConfigDict."""
+  getattr(config, 'keys', None)
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise TypeError(f'--config: get_config() returned a {type(config).__name__}, not an ml_collections.ConfigDict.')
+
+
+def config_file(argv: Sequence[str]) -> str | None:
+  """The value of `--config` in argv (the config file), or None."""
+  for i, arg in enumerate(argv):
+    if arg == '--config' and i + 1 < len(argv):
+      return argv[i + 1]
+    if arg.startswith('--config='):
+      return arg.removeprefix('--config=')
+  return None
+
+
+def _raised_in_file(error: Exception, path: str) -> bool:
+  """Whether `error`, or the error that caused it, came from running the config file at `path` (a frame of it, or
+  its syntax)."""
+  while error is not None:
+    if isinstance(error, SyntaxError) and os.path.abspath(error.filename or '') == os.path.abspath(path):
+      return True
+    if any(os.path.abspath(f.filename) == os.path.abspath(path) for f in traceback.extract_tb(error.__traceback__)):
+      return True
+    error = error.__cause__ or error.__context__
+  return False
+
+
 def describe(error: Exception, argv: Sequence[str]) -> str:
   """A one-line message for an error raised while parsing main's flags (absl, ml_collections or the config file)."""
   text = ' '.join(str(error).split())
+  file = config_file(argv)
+  if file and "has no attribute 'get_config'" in text:
+    return f'--config: {file} defines no get_config(); a config file returns its ml_collections.ConfigDict from it.'
+  if file and _raised_in_file(error, file):
+    return f'--config: {file} failed to load: {type(error).__name__}: {text}'
   if isinstance(error, (KeyError, AttributeError)) and (message := _unknown_field(error, argv)):
     return message
   missing = re.search(r'No such file or directory: (\S+)', str(error))

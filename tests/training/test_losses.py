@@ -5,8 +5,11 @@ import pytest
 
 from esrgan_jax.training import losses
 
-torch = pytest.importorskip('torch')
-bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+@pytest.fixture
+def torch():
+  """PyTorch, the reference of the tests that take it (the others run without it)."""
+  return pytest.importorskip('torch')
 
 
 def np_bce(logits, target):
@@ -21,18 +24,20 @@ def test_l1_loss_against_numpy():
 
 
 @pytest.mark.parametrize('target', [0.0, 1.0])
-def test_bce_against_numpy_and_stable_for_extreme_logits(target):
+def test_bce_against_numpy_and_stable_for_extreme_logits(target, torch):
   logits = np.array([-3.0, -0.5, 0.0, 2.0, 7.0], np.float32)
   np.testing.assert_allclose(losses.bce_with_logits(logits, target), np_bce(logits, target), rtol=1e-5)
   extreme = jnp.array([-1e4, -100.0, 100.0, 1e4])
   value = losses.bce_with_logits(extreme, target)
   grad = jax.grad(lambda x: losses.bce_with_logits(x, target))(extreme)
   assert np.isfinite(value) and np.all(np.isfinite(grad))
+  bce = torch.nn.functional.binary_cross_entropy_with_logits
   np.testing.assert_allclose(value, bce(torch.tensor(np.asarray(extreme)), torch.full((4,), target)).item(), rtol=1e-6)
 
 
-def ragan_torch(real, fake):
+def ragan_torch(torch, real, fake):
   """BasicSR's ESRGANModel: returns (l_g_gan / weight, grads of the G loss, grads of the D loss) w.r.t. logits."""
+  bce = torch.nn.functional.binary_cross_entropy_with_logits
   r, f = torch.tensor(real, requires_grad=True), torch.tensor(fake, requires_grad=True)
   # G step: real logits detached
   l_g = (bce(r.detach() - f.mean(), torch.zeros_like(r)) + bce(f - r.detach().mean(), torch.ones_like(f))) / 2
@@ -46,13 +51,13 @@ def ragan_torch(real, fake):
 
 
 @pytest.mark.parametrize('spread', [1.0, 50.0])
-def test_ragan_losses_and_gradients_match_basicsr(spread):
+def test_ragan_losses_and_gradients_match_basicsr(spread, torch):
   rng = np.random.default_rng(1)
   real, fake = (
     (rng.normal(size=(8, 1)) * spread).astype(np.float32),
     (rng.normal(size=(8, 1)) * spread).astype(np.float32),
   )
-  l_g, g_grad_f, l_d, d_grad_r, d_grad_f = ragan_torch(real, fake)
+  l_g, g_grad_f, l_d, d_grad_r, d_grad_f = ragan_torch(torch, real, fake)
   ours_g, (ours_g_r, ours_g_f) = jax.value_and_grad(losses.ragan_generator_loss, argnums=(0, 1))(real, fake)
   ours_d, (ours_d_r, ours_d_f) = jax.value_and_grad(losses.ragan_discriminator_loss, argnums=(0, 1))(real, fake)
   np.testing.assert_allclose(ours_g, l_g, rtol=1e-5)
@@ -63,11 +68,12 @@ def test_ragan_losses_and_gradients_match_basicsr(spread):
   np.testing.assert_allclose(ours_d_f, d_grad_f, rtol=1e-4, atol=1e-7)
 
 
-def vanilla_torch(real, fake):
+def vanilla_torch(torch, real, fake):
   """BasicSR's SRGANModel with GANLoss('vanilla'): (l_g / weight, its grad w.r.t. the fake logits, l_d, D's grads).
 
   D backprops the real and the (detached-SR) fake term separately; the gradients add up.
   """
+  bce = torch.nn.functional.binary_cross_entropy_with_logits
   f = torch.tensor(fake, requires_grad=True)
   l_g = bce(f, torch.ones_like(f))
   (g_grad_f,) = torch.autograd.grad(l_g, f)
@@ -79,10 +85,10 @@ def vanilla_torch(real, fake):
 
 
 @pytest.mark.parametrize('spread', [1.0, 50.0])
-def test_vanilla_gan_losses_and_gradients_match_basicsr(spread):
+def test_vanilla_gan_losses_and_gradients_match_basicsr(spread, torch):
   rng = np.random.default_rng(2)
   real, fake = (rng.normal(size=(2, 8, 1)) * spread).astype(np.float32)
-  l_g, g_grad_f, l_d, d_grad_r, d_grad_f = vanilla_torch(real, fake)
+  l_g, g_grad_f, l_d, d_grad_r, d_grad_f = vanilla_torch(torch, real, fake)
   ours_g, ours_g_f = jax.value_and_grad(losses.vanilla_generator_loss)(fake)
   ours_d, (ours_d_r, ours_d_f) = jax.value_and_grad(losses.vanilla_discriminator_loss, argnums=(0, 1))(real, fake)
   np.testing.assert_allclose(ours_g, l_g, rtol=1e-5)

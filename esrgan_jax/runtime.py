@@ -57,6 +57,12 @@ YNN_ELTWISE_COMPILER_OPTIONS = {  # YNN_ELTWISE_FLAGS for one jax.jit: jaxlib 0.
     f'LIBRARY_FUSION_TYPE_{name}' for name in ('INDIVIDUAL_DOT', 'INDIVIDUAL_CONVOLUTION', 'ELTWISE')
   )
 }
+# Host kind -> (inference flags, training flags), from the flag studies of benchmarks/RESULTS.md (jaxlib 0.10).
+FAST_CPU_FLAGS = {
+  'AMD with AVX-512': (YNN_ELTWISE_FLAGS, YNN_ELTWISE_FLAGS),  # AMD EPYC (Zen 4)
+  'AMD with AVX2': (YNN_OFF_FLAGS, YNN_ELTWISE_FLAGS),  # AMD EPYC without AVX-512
+  'Intel with AVX-512 and AMX': (YNN_ELTWISE_FLAGS, YNN_ELTWISE_FLAGS),  # Intel Xeon (Sapphire Rapids or later)
+}
 CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
 _OFF = ('', '0', 'off', 'false', 'no')
@@ -81,14 +87,18 @@ def _backend_started() -> bool:
   return xla_bridge.backends_are_initialized()
 
 
+def _read_cpuinfo() -> str:
+  try:
+    return Path('/proc/cpuinfo').read_text()
+  except OSError:
+    return ''
+
+
 def cpu_features(cpuinfo: str | None = None) -> frozenset[str] | None:
   """The instruction-set flags of the first CPU in `cpuinfo` (default: /proc/cpuinfo), e.g. {'avx2', 'avx512f'}; None
   when there is no x86 `flags` line to read (other systems and architectures)."""
   if cpuinfo is None:
-    try:
-      cpuinfo = Path('/proc/cpuinfo').read_text()
-    except OSError:
-      return None
+    cpuinfo = _read_cpuinfo()
   for line in cpuinfo.splitlines():
     if line.startswith('flags') and ':' in line:
       return frozenset(line.split(':', 1)[1].split())
@@ -101,10 +111,26 @@ def has_avx512(cpuinfo: str | None = None) -> bool | None:
   return None if features is None else 'avx512f' in features
 
 
+def host_kind(cpuinfo: str | None = None) -> str | None:
+  """The kind of the CPU that `cpuinfo` describes (default: this one) among those measured (`FAST_CPU_FLAGS`), or
+  None for any other CPU."""
+  features = cpu_features(cpuinfo)
+  text = cpuinfo if cpuinfo is not None else _read_cpuinfo()
+  vendor = next((line.split(':', 1)[1].strip() for line in text.splitlines() if line.startswith('vendor_id')), '')
+  if features is None:
+    return None
+  if vendor == 'AuthenticAMD' and 'avx2' in features:
+    return 'AMD with AVX-512' if 'avx512f' in features else 'AMD with AVX2'
+  if vendor == 'GenuineIntel' and {'avx512f', 'amx_tile'} <= features:
+    return 'Intel with AVX-512 and AMX'
+  return None
+
+
 def fast_cpu_flags(training: bool = False, cpuinfo: str | None = None) -> tuple[str, ...]:
   """The XLA_FLAGS entries for training or for inference on the CPU that `cpuinfo` describes (default: this one):
-  `YNN_OFF_FLAGS` for inference on an x86 CPU without AVX-512, else `YNN_ELTWISE_FLAGS` (see the module docstring)."""
-  return YNN_OFF_FLAGS if not training and has_avx512(cpuinfo) is False else YNN_ELTWISE_FLAGS
+  `FAST_CPU_FLAGS` of its `host_kind`, none (jaxlib's defaults) on other CPUs (see the module docstring)."""
+  kind = host_kind(cpuinfo)
+  return FAST_CPU_FLAGS[kind][training] if kind else ()
 
 
 def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None, training: bool = False) -> bool:
@@ -115,7 +141,7 @@ def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None, training
   when JAX's backend already started (XLA would not read the flags any more; a warning says so).
   """
   environ = os.environ if environ is None else environ
-  if 'XLA_FLAGS' in environ or _jaxlib_release() not in CHECKED_JAXLIB_RELEASES:
+  if 'XLA_FLAGS' in environ or _jaxlib_release() not in CHECKED_JAXLIB_RELEASES or not fast_cpu_flags(training):
     return False
   if environ is os.environ and _backend_started():
     logging.warning(

@@ -21,29 +21,50 @@ def checked_jaxlib(monkeypatch):
   monkeypatch.setattr(runtime, '_jaxlib_release', lambda: runtime.CHECKED_JAXLIB_RELEASES[0])
 
 
-def test_sets_flags_when_unset(checked_jaxlib):
+def test_sets_flags_when_unset(checked_jaxlib, monkeypatch):
+  monkeypatch.setattr(runtime, '_read_cpuinfo', lambda: AMD_AVX2)  # a measured host kind, whatever runs the test
   environ = {}
   assert runtime.use_fast_cpu_flags(environ)
-  assert environ['XLA_FLAGS'].split() == list(runtime.fast_cpu_flags())
+  assert environ['XLA_FLAGS'].split() == list(runtime.YNN_OFF_FLAGS)
 
 
-AVX512 = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n'
-AVX2 = 'processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n'
+def test_unknown_cpu_keeps_jaxlib_defaults(checked_jaxlib, monkeypatch):
+  monkeypatch.setattr(runtime, '_read_cpuinfo', lambda: ARM)
+  environ = {}
+  assert not runtime.use_fast_cpu_flags(environ) and not environ
+
+
+AMD_AVX512 = 'processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n'
+AMD_AVX2 = 'processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 fma\n'
+INTEL_AMX = 'processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n'
+INTEL_AVX2 = 'processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx2 fma\n'  # not measured
 ARM = 'processor\t: 0\nFeatures\t: fp asimd\n'  # aarch64: no x86 flags line
 
 
 @pytest.mark.parametrize(
   'cpuinfo, training, flags',
   [
-    (AVX512, False, runtime.YNN_ELTWISE_FLAGS),
-    (AVX512, True, runtime.YNN_ELTWISE_FLAGS),
-    (AVX2, False, runtime.YNN_OFF_FLAGS),
-    (AVX2, True, runtime.YNN_ELTWISE_FLAGS),
-    (ARM, False, runtime.YNN_ELTWISE_FLAGS),
+    (AMD_AVX512, False, runtime.YNN_ELTWISE_FLAGS),
+    (AMD_AVX512, True, runtime.YNN_ELTWISE_FLAGS),
+    (AMD_AVX2, False, runtime.YNN_OFF_FLAGS),
+    (AMD_AVX2, True, runtime.YNN_ELTWISE_FLAGS),
+    (INTEL_AMX, False, runtime.FAST_CPU_FLAGS['Intel with AVX-512 and AMX'][0]),
+    (INTEL_AMX, True, runtime.FAST_CPU_FLAGS['Intel with AVX-512 and AMX'][1]),
+    (INTEL_AVX2, False, ()),
+    (ARM, False, ()),
   ],
-  ids=['avx512-inference', 'avx512-training', 'avx2-inference', 'avx2-training', 'arm-inference'],
+  ids=[
+    'amd-avx512-inference',
+    'amd-avx512-training',
+    'amd-avx2-inference',
+    'amd-avx2-training',
+    'intel-amx-inference',
+    'intel-amx-training',
+    'unknown-intel',
+    'arm',
+  ],
 )
-def test_fast_cpu_flags_by_instruction_set_and_workload(cpuinfo, training, flags):
+def test_fast_cpu_flags_by_host_kind_and_workload(cpuinfo, training, flags):
   assert runtime.fast_cpu_flags(training, cpuinfo) == flags
 
 
@@ -163,11 +184,12 @@ print('SET', count, 'DEVICES', jax.device_count(), 'CORES', len(os.sched_getaffi
 
 
 @pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
-def test_tensorflow_input_ops_run_with_flags():
+@pytest.mark.parametrize('flags', [runtime.YNN_ELTWISE_FLAGS, runtime.YNN_OFF_FLAGS], ids=['eltwise', 'off'])
+def test_tensorflow_input_ops_run_with_flags(flags):
   """TensorFlow shares the process (the input pipeline) and has its own XLA, which must not reject the flags."""
-  code = """
-from esrgan_jax import runtime
-assert runtime.use_fast_cpu_flags()
+  code = f"""
+import os
+os.environ['XLA_FLAGS'] = {' '.join(flags)!r}
 import tensorflow as tf
 ds = tf.data.Dataset.range(4).map(lambda i: tf.image.resize(tf.fill((8, 8, 3), tf.cast(i, tf.float32)), (4, 4)))
 print(sum(float(tf.reduce_sum(x)) for x in ds))
@@ -189,7 +211,8 @@ runpy.run_module('esrgan_jax.{module}', run_name='__main__')
 """
   result = _run_fresh_python(code)
   training = module in ('main', 'ablation')
-  assert f'XLA_FLAGS={" ".join(runtime.fast_cpu_flags(training))}' in result.stdout.splitlines(), result.stderr[-2000:]
+  flags = ' '.join(runtime.fast_cpu_flags(training)) or '<unset>'  # unset: a CPU kind not measured
+  assert f'XLA_FLAGS={flags}' in result.stdout.splitlines(), result.stderr[-2000:]
 
 
 @pytest.mark.parametrize('backend, split', [('cpu', True), ('gpu', False), ('tpu', False)])

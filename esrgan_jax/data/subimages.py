@@ -16,6 +16,7 @@ import tqdm
 from absl import logging
 
 from esrgan_jax.data import quiet_tensorflow
+from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, encode_png, list_images, read_image_raw, to_rgb
 from esrgan_jax.data.records import TFRECORD_SUFFIX, serialize_record
 
@@ -101,7 +102,8 @@ def prepare(
         if writers:
           writers[count % num_shards].write(serialize_record(name, png))
         else:
-          (output_dir / name).write_bytes(png)
+          with atomic_path(output_dir / name) as partial:
+            partial.write_bytes(png)
         count += 1
   for writer in writers:
     writer.close()

@@ -18,7 +18,9 @@ from PIL import Image
 
 from esrgan_jax.data import image_io
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+  max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -15,7 +15,9 @@ from ml_collections import config_flags
 
 from esrgan_jax.training import config_errors, preflight, train
 
-FUZZ = settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+  max_examples=80, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 TINY_CONFIG = str(Path(__file__).resolve().parents[1] / 'tiny_config.py')
 
 

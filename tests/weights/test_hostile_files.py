@@ -17,7 +17,9 @@ from esrgan_jax import convert
 from esrgan_jax.weights import generator_files, model_io, safetensors_io, state_dicts, torch_io
 
 # Derandomized, so CI sees the same cases on every run; a few hundred in all, under a minute on two cores.
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+  max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 DOCUMENTED_ERRORS = (ValueError, FileNotFoundError)
 
 

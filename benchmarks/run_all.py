@@ -95,7 +95,7 @@ def machine() -> list[str]:
     f'{psutil.virtual_memory().total / 2**30:.0f} GiB RAM; {platform.platform()}',
     '- GPU: not measured (no device lent in this session)',
     f'- Python {platform.python_version()}; ' + ', '.join(versions),
-    f'- AVX-512: {"yes" if runtime.has_avx512() else "no"}, so esrgan_jax sets '
+    f'- Host kind: {runtime.host_kind() or "not one measured (jaxlib defaults)"}, so esrgan_jax sets '
     f'`XLA_FLAGS={" ".join(runtime.fast_cpu_flags())}` for inference and '
     f'`XLA_FLAGS={" ".join(runtime.fast_cpu_flags(training=True))}` for training (esrgan_jax/runtime.py)',
     f'- `upscale` and the inference benchmarks run JAX with one CPU device per core ({runtime.usable_cores()} here; '

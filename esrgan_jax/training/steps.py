@@ -116,8 +116,9 @@ def create_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
 
 
 def degradation_options(scale: int, data: ml_collections.ConfigDict) -> DegradationOptions:
-  """Real-ESRGAN x4plus's degradation for `scale`, with the GT sharpened as `data.sharpen_gt` says."""
-  return DegradationOptions(scale=scale, sharpen_gt=data.sharpen_gt)
+  """Real-ESRGAN x4plus's degradation for `scale`, with the GT sharpened as `data.sharpen_gt` says and the JPEG of
+  `data.jpeg_impl`."""
+  return DegradationOptions(scale=scale, sharpen_gt=data.sharpen_gt, jpeg_impl=data.jpeg_impl)
 
 
 def degradation_key(seed: int, stream: int) -> jax.Array:

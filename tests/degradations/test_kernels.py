@@ -119,3 +119,12 @@ def test_blur_is_correlation_with_mirror_padding():
   kernel[3, 15] += 0.2  # not point-symmetric: correlation and convolution differ
   expected = np.stack([scipy.ndimage.correlate(image[..., c], kernel, mode='mirror') for c in range(3)], -1)
   np.testing.assert_allclose(kernels.blur(jnp.asarray(image), jnp.asarray(kernel)), expected, atol=2e-5)
+
+
+def test_blur_inside_a_canvas_reflects_about_the_valid_region():
+  image = images((30, 26, 3))
+  canvas = np.pad(image, ((0, 12), (0, 4), (0, 0)), mode='edge')
+  kernel = jnp.asarray(kernels.gaussian_kernel(2.5, 1.5, 0.3))
+  alone = np.asarray(kernels.blur(jnp.asarray(image), kernel))
+  in_canvas = np.asarray(kernels.blur(jnp.asarray(canvas), kernel, jnp.array([30, 26])))[:30, :26]
+  np.testing.assert_allclose(in_canvas, alone, atol=1e-5)

@@ -101,6 +101,10 @@ def test_validate_config_names_bad_fields():
       "config.val_data: data.degradation = 'realesrgan' synthesises the LR images, but data.source = 'paired'",
     ),
     (
+      lambda c: c.train_data.update(degradation='realesrgan', jpeg_impl='pil'),
+      r"config.train_data.jpeg_impl must be one of \('diffjpeg', 'libjpeg'\), got 'pil'",
+    ),
+    (
       lambda c: c.update(train_data=dict(degradation='realesrgan'), psnr=dict(gt_size=24)),
       'config.psnr.gt_size is 24; the realesrgan degradation needs GT patches of at least 28 pixels',
     ),

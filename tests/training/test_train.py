@@ -494,6 +494,7 @@ def test_realesrgan_configs_validate_and_hold_the_recipe(name):
   config = default_config.load_config_file(Path(train.__file__).parents[1] / 'configs' / f'{name}.py')
   train.validate_config(config)
   assert config.train_data.degradation == config.val_data.degradation == 'realesrgan'
+  assert config.train_data.jpeg_impl == config.val_data.jpeg_impl == 'diffjpeg'  # BasicSR's DiffJPEG
   assert config.train_data.sharpen_gt and config.discriminator.arch == 'UNetDiscriminatorSN'
   assert (config.gan.gan_type, config.gan.gan_weight, config.gan.pixel_weight) == ('vanilla', 0.1, 1.0)
   assert config.psnr.best_metric == config.gan.best_metric == 'val_niqe'

@@ -13,6 +13,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from esrgan_jax.degradations.float_split import product_error
 
 KERNEL_SIZE = 21  # Real-ESRGAN's blur_kernel_size: every kernel is padded to this size
 KERNEL_FAMILIES = ('iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso', 'plateau_aniso')
@@ -79,23 +82,51 @@ def plateau_kernel(sigma_x, sigma_y, theta, beta, support=KERNEL_SIZE, size: int
   return _normalized(1.0 / (1.0 + quadratic_form(sigma_x, sigma_y, theta, size) ** beta), support)
 
 
-_BESSEL_NODES = 96  # exact to float32 for |x| < 60 (the kernels need |x| <= pi * 10 * sqrt(2))
+_MILLER_START = 96  # the backward recurrence's first order: well above the kernels' |x| <= pi * 10 * sqrt(2)
+
+
+def bessel_j0_j1(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Bessel functions J0 and J1 of the first kind of x >= 0 (float32, up to ~60), by Miller's backward recurrence
+  J_(n-1) = (2n / x) J_n - J_(n+1) from order 96, normalised by J0 + 2 (J2 + J4 + ...) = 1: stable, unbiased, about
+  2e-7 absolute (jax.scipy's `bessel_jn` is not accurate in float32)."""
+  given = jnp.asarray(x, jnp.float32)
+  x = jnp.where(given == 0, 1.0, given)
+
+  def step(carry, n):
+    upper, current, j1, norm = carry  # J_(n+1), J_n, J1 and the normalising sum so far, all scaled alike
+    lower = (2 * n / x) * current - upper
+    j1 = jnp.where(n == 2, lower, j1)
+    norm = norm + jnp.where(n % 2 == 1, jnp.where(n == 1, 1.0, 2.0) * lower, 0.0)
+    rescale = jnp.where(jnp.abs(lower) > 1e10, 1e-10, 1.0)  # keeps float32 in range for small x
+    return (current * rescale, lower * rescale, j1 * rescale, norm * rescale), None
+
+  start = (jnp.zeros_like(x), jnp.ones_like(x), jnp.zeros_like(x), jnp.zeros_like(x))
+  orders = jnp.arange(_MILLER_START, 0, -1, dtype=jnp.float32)
+  (_, j0, j1, norm), _ = jax.lax.scan(step, start, orders)
+  return jnp.where(given == 0, 1.0, j0 / norm), jnp.where(given == 0, 0.0, j1 / norm)
 
 
 def bessel_j1(x: jax.Array) -> jax.Array:
-  """Bessel function of the first kind of order 1, from Bessel's integral (1/2pi) int cos(t - x sin t) dt over a
-  period, by the rectangle rule (exponentially accurate for periodic integrands; jax.scipy's `bessel_jn` is not
-  accurate in float32)."""
-  t = jnp.linspace(-math.pi, math.pi, _BESSEL_NODES, endpoint=False)
-  return jnp.mean(jnp.cos(t - jnp.asarray(x)[..., None] * jnp.sin(t)), axis=-1)
+  """Bessel function J1 of x >= 0 (see `bessel_j0_j1`)."""
+  return bessel_j0_j1(x)[1]
 
 
 def circular_lowpass_kernel(cutoff, support=KERNEL_SIZE, size: int = KERNEL_SIZE) -> jax.Array:
-  """2-D sinc (ideal circular lowpass) with `cutoff` in radians (pi: Nyquist), normalised over its support."""
-  x, y = _grid(size)
-  r = jnp.sqrt(x**2 + y**2)
-  safe_r = jnp.where(r == 0, 1.0, r)
-  kernel = jnp.where(r == 0, cutoff**2 / (4 * math.pi), cutoff * bessel_j1(cutoff * safe_r) / (2 * math.pi * safe_r))
+  """2-D sinc (ideal circular lowpass) with `cutoff` in radians (pi: Nyquist), normalised over its support.
+
+  As Real-ESRGAN's float64 kernel within ~3e-7: the argument cutoff * r is carried as a float32 sum x + dx (Dekker's
+  exact product with r's float64 value) and J1(x + dx) = J1(x) + dx (J0(x) - J1(x) / x)."""
+  axis = np.arange(size) - (size - 1) / 2
+  r64 = np.hypot(*np.meshgrid(axis, axis))
+  safe64 = np.where(r64 == 0, 1.0, r64)
+  r_high = safe64.astype(np.float32)
+  r_low = (safe64 - r_high).astype(np.float32)
+  cutoff = jnp.asarray(cutoff, jnp.float32)
+  x = cutoff * r_high
+  dx = product_error(cutoff, r_high, x) + cutoff * r_low
+  j0, j1 = bessel_j0_j1(x)
+  j1 = j1 + dx * (j0 - j1 / x)
+  kernel = jnp.where(r64 == 0, cutoff**2 / (4 * math.pi), cutoff * j1 / (2 * math.pi * safe64).astype(np.float32))
   return _normalized(kernel, support)
 
 
@@ -170,13 +201,24 @@ def random_final_sinc_kernel(u: jax.Array, prob: float) -> jax.Array:
   return jnp.where(u[1] < prob, kernel, pulse_kernel())
 
 
-def blur(image: jax.Array, kernel: jax.Array) -> jax.Array:
+def _reflected(length: int, pad: int, valid: jax.Array | int) -> jax.Array:
+  """Indices -pad .. length + pad - 1 reflected into [0, valid) about its ends (torch's 'reflect'), clamped where
+  the pad exceeds the valid length."""
+  index = jnp.abs(jnp.arange(-pad, length + pad))
+  index = jnp.where(index > valid - 1, 2 * (valid - 1) - index, index)
+  return jnp.clip(index, 0, valid - 1)
+
+
+def blur(image: jax.Array, kernel: jax.Array, valid_hw: jax.Array | None = None) -> jax.Array:
   """Correlates [H, W, C] with a [kh, kw] kernel (odd sizes) per channel, reflect padding (torch's 'reflect').
 
-  Computed by FFT: XLA:CPU runs single-channel convolutions with per-example kernels slowly."""
+  valid_hw: when the image is the top-left [h, w] of a larger canvas, the padding reflects about the valid region's
+  edges, so the valid region comes out as the [h, w] image blurred alone. Computed by FFT: XLA:CPU runs
+  single-channel convolutions with per-example kernels slowly."""
   kh, kw = kernel.shape
   h, w, _ = image.shape
-  padded = jnp.pad(image, ((kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)), mode='reflect')
+  valid_h, valid_w = (h, w) if valid_hw is None else (valid_hw[0], valid_hw[1])
+  padded = image[_reflected(h, kh // 2, valid_h)][:, _reflected(w, kw // 2, valid_w)]
   fft_hw = tuple(-(-side // 32) * 32 for side in padded.shape[:2])  # sizes with small prime factors
   spectrum = jnp.fft.rfft2(padded, fft_hw, axes=(0, 1)) * jnp.fft.rfft2(kernel[::-1, ::-1], fft_hw)[..., None]
   full = jnp.fft.irfft2(spectrum, fft_hw, axes=(0, 1))  # circular convolution; rows/cols >= k-1 are exact

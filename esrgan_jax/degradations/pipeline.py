@@ -3,7 +3,9 @@
 Per example (Real-ESRGAN's order): USM-sharpen the GT; round 1: blur, random resize (up / down / keep; area,
 bilinear or bicubic), Gaussian or Poisson noise, JPEG; round 2: blur (with probability second_blur_prob), random
 resize relative to the LR size, noise; then, in random order, [resize to the LR size + final sinc filter] and JPEG;
-finally rounding to 8 bits. Every random choice is per example (Real-ESRGAN draws the resize per batch) and comes
+finally rounding to 8 bits. Resizes sample as torch's `F.interpolate` (round 1 by scale factor, the others by size)
+and JPEG is BasicSR's DiffJPEG (`jpeg_impl`), so each step computes what BasicSR's `RealESRGANModel.feed_data` does
+for the same draws. Every random choice is per example (Real-ESRGAN draws the resize per batch) and comes
 from `jax.random.fold_in(key, index)`, so the same (key, example index) always gives the same LR image, whatever the
 batch it is in: resuming a run reproduces it bit for bit. Resized intermediates live in fixed-size canvases
 (`resize`), so the whole pipeline has static shapes. Not reproduced: Real-ESRGAN's 400-pixel crop before degrading
@@ -17,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from esrgan_jax.degradations.diffjpeg import diffjpeg
+from esrgan_jax.degradations.float_split import product_error
 from esrgan_jax.degradations.jpeg import jpeg
 from esrgan_jax.degradations.kernels import (
   BLUR_KERNEL_DRAWS,
@@ -33,13 +37,17 @@ from esrgan_jax.degradations.noise import NOISE_DRAWS, NoiseOptions, random_nois
 from esrgan_jax.degradations.resize import RESIZE_METHODS, fill_beyond, resize
 from esrgan_jax.degradations.usm import usm_sharpen
 
+JPEG_IMPLS = ('diffjpeg', 'libjpeg')
+
 
 @dataclasses.dataclass(frozen=True)
 class DegradationOptions:
   """All settings of the pipeline; defaults are Real-ESRGAN's train_realesrgan_x4plus.yml.
 
   resize_probs*: probabilities of (up, down, keep); resize_range*: factor range (down from the low end to 1, up
-  from 1 to the high end; round 2 relative to the LR size); jpeg_range*: quality range.
+  from 1 to the high end; round 2 relative to the LR size); jpeg_range*: quality range; jpeg_impl: 'diffjpeg'
+  (BasicSR's DiffJPEG, what Real-ESRGAN trains with) or 'libjpeg' (`jpeg.jpeg`: a real codec's tables, chroma
+  filtering, edge padding and 8-bit rounding).
   """
 
   scale: int = 4
@@ -56,6 +64,11 @@ class DegradationOptions:
   noise2: NoiseOptions = NoiseOptions(sigma_range=(1.0, 25.0), poisson_scale_range=(0.05, 2.5))
   jpeg_range2: tuple[float, float] = (30.0, 95.0)
   final_sinc_prob: float = 0.8
+  jpeg_impl: str = 'diffjpeg'
+
+  def __post_init__(self):
+    if self.jpeg_impl not in JPEG_IMPLS:
+      raise ValueError(f'jpeg_impl must be one of {JPEG_IMPLS}, got {self.jpeg_impl!r}.')
 
 
 def _random_factor(u: jax.Array, probs: tuple[float, float, float], factor_range: tuple[float, float]) -> jax.Array:
@@ -66,9 +79,16 @@ def _random_factor(u: jax.Array, probs: tuple[float, float, float], factor_range
   )
 
 
-def _scaled_size(hw: tuple[int, int], factor: jax.Array) -> jax.Array:
-  """floor(side * factor) per side, at least 1 (torch's F.interpolate output size); int32 [2]."""
-  return jnp.maximum(jnp.floor(jnp.array(hw, jnp.float32) * factor), 1).astype(jnp.int32)
+def scaled_size(hw: tuple[int, int], factor: jax.Array) -> jax.Array:
+  """floor(side * factor) per side for a float32 factor, exactly (as torch and BasicSR compute it in float64), at
+  least 1; int32 [2]. Exact for sides below 4096: the product is carried as its float32 value plus the exact
+  remainder, whose sign corrects a floor that rounding pushed up to the next integer."""
+  sides = jnp.array(hw, jnp.float32)
+  factor = jnp.asarray(factor, jnp.float32)
+  product = sides * factor
+  floor = jnp.floor(product)
+  remainder = (product - floor) + product_error(sides, factor, product)  # side * factor - floor
+  return jnp.maximum(jnp.where(remainder < 0, floor - 1, floor), 1).astype(jnp.int32)
 
 
 def _canvas(hw: tuple[int, int], high: float) -> tuple[int, int]:
@@ -78,6 +98,13 @@ def _canvas(hw: tuple[int, int], high: float) -> tuple[int, int]:
 def _pad_to(hw: tuple[int, int], canvas: jax.Array) -> tuple[tuple[int, int], ...]:
   """jnp.pad widths that grow an [*hw, C] image to the canvas's height and width."""
   return ((0, canvas.shape[0] - hw[0]), (0, canvas.shape[1] - hw[1]), (0, 0))
+
+
+def _compress(image: jax.Array, quality: jax.Array, valid_hw: jax.Array, impl: str) -> jax.Array:
+  """JPEG of the valid [h, w] region of a canvas [H, W, 3], the canvas filled beyond it again."""
+  if impl == 'diffjpeg':
+    return fill_beyond(diffjpeg(image, quality, valid_hw), valid_hw)
+  return fill_beyond(jpeg(image, quality), valid_hw)  # the canvas repeats its edges, as libjpeg pads
 
 
 def _random_method(u: jax.Array) -> jax.Array:
@@ -109,16 +136,18 @@ def _degrade(key: jax.Array, gt: jax.Array, options: DegradationOptions) -> jax.
 
   # Round 1: blur, resize into a canvas that fits the largest factor, noise, JPEG.
   image = blur(image, random_blur_kernel(next(draws), options.blur1))
-  size1 = _scaled_size((h, w), _random_factor(next(draws), options.resize_probs1, options.resize_range1))
-  image = resize(image, full, size1, _canvas((h, w), options.resize_range1[1]), _random_method(next(draws)[0]))
+  factor1 = _random_factor(next(draws), options.resize_probs1, options.resize_range1)
+  size1 = scaled_size((h, w), factor1)  # F.interpolate(scale_factor=factor1)
+  canvas1 = _canvas((h, w), options.resize_range1[1])
+  image = resize(image, full, size1, canvas1, _random_method(next(draws)[0]), scale_factor=factor1)
   image = random_noise(noise1_key, next(draws), image, options.noise1)
-  image = fill_beyond(jpeg(image, scaled(next(draws)[0], *options.jpeg_range1)), size1)
+  image = _compress(image, scaled(next(draws)[0], *options.jpeg_range1), size1, options.jpeg_impl)
 
   # Round 2: the resize is relative to the LR size.
   kernel2 = random_blur_kernel(next(draws), options.blur2)
-  image = blur(image, jnp.where(next(draws)[0] < options.second_blur_prob, kernel2, pulse_kernel()))
+  image = blur(image, jnp.where(next(draws)[0] < options.second_blur_prob, kernel2, pulse_kernel()), size1)
   lr_hw = (h // options.scale, w // options.scale)
-  size2 = _scaled_size(lr_hw, _random_factor(next(draws), options.resize_probs2, options.resize_range2))
+  size2 = scaled_size(lr_hw, _random_factor(next(draws), options.resize_probs2, options.resize_range2))
   image = resize(image, size1, size2, _canvas(lr_hw, options.resize_range2[1]), _random_method(next(draws)[0]))
   image = random_noise(noise2_key, next(draws), image, options.noise2)
 
@@ -133,9 +162,9 @@ def _degrade(key: jax.Array, gt: jax.Array, options: DegradationOptions) -> jax.
   before_jpeg = jnp.where(
     jpeg_last, fill_beyond(jnp.pad(jnp.clip(to_lr(image), 0, 1), _pad_to(lr_hw, image)), lr), image
   )
-  compressed = jpeg(before_jpeg, quality)
-  image = jnp.where(jpeg_last, compressed[: lr_hw[0], : lr_hw[1]], to_lr(fill_beyond(compressed, size2)))
-  return jnp.clip(jnp.floor(image * 255 + 0.5), 0, 255) / 255  # 8-bit levels, rounded half up like `quantize`
+  compressed = _compress(before_jpeg, quality, jnp.where(jpeg_last, lr, size2), options.jpeg_impl)
+  image = jnp.where(jpeg_last, compressed[: lr_hw[0], : lr_hw[1]], to_lr(compressed))
+  return jnp.clip(jnp.round(image * 255), 0, 255) / 255  # 8-bit levels, half to even as torch.round
 
 
 def example_keys(key: jax.Array, indices: jax.Array) -> jax.Array:

@@ -35,6 +35,8 @@ def data_config() -> ml_collections.ConfigDict:
   # step degrades them; validation images are degraded once, with a fixed key). Not for the 'paired' source.
   config.degradation = 'bicubic'
   config.sharpen_gt = True  # 'realesrgan': USM-sharpen the GT before degrading it and train towards it (gt_usm)
+  # 'realesrgan': 'diffjpeg' (BasicSR's DiffJPEG, as Real-ESRGAN trains) or 'libjpeg' (a real codec's artefacts)
+  config.jpeg_impl = 'diffjpeg'
   return config
 
 

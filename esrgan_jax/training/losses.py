@@ -40,10 +40,14 @@ def ragan_generator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.
   return 0.5 * (bce_with_logits(real - jnp.mean(fake_logits), 0.0) + bce_with_logits(fake_logits - jnp.mean(real), 1.0))
 
 
-def ragan_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+def ragan_discriminator_loss(
+  real_logits: jax.Array, fake_logits: jax.Array, detached_fake_logits: jax.Array | None = None
+) -> jax.Array:
   """Relativistic average GAN loss of D: real half BCE(C(x_r) - E[C(x_f)], 1)/2 with the fake logits detached,
-  plus fake half BCE(C(x_f) - E[C(x_r)], 0)/2 with the real logits detached (BasicSR's split backward passes)."""
-  real_term = bce_with_logits(real_logits - jnp.mean(jax.lax.stop_gradient(fake_logits)), 1.0)
+  plus fake half BCE(C(x_f) - E[C(x_r)], 0)/2 with the real logits detached (BasicSR's split backward passes).
+  detached_fake_logits: the real half's C(x_f), from BasicSR's separate first D pass (default fake_logits)."""
+  detached_fake = fake_logits if detached_fake_logits is None else detached_fake_logits
+  real_term = bce_with_logits(real_logits - jnp.mean(jax.lax.stop_gradient(detached_fake)), 1.0)
   fake_term = bce_with_logits(fake_logits - jnp.mean(jax.lax.stop_gradient(real_logits)), 0.0)
   return 0.5 * (real_term + fake_term)
 

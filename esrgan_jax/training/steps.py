@@ -116,8 +116,9 @@ def create_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
 
 
 def degradation_options(scale: int, data: ml_collections.ConfigDict) -> DegradationOptions:
-  """Real-ESRGAN x4plus's degradation for `scale`, with the GT sharpened as `data.sharpen_gt` says."""
-  return DegradationOptions(scale=scale, sharpen_gt=data.sharpen_gt)
+  """Real-ESRGAN x4plus's degradation for `scale`, with the GT sharpened as `data.sharpen_gt` says and the JPEG of
+  `data.jpeg_impl`."""
+  return DegradationOptions(scale=scale, sharpen_gt=data.sharpen_gt, jpeg_impl=data.jpeg_impl)
 
 
 def degradation_key(seed: int, stream: int) -> jax.Array:
@@ -153,11 +154,28 @@ def create_learning_rate_fn(stage: ml_collections.ConfigDict, base_lr: float) ->
     return optax.constant_schedule(base_lr)
   if stage.schedule == 'multistep':
     return optax.piecewise_constant_schedule(base_lr, {int(m): stage.gamma for m in stage.milestones})
-  pieces = []
-  for period, weight in zip(stage.periods, stage.restart_weights, strict=True):
-    peak = stage.eta_min + weight * (base_lr - stage.eta_min)
-    pieces.append(optax.cosine_decay_schedule(peak, period, alpha=stage.eta_min / peak))
-  return optax.join_schedules(pieces, list(np.cumsum(stage.periods)[:-1]))
+  return cosine_restart_schedule(base_lr, stage.periods, stage.restart_weights, stage.eta_min)
+
+
+def cosine_restart_schedule(
+  base_lr: float, periods: tuple[int, ...], restart_weights: tuple[float, ...], eta_min: float
+) -> optax.Schedule:
+  """BasicSR's CosineAnnealingRestartLR at 0-based step t (its `last_epoch`): cycle i is the first with
+  t <= sum(periods[:i + 1]), so a cycle's last step still belongs to it and reaches eta_min, and the next cycle starts
+  one step later, at offset 1. lr = eta_min + w_i * (base - eta_min) * (1 + cos(pi * (t - start_i) / period_i)) / 2;
+  after the last cycle it stays at eta_min."""
+  if len(periods) != len(restart_weights):
+    raise ValueError(f'periods {periods} and restart_weights {restart_weights} must have the same length.')
+  ends = np.cumsum(periods)
+  starts, lengths = jnp.asarray(ends - np.asarray(periods)), jnp.asarray(periods, jnp.float32)
+  weights = jnp.asarray(restart_weights, jnp.float32)
+
+  def schedule(count):
+    cycle = jnp.minimum(jnp.searchsorted(jnp.asarray(ends), count, side='left'), len(periods) - 1)
+    progress = jnp.minimum((count - starts[cycle]) / lengths[cycle], 1.0)
+    return eta_min + weights[cycle] * (base_lr - eta_min) * 0.5 * (1 + jnp.cos(jnp.pi * progress))
+
+  return schedule
 
 
 def create_optimizer(stage: ml_collections.ConfigDict, base_lr: float) -> optax.GradientTransformation:
@@ -223,10 +241,13 @@ def gan_train_step(
 ) -> tuple[GANState, dict[str, jax.Array]]:
   """One GAN step as BasicSR's ESRGANModel (`stage.gan_type` 'ragan') or SRGANModel ('vanilla'): the G step (D
   frozen but in train mode; D sees the HR batch too for RaGAN only), then the D step on the same SR output; both from
-  the pre-step parameters. G (and its BatchNorm statistics) is updated only when `(step+1) % net_d_iters == 0` and
-  `step+1 > net_d_init_iters` (BasicSR counts iterations from 1); D every step. D's mutable collections (BatchNorm
-  statistics, or the U-Net's spectral-norm vectors) advance on every D pass, as torch's train-mode forward does.
-  D's real images are batch['gan_hr'] when present (Real-ESRGAN: the GT unsharpened), else batch['hr']."""
+  the pre-step parameters. G is updated only when `(step+1) % net_d_iters == 0` and `step+1 > net_d_init_iters`
+  (BasicSR counts iterations from 1); D every step. D's mutable collections (BatchNorm statistics, or the U-Net's
+  spectral-norm vectors) advance on every D pass, as torch's train-mode forward does, and the passes are BasicSR's:
+  ragan runs D on (real, SR) in the G step and on (SR detached, real, SR) in the D step, five in all; vanilla on SR,
+  then (real, SR); the G step's passes only when G is updated. G's own BatchNorm statistics advance every step (BasicSR
+  runs G in train mode before deciding). D's real images are batch['gan_hr'] when present (Real-ESRGAN: the GT
+  unsharpened), else batch['hr']."""
   lr_img, hr = batch['lr'], batch['hr']
   real = batch.get('gan_hr', hr)
 
@@ -261,12 +282,23 @@ def gan_train_step(
     state.g_params
   )
   sr = jax.lax.stop_gradient(sr)
-  d_loss = losses.ragan_discriminator_loss if stage.gan_type == 'ragan' else losses.vanilla_discriminator_loss
+  iteration = state.step + 1
+  update_g = (iteration % stage.net_d_iters == 0) & (iteration > stage.net_d_init_iters)
+  keep_if_frozen = lambda new, old: jax.tree.map(lambda n, o: jnp.where(update_g, n, o), new, old)
+  # BasicSR skips the G step's D passes when G is not updated: their statistics updates count only then.
+  d_collections = keep_if_frozen(d_collections, state.d_collections)
 
   def d_loss_fn(d_params):
-    real_logits, collections = d_apply(d_params, d_collections, real)
+    collections = d_collections
+    if stage.gan_type == 'ragan':  # ESRGANModel's first D-step pass: SR logits, detached, for the real term's mean
+      detached_fake, collections = d_apply(d_params, collections, sr)
+    real_logits, collections = d_apply(d_params, collections, real)
     fake_logits, collections = d_apply(d_params, collections, sr)
-    return d_loss(real_logits, fake_logits), (collections, real_logits, fake_logits)
+    if stage.gan_type == 'ragan':
+      loss = losses.ragan_discriminator_loss(real_logits, fake_logits, detached_fake)
+    else:
+      loss = losses.vanilla_discriminator_loss(real_logits, fake_logits)
+    return loss, (collections, real_logits, fake_logits)
 
   (l_d, (d_collections, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
     state.d_params
@@ -274,14 +306,10 @@ def gan_train_step(
   d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
   d_params = optax.apply_updates(state.d_params, d_updates)
 
-  iteration = state.step + 1
-  update_g = (iteration % stage.net_d_iters == 0) & (iteration > stage.net_d_init_iters)
   g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, g_updates)
-  keep_if_frozen = lambda new, old: jax.tree.map(lambda n, o: jnp.where(update_g, n, o), new, old)
   g_params = keep_if_frozen(g_params, state.g_params)
   g_opt_state = keep_if_frozen(g_opt_state, state.g_opt_state)
-  g_batch_stats = keep_if_frozen(g_batch_stats, state.g_batch_stats)
 
   new_state = state.replace(
     step=iteration,

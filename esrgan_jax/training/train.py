@@ -33,6 +33,7 @@ from jax.sharding import PartitionSpec as P
 
 from esrgan_jax import runtime
 from esrgan_jax.data import image_io, input_pipeline, quantize
+from esrgan_jax.degradations.pipeline import JPEG_IMPLS
 from esrgan_jax.inference import evaluation, quality, strip
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
@@ -95,6 +96,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       input_pipeline.validate_data_config(config[data_name])
     except ValueError as e:
       raise ValueError(f'config.{data_name}: {e}') from e
+    if config[data_name].degradation == 'realesrgan' and config[data_name].jpeg_impl not in JPEG_IMPLS:
+      impl = config[data_name].jpeg_impl
+      raise ValueError(f'config.{data_name}.jpeg_impl must be one of {JPEG_IMPLS}, got {impl!r}.')
   if config.train_data.degradation == 'realesrgan':
     for name in config.stages:
       if config[name].gt_size < MIN_DEGRADED_GT_SIZE:

@@ -1,5 +1,6 @@
 """The whole degradation: shapes, 8-bit output, determinism from (key, index), USM, bad input."""
 
+import dataclasses
 import functools
 
 import jax
@@ -10,7 +11,7 @@ import scipy.ndimage
 from helpers import images
 
 from esrgan_jax.degradations.kernels import gaussian_kernel
-from esrgan_jax.degradations.pipeline import DegradationOptions, degrade, synthesize_batch
+from esrgan_jax.degradations.pipeline import DegradationOptions, degrade, scaled_size, synthesize_batch
 from esrgan_jax.degradations.usm import USM_RADIUS, USM_SIGMA, usm_sharpen
 
 OPTIONS = DegradationOptions()
@@ -63,3 +64,21 @@ def test_usm_matches_a_numpy_reference():
 def test_degrade_rejects_unusable_gt_sizes(shape):
   with pytest.raises(ValueError, match='multiples of scale 4 and at least 26'):
     degrade(jax.random.key(0), jnp.zeros(shape), OPTIONS)
+
+
+def test_scaled_size_floors_exactly_as_float64():
+  """torch floors side * scale_factor in float64; float32 rounds 100 * float32(1.41) up to 141 (exact: 140.99..)."""
+  factors = np.concatenate([[1.41, 1.13, 0.15, 1.5, 1.0], np.random.default_rng(0).uniform(0.15, 1.5, 4000)])
+  factors = factors.astype(np.float32)
+  for hw in ((100, 24), (120, 36), (256, 64)):
+    ours = np.asarray(jax.jit(jax.vmap(lambda f, hw=hw: scaled_size(hw, f)))(factors))
+    expected = np.maximum(np.floor(np.array(hw)[None] * factors[:, None].astype(np.float64)), 1)
+    np.testing.assert_array_equal(ours, expected)
+  assert tuple(np.asarray(scaled_size((100, 100), np.float32(1.41)))) == (140, 140)
+
+
+def test_jpeg_impl_is_diffjpeg_by_default_and_checked():
+  assert OPTIONS.jpeg_impl == 'diffjpeg'
+  assert dataclasses.replace(OPTIONS, jpeg_impl='libjpeg').jpeg_impl == 'libjpeg'
+  with pytest.raises(ValueError, match="jpeg_impl must be one of \\('diffjpeg', 'libjpeg'\\)"):
+    DegradationOptions(jpeg_impl='pillow')

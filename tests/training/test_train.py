@@ -47,9 +47,10 @@ def test_cosine_restart_schedule_matches_basicsr_formula():
     schedule='cosine_restarts', periods=(4, 6), restart_weights=(1.0, 0.5), eta_min=0.1
   )
   fn = steps.create_learning_rate_fn(stage, 1.0)
-  expected = [0.1 + 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 4)) for t in range(4)]
-  expected += [0.1 + 0.5 * 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 6)) for t in range(6)]
-  np.testing.assert_allclose([fn(i) for i in range(10)], expected, rtol=1e-6)
+  # Steps 0..4 are the first cycle (step 4 reaches eta_min); the second starts at step 5 with offset 1.
+  expected = [0.1 + 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 4)) for t in range(5)]
+  expected += [0.1 + 0.5 * 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 6)) for t in range(1, 7)]
+  np.testing.assert_allclose([fn(i) for i in range(11)], expected, rtol=1e-6)
   np.testing.assert_allclose(fn(50), 0.1, rtol=1e-6)
 
 
@@ -98,6 +99,10 @@ def test_validate_config_names_bad_fields():
     (
       lambda c: c.val_data.update(source='paired', degradation='realesrgan'),
       "config.val_data: data.degradation = 'realesrgan' synthesises the LR images, but data.source = 'paired'",
+    ),
+    (
+      lambda c: c.train_data.update(degradation='realesrgan', jpeg_impl='pil'),
+      r"config.train_data.jpeg_impl must be one of \('diffjpeg', 'libjpeg'\), got 'pil'",
     ),
     (
       lambda c: c.update(train_data=dict(degradation='realesrgan'), psnr=dict(gt_size=24)),
@@ -284,13 +289,14 @@ def test_msrresnet_bn_psnr_step_uses_batch_statistics_and_updates_running_ones()
 
 
 def test_gan_step_updates_both_nets_and_gates_generator():
-  """G, and the running statistics of its BatchNorm, stay while G is frozen and move when it is updated."""
+  """G stays while it is frozen and moves when it is updated; its BatchNorm statistics move in both (BasicSR runs G
+  in train mode every iteration)."""
   config = tiny_bn_config()
   config.gan.net_d_init_iters = 1  # BasicSR counts iterations from 1: G frozen at iteration 1, updated at 2
   init = jax.device_get(jax.jit(functools.partial(steps.init_state, config, 'gan'))(jnp.zeros((1, 32, 32, 3))))
   (state1, state2), hist = run_steps(config, 'gan', jax.devices()[:1], num_steps=2)
   same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
-  assert same(state1.g_params, init.g_params) and same(state1.g_batch_stats, init.g_batch_stats)
+  assert same(state1.g_params, init.g_params) and not same(state1.g_batch_stats, init.g_batch_stats)
   assert not same(state1.d_params, init.d_params)
   assert not same(state2.g_params, init.g_params) and not same(state2.g_batch_stats, init.g_batch_stats)
   assert not same(state1.d_collections, init.d_collections)
@@ -488,6 +494,7 @@ def test_realesrgan_configs_validate_and_hold_the_recipe(name):
   config = default_config.load_config_file(Path(train.__file__).parents[1] / 'configs' / f'{name}.py')
   train.validate_config(config)
   assert config.train_data.degradation == config.val_data.degradation == 'realesrgan'
+  assert config.train_data.jpeg_impl == config.val_data.jpeg_impl == 'diffjpeg'  # BasicSR's DiffJPEG
   assert config.train_data.sharpen_gt and config.discriminator.arch == 'UNetDiscriminatorSN'
   assert (config.gan.gan_type, config.gan.gan_weight, config.gan.pixel_weight) == ('vanilla', 0.1, 1.0)
   assert config.psnr.best_metric == config.gan.best_metric == 'val_niqe'

@@ -19,17 +19,30 @@ from esrgan_jax.models.rrdbnet import stack_blocks
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
 
 
-def _apply(module: nn.Module, params: Any, x: jax.Array) -> jax.Array:
-  return module.apply({'params': params}, x).astype(jnp.float32)
+def _apply(module: nn.Module, params: Any, x: jax.Array, quantized: bool = False) -> jax.Array:
+  """float32 x in [0, 1] -> float32 output; integer x (uint8/uint16 levels) is divided by its top level on the device
+  first, and with `quantized` the clipped output is rounded back to x's levels as `data.quantize` rounds (half away
+  from zero), so only integers cross between host and device."""
+  levels = jnp.iinfo(x.dtype).max if jnp.issubdtype(x.dtype, jnp.integer) else None
+  out = module.apply({'params': params}, x if levels is None else x.astype(jnp.float32) / levels).astype(jnp.float32)
+  if not quantized:
+    return out
+  if levels is None:
+    raise ValueError('quantized output needs uint8 or uint16 input levels.')
+  out = jnp.clip(out, 0.0, 1.0) * levels
+  whole = jnp.floor(out)
+  return (whole + (out - whole >= 0.5)).astype(x.dtype)  # floor(out + 0.5) without float32's rounding of the sum
 
 
-_forward = jax.jit(_apply, static_argnums=0)
+_forward = jax.jit(_apply, static_argnums=(0, 3))
 
 
 @functools.cache
 def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..., jax.Array]:
   """`_forward` for batches split over devices, compiled with `compiler_options` (`_forward` itself for none)."""
-  return jax.jit(_apply, static_argnums=0, compiler_options=dict(compiler_options)) if compiler_options else _forward
+  if not compiler_options:
+    return _forward
+  return jax.jit(_apply, static_argnums=(0, 3), compiler_options=dict(compiler_options))
 
 
 def cpu_whole_batch_module(module: nn.Module, environ: Mapping[str, str] | None = None) -> nn.Module:
@@ -59,8 +72,12 @@ def tiles_per_call(
   return len(devices)
 
 
-def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None) -> ApplyFn:
+def make_apply_fn(
+  module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None, *, quantized: bool = False
+) -> ApplyFn:
   """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32, with `params` moved to the devices on first use.
+  With `quantized`: [N, h, w, 3] uint8 (or uint16) levels -> the clipped output in the same levels, converted on the
+  devices (video frames: only integers move between host and device).
 
   A batch whose size N is a multiple of the number of `devices` (default: all local devices of JAX's default
   backend) is split over them, each device computing N / len(devices) images; other batches run on the first
@@ -86,8 +103,8 @@ def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] 
 
   def apply_fn(x: np.ndarray) -> jax.Array:
     if len(devices) > 1 and x.shape[0] % len(devices) == 0:
-      return split_forward(module, replicated(), jax.device_put(x, split))
-    return _forward(single_module, on_first(), jax.device_put(x, devices[0]))
+      return split_forward(module, replicated(), jax.device_put(x, split), quantized)
+    return _forward(single_module, on_first(), jax.device_put(x, devices[0]), quantized)
 
   return apply_fn
 

@@ -216,6 +216,8 @@ def _upscale_video(
   settings = {k: str(v) for k, v in vars(args).items() if k not in ('input', 'output', 'overwrite', 'batch_frames')}
   settings['model_file'] = [str(args.model.resolve()), args.model.stat().st_size, args.model.stat().st_mtime_ns]
   result = transcode.upscale_video(in_path, out_path, plan, options, settings)
+  if result.computed < result.frames:
+    print(f'{in_path}: resumed {result.frames - result.computed} of {result.frames} frames from finished segments.')
   return out_path, result.frames * result.height * result.width
 
 

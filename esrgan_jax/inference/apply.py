@@ -20,18 +20,22 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv
 
 
 def _apply(module: nn.Module, params: Any, x: jax.Array, quantized: bool = False) -> jax.Array:
-  """float32 x in [0, 1] -> float32 output; integer x (uint8/uint16 levels) is divided by its top level on the device
-  first, and with `quantized` the clipped output is rounded back to x's levels as `data.quantize` rounds (half away
-  from zero), so only integers cross between host and device."""
-  levels = jnp.iinfo(x.dtype).max if jnp.issubdtype(x.dtype, jnp.integer) else None
-  out = module.apply({'params': params}, x if levels is None else x.astype(jnp.float32) / levels).astype(jnp.float32)
+  """float32 x in [0, 1] -> float32 output. Integer x (uint8/uint16 levels) becomes level / top on the device first,
+  by a table numpy computed (XLA:CPU's division can differ from numpy's in the last bit, so the image path's
+  `pixels / 255` would not be matched); with `quantized` the clipped output is rounded back to those levels as
+  `data.quantize` rounds (half away from zero), so only integers cross between host and device."""
+  levels = int(jnp.iinfo(x.dtype).max) if jnp.issubdtype(x.dtype, jnp.integer) else None
+  if levels is not None:
+    x = jnp.asarray(np.arange(levels + 1, dtype=np.float32) / np.float32(levels))[x]
+  out = module.apply({'params': params}, x).astype(jnp.float32)
   if not quantized:
     return out
   if levels is None:
     raise ValueError('quantized output needs uint8 or uint16 input levels.')
   out = jnp.clip(out, 0.0, 1.0) * levels
   whole = jnp.floor(out)
-  return (whole + (out - whole >= 0.5)).astype(x.dtype)  # floor(out + 0.5) without float32's rounding of the sum
+  rounded = whole + (out - whole >= 0.5)  # floor(out + 0.5) without float32 rounding the sum up
+  return rounded.astype(np.uint8 if levels == 255 else np.uint16)
 
 
 _forward = jax.jit(_apply, static_argnums=(0, 3))

@@ -4,10 +4,10 @@ written.
 The frames of a video are cut into segments of `segment_frames` frames (in presentation order), each encoded by a
 fresh encoder (so it starts with a key frame and decodes on its own). A finished segment is two files in the work
 folder `.{output name}.parts/`: `segment_{k:06d}.mkv`, whose video stream carries the packets' bytes and the codec
-parameters (Matroska keeps any
-codec; its muxer may write H.264 start codes as lengths), and `segment_{k:06d}.json`, the packets' exact timestamps (pts, dts, duration
-in the input's time base; Matroska would round them to milliseconds). Both are written under temporary names and
-renamed, the JSON last, so a segment exists once complete; a kill loses at most the segment being encoded.
+parameters (Matroska keeps any codec; its muxer may write H.264 start codes as lengths), and `segment_{k:06d}.json`,
+the packets' exact timestamps (pts, dts, duration in the input's time base; Matroska would round them to
+milliseconds). Both are written under temporary names and renamed, the JSON last, so a segment exists once complete;
+a kill loses at most the segment being encoded.
 `settings.json` holds what the segments depend on (input file, model, options); a rerun with other settings starts
 over. Joining reads the packets back in order with their stored timestamps: no re-encoding.
 """

@@ -24,18 +24,14 @@ import tempfile
 import threading
 from pathlib import Path
 
-from esrgan_jax import runtime
-
-runtime.use_fast_cpu_flags()
-runtime.use_cpu_device_per_core()
-
-import av  # pylint: disable=g-import-not-at-top,wrong-import-position
+import av
 import jax
 import jax.numpy as jnp
 import numpy as np
 import timing
 import torch
 
+from esrgan_jax import runtime
 from esrgan_jax.inference.apply import make_apply_fn, tiles_per_call
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srvgg import SRVGGNetCompact
@@ -53,34 +49,38 @@ def random_params(module) -> dict:
   return jax.tree.map(draw, shapes)
 
 
-def make_clip(path: Path, count: int, size: int) -> Path:
-  """`count` frames of `size` x `size` moving smooth noise at 24 fps, H.264."""
+def make_clip(path: Path, count: int, height: int, width: int) -> Path:
+  """`count` frames of `height` x `width` moving smooth noise at 24 fps, H.264."""
   rng = np.random.default_rng(0)
-  coarse = rng.random((size // 8 + 2, size // 8 + 4, 3))
+  coarse = rng.random((height // 8 + 2, width // 8 + 4, 3))
   image = (np.kron(coarse, np.ones((8, 8, 1))) * 255).astype(np.uint8)
   with av.open(str(path), 'w') as out:
     stream = out.add_stream('libx264', rate=24)
-    stream.width = stream.height = size
+    stream.width, stream.height = width, height
     stream.pix_fmt = 'yuv420p'
     for i in range(count):
-      frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:size, i % 16 : i % 16 + size]), 'rgb24')
+      frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, i % 16 : i % 16 + width]), 'rgb24')
       frame.pts = i
       out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
   return path
 
 
-def ours(module, params, clip: Path, out: Path) -> None:
+def ours(module, params, clip: Path, out: Path, preset: str | None = None) -> None:
+  """The upscale CLI's video path (fp32, or the module's dtype)."""
   apply_levels = make_apply_fn(module, params, quantized=True)
   plan = lambda h, w: frames.plan_frames(
     module, apply_levels, None, h, w, tile=None, tile_pad=16, outscale=None, budget=None, batch_frames=None,
     unit=tiles_per_call(module),
   )  # fmt: skip
-  transcode.upscale_video(clip, out, plan, transcode.EncodeOptions('libx264'), {}, progress=False)
+  options = transcode.EncodeOptions('libx264', preset=preset)
+  transcode.upscale_video(clip, out, plan, options, {}, progress=False)
 
 
-def torch_pipeline(net, clip: Path, out: Path) -> None:
-  """Real-ESRGAN's video script, one frame per forward; decoding and encoding in their own threads."""
+def torch_pipeline(net, clip: Path, out: Path, preset: str | None = None, half: bool = False) -> None:
+  """Real-ESRGAN's video script, one frame per forward on `net`'s device (in float16 with `half`, as the script on
+  a GPU); decoding and encoding in their own threads."""
+  device = next(net.parameters()).device
   decoded, encoded = queue.Queue(16), queue.Queue(16)
 
   def read() -> None:
@@ -95,7 +95,7 @@ def torch_pipeline(net, clip: Path, out: Path) -> None:
       while (item := encoded.get()) is not None:
         pts, time_base, image = item
         if stream is None:
-          stream = sink.add_stream('libx264', rate=24)
+          stream = sink.add_stream('libx264', rate=24, options={'preset': preset} if preset else {})
           stream.height, stream.width = image.shape[:2]
           stream.pix_fmt, stream.codec_context.time_base = 'yuv420p', time_base
         frame = av.VideoFrame.from_ndarray(image, 'rgb24')
@@ -109,8 +109,8 @@ def torch_pipeline(net, clip: Path, out: Path) -> None:
   while (item := decoded.get()) is not None:
     pts, time_base, image = item
     with torch.inference_mode():  # RealESRGANer.enhance, no tiling, no pre-pad
-      x = torch.from_numpy(np.transpose(image.astype(np.float32) / 255.0, (2, 0, 1))).unsqueeze(0)
-      y = net(x).squeeze().float().cpu().clamp_(0, 1).numpy()
+      x = torch.from_numpy(np.transpose(image.astype(np.float32) / 255.0, (2, 0, 1))).unsqueeze(0).to(device)
+      y = net(x.half() if half else x).squeeze().float().cpu().clamp_(0, 1).numpy()
     encoded.put((pts, time_base, (np.transpose(y, (1, 2, 0)) * 255.0).round().astype(np.uint8)))
   encoded.put(None)
   for thread in threads:
@@ -121,7 +121,7 @@ def case(name, module, torch_net, count, size, rounds, folder: Path) -> list[dic
   params = random_params(module)
   torch_net.load_state_dict({k: torch.from_numpy(v) for k, v in generator_to_torch(module, params).items()})
   torch_net.eval()
-  clip = make_clip(folder / f'{name}.mp4', count, size)
+  clip = make_clip(folder / f'{name}.mp4', count, size, size)
   module = runtime.for_platform(module)
   fns = {
     OURS: lambda: ours(module, params, clip, folder / f'{name}_ours.mp4'),
@@ -148,6 +148,8 @@ def main() -> None:
   parser.add_argument('--rounds', type=int, default=3)
   parser.add_argument('--json', default=None, help='write the result rows here')
   args = parser.parse_args()
+  runtime.use_fast_cpu_flags()  # as the upscale CLI, before JAX starts its backend
+  runtime.use_cpu_device_per_core()
   torch_archs = timing.import_torch_reference()
   print(f'jax devices: {jax.local_devices()}, torch threads: {torch.get_num_threads()}', file=sys.stderr)
   rows = []

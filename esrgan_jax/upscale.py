@@ -182,7 +182,8 @@ def _upscale_file(
 
   pixels, bits = read_image_raw(in_path)
   has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
-  out_path = output_path(in_path, args.input, args.output, args.suffix, args.ext, has_alpha)
+  ext = 'auto' if args.ext in VIDEO_EXTENSIONS else args.ext  # a video container leaves images alone
+  out_path = output_path(in_path, args.input, args.output, args.suffix, ext, has_alpha)
   if out_path.resolve() in inputs and not args.overwrite:
     raise FileExistsError(f'the output {out_path} is an input file; pass --overwrite, or pick another -o/--suffix.')
   image = pixels.astype(np.float32)

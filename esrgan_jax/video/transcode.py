@@ -10,10 +10,10 @@ Batches never straddle segments (`esrgan_jax.video.segments`): a rerun after a k
 
 Nothing is lost or shifted: each output frame gets the presentation timestamp and duration of its input frame, in
 the input stream's time base (variable frame rates stay variable, 24000/1001 stays exact); audio and subtitle packets
-are copied unchanged; the rotation (display matrix) and colour description (matrix, primaries, transfer, range) of
-the input go to the output. Frames decode to RGB with the matrix the input declares and encode back with the same.
-The encoder is `EncodeOptions.codec` (libx264 unless given; `ffv1` is lossless, in RGB); the container follows the
-output's extension.
+are copied unchanged, attachments (the fonts of styled subtitles) too; the rotation (display matrix) and colour
+description (matrix, primaries, transfer, range) of the input go to the output. Frames decode to RGB with the matrix
+the input declares and encode back with the same. The encoder is `EncodeOptions.codec` (libx264 unless given; `ffv1`
+is lossless, in RGB); the container follows the output's extension.
 """
 
 import dataclasses
@@ -376,7 +376,15 @@ def _join(av: Any, in_path: Path, out_path: Path, store: SegmentStore, info: Sou
           video.set_display_rotation(info.rotation)
         copied = {}
         for stream in source.streams:
-          if stream.type in COPIED_STREAM_TYPES:
+          if stream.type == 'attachment':  # fonts of styled subtitles: no packets, a payload in the header
+            try:
+              output.add_attachment(stream.name, stream.mimetype, bytes(stream.data))
+            except (ValueError, av.error.FFmpegError) as e:
+              raise ValueError(
+                f'the {out_path.suffix} container cannot hold the attachment {stream.name} of {in_path} ({e}); pick '
+                '--ext mkv.'
+              ) from e
+          elif stream.type in COPIED_STREAM_TYPES:
             try:
               copied[stream.index] = output.add_stream_from_template(stream)
             except ValueError as e:

@@ -55,6 +55,7 @@ def make_clip(path: Path, frames=30, pts=None, audio=True, subtitle=False, codec
       srt.write_text('1\n00:00:00,100 --> 00:00:00,400\nline one\n\n2\n00:00:00,500 --> 00:00:00,900\nline two\n')
       subtitles = av.open(str(srt))
       text = out.add_stream_from_template(subtitles.streams[0])
+      out.add_attachment('font.ttf', 'font/ttf', b'glyphs')
     for i in range(frames):
       frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: SIZE[0], i % 8 : i % 8 + SIZE[1]]), 'rgb24')
       frame = frame.reformat(format=pix_fmt, dst_colorspace=meta.get('colorspace'))
@@ -121,6 +122,9 @@ def test_vfr_mkv_keeps_timestamps_and_subtitle_packets(model, tmp_path):
   assert stamps(out) == [fractions.Fraction(p, 1000) for p in pts]
   assert packets(out, 'subtitle') == packets(clip, 'subtitle') and len(packets(clip, 'subtitle')) == 2
   assert packets(out, 'audio') == packets(clip, 'audio')
+  with av.open(str(out)) as container:
+    (font,) = [s for s in container.streams if s.type == 'attachment']
+    assert (font.name, font.mimetype, bytes(font.data)) == ('font.ttf', 'font/ttf', b'glyphs')
 
 
 @pytest.mark.parametrize('extra', [[], ['--outscale', '3']], ids=['batched on the devices', 'outscale per frame'])

@@ -235,6 +235,7 @@ def upscale_video(
   """
   av = import_av()
   info = probe(in_path)
+  _check_output(av, in_path, out_path, options.codec)
   stat = in_path.stat()
   store = SegmentStore(
     out_path,
@@ -363,6 +364,39 @@ def _decode_time(packet: Any) -> fractions.Fraction:
   return fractions.Fraction(stamp or 0) * packet.time_base
 
 
+def _copy_streams(av: Any, source: Any, output: Any, in_path: Path, out_path: Path) -> dict[int, Any]:
+  """Adds the input's attachments, and streams for its audio and subtitle packets, to `output`; returns the latter
+  by input stream index. Raises ValueError (one line) for a stream the output's container cannot hold."""
+  copied = {}
+  for stream in source.streams:
+    try:
+      if stream.type == 'attachment':  # fonts of styled subtitles: no packets, a payload in the header
+        output.add_attachment(stream.name, stream.mimetype, bytes(stream.data))
+      elif stream.type in COPIED_STREAM_TYPES:
+        copied[stream.index] = output.add_stream_from_template(stream)
+    except (ValueError, av.error.FFmpegError) as e:
+      raise ValueError(
+        f'the {out_path.suffix} container cannot hold the {stream.type} stream {stream.index} of {in_path} ({e}); '
+        'pick another --ext (mkv holds most).'
+      ) from e
+  return copied
+
+
+def _check_output(av: Any, in_path: Path, out_path: Path, codec: str) -> None:
+  """Raises ValueError (one line) before any frame is computed when `out_path`'s container cannot hold the `codec`
+  video or one of the input's copied streams, or `codec` is no encoder."""
+  check = out_path.with_name(f'.{out_path.stem}.check{out_path.suffix}')
+  try:
+    with _open(av, in_path) as source, av.open(str(check), 'w') as output:
+      try:
+        output.add_stream(codec)
+      except (ValueError, av.error.FFmpegError) as e:
+        raise ValueError(f'cannot write --codec {codec} into {out_path.name} ({e}).') from e
+      _copy_streams(av, source, output, in_path, out_path)
+  finally:
+    check.unlink(missing_ok=True)
+
+
 def _join(av: Any, in_path: Path, out_path: Path, store: SegmentStore, info: SourceInfo, segments: int) -> None:
   """Writes `out_path` (through a temporary file beside it) from the segments' packets and the input's audio and
   subtitle packets, interleaved by decode time."""
@@ -374,24 +408,7 @@ def _join(av: Any, in_path: Path, out_path: Path, store: SegmentStore, info: Sou
         video.time_base = info.time_base
         if info.rotation:
           video.set_display_rotation(info.rotation)
-        copied = {}
-        for stream in source.streams:
-          if stream.type == 'attachment':  # fonts of styled subtitles: no packets, a payload in the header
-            try:
-              output.add_attachment(stream.name, stream.mimetype, bytes(stream.data))
-            except (ValueError, av.error.FFmpegError) as e:
-              raise ValueError(
-                f'the {out_path.suffix} container cannot hold the attachment {stream.name} of {in_path} ({e}); pick '
-                '--ext mkv.'
-              ) from e
-          elif stream.type in COPIED_STREAM_TYPES:
-            try:
-              copied[stream.index] = output.add_stream_from_template(stream)
-            except ValueError as e:
-              raise ValueError(
-                f'the {out_path.suffix} container cannot hold the {stream.type} stream {stream.index} of {in_path} '
-                f'({e}); pick another --ext (mkv holds most).'
-              ) from e
+        copied = _copy_streams(av, source, output, in_path, out_path)
 
         def video_packets() -> Iterator[tuple[fractions.Fraction, int, int, Any, Any]]:
           count = 0

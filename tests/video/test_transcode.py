@@ -127,6 +127,13 @@ def test_vfr_mkv_keeps_timestamps_and_subtitle_packets(model, tmp_path):
     assert (font.name, font.mimetype, bytes(font.data)) == ('font.ttf', 'font/ttf', b'glyphs')
 
 
+def test_a_container_that_cannot_hold_a_stream_fails_before_any_frame(model, tmp_path, capsys):
+  clip = make_clip(tmp_path / 'subs.mkv', frames=3, subtitle=True)
+  assert run(model, '-i', clip, '-o', tmp_path / 'out', '--ext', 'mp4') == 1
+  assert f'{clip}: the .mp4 container cannot hold the subtitle stream 2 of {clip}' in capsys.readouterr().err
+  assert not list((tmp_path / 'out').iterdir())  # nothing computed, nothing to resume
+
+
 @pytest.mark.parametrize('extra', [[], ['--outscale', '3']], ids=['batched on the devices', 'outscale per frame'])
 def test_lossless_frames_equal_the_image_path(model, tmp_path, extra):
   from PIL import Image  # pylint: disable=g-import-not-at-top

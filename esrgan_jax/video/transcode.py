@@ -274,6 +274,11 @@ def _run_segments(
       for index, frame in _decoded(av, in_path, container):
         if stop.is_set():
           return
+        if (frame.height, frame.width) != (info.height, info.width):
+          raise VideoReadError(
+            f'{in_path}: frame {index} is {frame.width}x{frame.height}, the first {info.width}x{info.height} (a '
+            'size change within a video is not supported; split the file there).'
+          )
         segment, counts['frames'] = index // options.segment_frames, index + 1
         duration = frame.duration or (frame.pts - previous_pts if previous_pts is not None else 0)
         previous_pts = frame.pts
@@ -295,7 +300,7 @@ def _run_segments(
 
   def encode() -> None:
     writer = None
-    while (item := to_encoder.get()) is not None:
+    while (item := _get(to_encoder, stop)) is not None:
       batch, result = item
       out = np.asarray(result)[: len(batch.pts)]
       if writer is None:
@@ -317,8 +322,8 @@ def _run_segments(
         break
       pixels = np.stack(batch.pixels + batch.pixels[-1:] * (plan.batch_frames - len(batch.pixels)))
       counts['computed'] += len(batch.pts)
-      _put_checked(to_encoder, (batch, plan.run(pixels)), stop, stages[1])
-    _put_checked(to_encoder, None, stop, stages[1])
+      _put_checked(to_encoder, (batch, plan.run(pixels)), stages[1])
+    _put_checked(to_encoder, None, stages[1])
     stages[1].join()
     if stages[1].error is not None:
       raise stages[1].error
@@ -345,7 +350,7 @@ def _next(channel: queue.Queue, producer: _Stage) -> Any:
         return channel.get_nowait() if not channel.empty() else None
 
 
-def _put_checked(channel: queue.Queue, item: Any, stop: threading.Event, consumer: _Stage) -> None:
+def _put_checked(channel: queue.Queue, item: Any, consumer: _Stage) -> None:
   """Puts `item` into `channel`, raising what `consumer` raised if it stopped."""
   while True:
     if consumer.error is not None:
@@ -354,8 +359,17 @@ def _put_checked(channel: queue.Queue, item: Any, stop: threading.Event, consume
       channel.put(item, timeout=0.1)
       return
     except queue.Full:
-      if stop.is_set():
-        return
+      continue
+
+
+def _get(channel: queue.Queue, stop: threading.Event) -> Any:
+  """The next item of `channel`, or None once `stop` is set."""
+  while not stop.is_set():
+    try:
+      return channel.get(timeout=0.1)
+    except queue.Empty:
+      continue
+  return None
 
 
 def _decode_time(packet: Any) -> fractions.Fraction:

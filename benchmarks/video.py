@@ -2,7 +2,8 @@
 the Compact `realesr-animevideov3` architecture (SRVGGNetCompact: 64 features, 16 convs, PReLU, x4) and on RRDBNet
 x4 (23 blocks), side by side in one process, frames per second.
 
-    python benchmarks/video.py [--frames 48] [--size 64] [--rrdb-frames 8] [--rrdb-size 32] [--rounds 3] [--json F]
+    python benchmarks/video.py [--quick] [--frames 48] [--size 64] [--rrdb-frames 8] [--rrdb-size 32] [--rounds 3]
+                               [--json FILE]
 
 Both read the same H.264 clip (no audio) with PyAV and write H.264 (libx264, its defaults) with PyAV.
 - ours: `esrgan_jax.video.transcode.upscale_video` with the plan the upscale CLI builds (`make_apply_fn(...,
@@ -14,7 +15,7 @@ Both read the same H.264 clip (no audio) with PyAV and write H.264 (libx264, its
   so decoding and encoding overlap its compute as they do there). torch threads = the cores.
 The weights are random (drawn as the tests draw them, converted with `generator_to_torch`; no downloads). Timing
 covers decode to the closed output file; the two take turns (`timing.interleave`), after a warm-up run each (ours
-compiles there). Speed-up = torch's median / ours.
+compiles there). Speed-up = torch's median / ours. `--quick` (`run_all.py`): 16 Compact frames, 2 RRDBNet frames.
 """
 
 import argparse
@@ -141,13 +142,18 @@ def case(name, module, torch_net, count, size, rounds, folder: Path) -> list[dic
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--frames', type=int, default=48, help='frames of the Compact clip')
+  parser.add_argument('--quick', action='store_true', help='16 Compact frames and 2 RRDBNet frames (unless given)')
+  parser.add_argument('--frames', type=int, default=None, help='frames of the Compact clip (default 48)')
   parser.add_argument('--size', type=int, default=64, help='frame side of the Compact clip')
-  parser.add_argument('--rrdb-frames', type=int, default=8, help='frames of the RRDBNet clip (0: skip RRDBNet)')
+  parser.add_argument(
+    '--rrdb-frames', type=int, default=None, help='frames of the RRDBNet clip (default 8; 0: skip RRDBNet)'
+  )
   parser.add_argument('--rrdb-size', type=int, default=32, help='frame side of the RRDBNet clip')
   parser.add_argument('--rounds', type=int, default=3)
   parser.add_argument('--json', default=None, help='write the result rows here')
   args = parser.parse_args()
+  args.frames = args.frames or (16 if args.quick else 48)
+  args.rrdb_frames = (2 if args.quick else 8) if args.rrdb_frames is None else args.rrdb_frames
   runtime.use_fast_cpu_flags()  # as the upscale CLI, before JAX starts its backend
   runtime.use_cpu_device_per_core()
   torch_archs = timing.import_torch_reference()

@@ -214,7 +214,8 @@ def _upscale_video(
   )  # fmt: skip
   codec = args.codec or ('libvpx-vp9' if out_path.suffix.lower() == '.webm' else 'libx264')
   options = transcode.EncodeOptions(codec, args.crf, args.preset, args.segment_frames)
-  settings = {k: str(v) for k, v in vars(args).items() if k not in ('input', 'output', 'overwrite', 'batch_frames')}
+  unused = ('input', 'output', 'overwrite', 'batch_frames', 'compile_cache')  # no effect on the frames' values
+  settings = {k: str(v) for k, v in vars(args).items() if k not in unused}
   settings['model_file'] = [str(args.model.resolve()), args.model.stat().st_size, args.model.stat().st_mtime_ns]
   result = transcode.upscale_video(in_path, out_path, plan, options, settings)
   if result.computed < result.frames:

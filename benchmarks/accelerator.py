@@ -15,8 +15,12 @@ before it). Sections, in order of priority (each starts only with enough of `--b
 3. tiled: a 1920x1080 frame x4 through our tiled upscale (bf16), vs torch AMP bf16 on the whole frame.
 4. degradation: Real-ESRGAN's second-order degradation as the realesrgan train step runs it (GT 256, batch 16),
    GT patches degraded per second (ours only: no torch equivalent on the device).
-5. train fp32: the same steps in float32 (ours and torch).
-6. torch.compile: torch AMP bf16 inference through `torch.compile` per shape (slow to compile: last).
+5. video: a clip through the upscale CLI's video path (`esrgan_jax.video`, frames batched on the device, uint8 in
+   and out) with the Compact `realesr-animevideov3` net in bf16, vs Real-ESRGAN's video script in PyTorch (one frame
+   per forward in float16, quantised on the CPU); both decode and encode H.264 with PyAV (preset veryfast, so the
+   CPU encoder limits neither less than the other). Needs PyAV (`av`); skipped with a note without it.
+6. train fp32: the same steps in float32 (ours and torch).
+7. torch.compile: torch AMP bf16 inference through `torch.compile` per shape (slow to compile: last).
 
 FLOPs per call come from XLA's cost analysis of our lowered function (the same count for the torch rows); the rate
 is compared with BF16_PEAK_TFLOPS. Peak device memory: PyTorch's per row (reset before it), JAX's peak so far
@@ -95,6 +99,7 @@ FULL = SimpleNamespace(
   frame=(1080, 1920),
   tile=512,
   degrade=(256, 16),  # (GT size, batch) of the degradation section
+  video=dict(frames=96, height=270, width=480, compact=dict(num_feat=64, num_conv=16)),  # 1080p out
 )
 TINY = SimpleNamespace(
   net=dict(num_feat=8, num_block=1, num_grow_ch=4),
@@ -110,6 +115,7 @@ TINY = SimpleNamespace(
   frame=(36, 64),
   tile=16,
   degrade=(32, 2),
+  video=dict(frames=6, height=16, width=24, compact=dict(num_feat=8, num_conv=2)),
 )
 COLUMNS = ('case', 'impl', 'median_ms', 'per_s', 'tflops', 'pct_bf16_peak', 'speedup', 'compile_s', 'peak_mem_gib')
 
@@ -622,6 +628,52 @@ def degradation_section(results, size) -> None:
   )
 
 
+def video_section(results, size, device) -> None:
+  """Frames/s of a clip through our video path (bf16) vs a Real-ESRGAN-style torch pipeline (fp16 on a GPU)."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+
+  try:
+    import video as video_bench  # pylint: disable=g-import-not-at-top  (benchmarks/video.py; imports av)
+  except ImportError as e:
+    results.note(f'Skipped "video": {e} (bring the av wheel in .whl/, see benchmarks/README.md).')
+    return
+  from esrgan_jax.models.srvgg import SRVGGNetCompact  # pylint: disable=g-import-not-at-top
+
+  shape = size.video
+  module = SRVGGNetCompact(scale=4, **shape['compact'])
+  params = video_bench.random_params(module)
+  net = torch_archs.TorchSRVGGNetCompact(upscale=4, **shape['compact']).eval()
+  net.load_state_dict({k: torch.from_numpy(v) for k, v in state_dicts.generator_to_torch(module, params).items()})
+  half = device.type == 'cuda'
+  net = net.to(device).half() if half else net.to(device)
+  case = f'compact {shape["width"]}x{shape["height"]} x4, {shape["frames"]} frames'
+  with tempfile.TemporaryDirectory() as folder:
+    clip = video_bench.make_clip(Path(folder) / 'clip.mp4', shape['frames'], shape['height'], shape['width'])
+    ours_module = runtime.for_platform(module.clone(dtype=jnp.bfloat16))
+    calls = {
+      'ours bf16 video path': lambda: video_bench.ours(
+        ours_module, params, clip, Path(folder) / 'ours.mp4', preset='veryfast'
+      ),
+      f'torch {"fp16" if half else "fp32"} Real-ESRGAN-style': lambda: video_bench.torch_pipeline(
+        net, clip, Path(folder) / 'torch.mp4', preset='veryfast', half=half
+      ),
+    }
+    times = timing.interleave(calls, 1 if size is TINY else 2)
+  (ours_name, ours_times), (torch_name, torch_times) = times.items()
+  for name, seconds in times.items():
+    median = statistics.median(seconds)
+    speedup = {torch_name: statistics.median(torch_times) / median} if name == ours_name else None
+    results.add(
+      'video',
+      case=case,
+      impl=name,
+      median_ms=1e3 * median,
+      per_s=shape['frames'] / median,
+      speedup=speedup,
+      note='per_s: frames per second, decode to closed output file (libx264 veryfast)',
+    )
+
+
 # -------------------------------------------------------------------------------------------------------------- main
 
 
@@ -664,6 +716,7 @@ def main() -> int:
   sections += [('bf16 tolerance', 10, lambda: bf16_tolerance(results, size, nets))]
   sections += [('tiled', 30, lambda: tiled_section(results, size, device, nets))]
   sections += [('degradation', 30, lambda: degradation_section(results, size))]
+  sections += [('video', 60, lambda: video_section(results, size, device))]
   sections += [
     (f'train fp32 {s}', 90, lambda s=s: train_section(results, size, device, s, 'fp32'))
     for s in (('psnr',) if args.tiny else ('psnr', 'gan'))  # --tiny: the GAN step's fp32 path is its bf16 path

@@ -144,6 +144,7 @@ def main() -> None:
   generator = run('generator.py', quick)
   train = run('train_step.py', [])  # batch 16, gt 128, as the issue asks, also in the quick run
   tiled = run('tiled_upscale.py', quick)
+  video = run('video.py', quick)
   seams = run_text('tile_seams.py', SEAMS_ARGS)
   cli = run_text('upscale_cli.py', [])
   threads = run_text('thread_profile.py', [])
@@ -212,6 +213,15 @@ def main() -> None:
       ('share >= 1/255', 'share_off_by_1_level', '.2%'),
     ),
   )
+  lines += [
+    '',
+    '## Video (`video.py`)',
+    '',
+    "Frames/s from decoding to the closed H.264 file: the upscale CLI's video path vs Real-ESRGAN's video script "
+    'in PyTorch (one frame per forward), Compact realesr-animevideov3 and RRDBNet x4, random weights.',
+    '',
+  ]
+  lines += table(video)
   lines += [
     '',
     f'## Tile seams (`tile_seams.py {" ".join(SEAMS_ARGS)}`)',

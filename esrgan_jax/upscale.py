@@ -12,6 +12,9 @@ cached on disk (`esrgan_jax.runtime.use_compile_cache`), so a second run on the 
 A file that cannot be read or written is reported and skipped; the exit code is 1 when any file failed. Ctrl-C
 stops after a summary of what was done (exit 130); outputs are written under a temporary name and renamed, so an
 interrupted image leaves no truncated file.
+Videos (`esrgan_jax.video.VIDEO_EXTENSIONS`, in a folder beside images too) go through the same network, tiling,
+`--outscale` and precision, frames batched on the devices, every other stream copied; a killed run resumes from its
+last finished segment (see docs/video.md).
 """
 
 import argparse
@@ -24,6 +27,7 @@ from typing import Any
 from esrgan_jax import cli_help, runtime  # JAX, Flax and the image codecs load in main(): --help answers at once
 
 EXTENSIONS = ('auto', 'png', 'jpg', 'webp', 'tif', 'bmp')
+VIDEO_EXTENSIONS = ('mp4', 'mkv', 'mov', 'webm')  # --ext choices for videos (an image --ext leaves videos alone)
 DEEP_FORMATS = ('.png', '.tif', '.tiff')  # formats that keep 16 bits
 
 
@@ -88,10 +92,19 @@ def _parser() -> argparse.ArgumentParser:
   parser.add_argument('--suffix', default='out', help="appended to output names as '_SUFFIX'; '' for none")
   parser.add_argument(
     '--ext',
-    choices=EXTENSIONS,
+    choices=EXTENSIONS + VIDEO_EXTENSIONS,
     default='auto',
-    help='output format; auto keeps the input format (images with alpha are always PNG)',
+    help='output format; auto keeps the input format (images with alpha are always PNG); an image format applies to '
+    'images, a video container to videos',
   )
+  video = parser.add_argument_group('videos')
+  video.add_argument('--codec', default=None, help='video encoder (default libx264, webm: libvpx-vp9; ffv1: lossless)')
+  video.add_argument('--crf', type=int, default=None, help="the encoder's constant quality (default: the codec's)")
+  video.add_argument('--preset', default=None, help="the encoder's speed preset (default: the codec's)")
+  video.add_argument(
+    '--batch-frames', type=int, default=None, help='frames per network call (default: as many as --max-memory holds)'
+  )
+  video.add_argument('--segment-frames', type=int, default=240, help='frames per resumable segment')
   parser.add_argument('--outscale', type=float, default=None, help='final scale (default: the model scale)')
   parser.add_argument(
     '--alpha-upsampler',
@@ -126,6 +139,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.error('--denoise-strength and --wdn-model go together (realesr-general-x4v3 in --model).')
   if args.tile_pad < 0 or (args.batch_tiles is not None and args.batch_tiles < 1):
     parser.error('--tile-pad must be >= 0 and --batch-tiles >= 1.')
+  if (args.batch_frames is not None and args.batch_frames < 1) or args.segment_frames < 1:
+    parser.error('--batch-frames and --segment-frames must be >= 1.')
   if args.max_memory is not None and args.max_memory <= 0:
     parser.error(f'--max-memory must be positive (GiB), got {args.max_memory}.')
   return args
@@ -171,7 +186,8 @@ def _upscale_file(
 
   pixels, bits = read_image_raw(in_path)
   has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
-  out_path = output_path(in_path, args.input, args.output, args.suffix, args.ext, has_alpha)
+  ext = 'auto' if args.ext in VIDEO_EXTENSIONS else args.ext  # a video container leaves images alone
+  out_path = output_path(in_path, args.input, args.output, args.suffix, ext, has_alpha)
   if out_path.resolve() in inputs and not args.overwrite:
     raise FileExistsError(f'the output {out_path} is an input file; pass --overwrite, or pick another -o/--suffix.')
   image = pixels.astype(np.float32)
@@ -180,6 +196,35 @@ def _upscale_file(
   out_path.parent.mkdir(parents=True, exist_ok=True)
   write_image(out_path, out, bit_depth=bits if out_path.suffix.lower() in DEEP_FORMATS else 8)
   return out_path, pixels.shape[0] * pixels.shape[1]
+
+
+def _upscale_video(
+  in_path: Path, args: argparse.Namespace, inputs: set[Path], module: Any, apply_levels: Callable[..., Any], upscale
+) -> tuple[Path, int]:
+  """Upscales one video (`esrgan_jax.video`); returns the output path and the input pixel count (all frames)."""
+  from esrgan_jax.inference.apply import tiles_per_call  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.video import frames, transcode  # pylint: disable=g-import-not-at-top
+
+  out_path = output_path(in_path, args.input, args.output, args.suffix, args.ext, False)
+  if args.ext not in VIDEO_EXTENSIONS:
+    out_path = out_path.with_suffix(in_path.suffix)
+  if out_path.resolve() in inputs and not args.overwrite:
+    raise FileExistsError(f'the output {out_path} is an input file; pass --overwrite, or pick another -o/--suffix.')
+  out_path.parent.mkdir(parents=True, exist_ok=True)
+  budget = None if args.max_memory is None else int(args.max_memory * 2**30)
+  plan = lambda height, width: frames.plan_frames(
+    module, apply_levels, upscale, height, width, tile=args.tile, tile_pad=args.tile_pad, outscale=args.outscale,
+    budget=budget, batch_frames=args.batch_frames, unit=tiles_per_call(module),
+  )  # fmt: skip
+  codec = args.codec or ('libvpx-vp9' if out_path.suffix.lower() == '.webm' else 'libx264')
+  options = transcode.EncodeOptions(codec, args.crf, args.preset, args.segment_frames)
+  unused = ('input', 'output', 'overwrite', 'batch_frames', 'compile_cache')  # no effect on the frames' values
+  settings = {k: str(v) for k, v in vars(args).items() if k not in unused}
+  settings['model_file'] = [str(args.model.resolve()), args.model.stat().st_size, args.model.stat().st_mtime_ns]
+  result = transcode.upscale_video(in_path, out_path, plan, options, settings)
+  if result.computed < result.frames:
+    print(f'{in_path}: resumed {result.frames - result.computed} of {result.frames} frames from finished segments.')
+  return out_path, result.frames * result.height * result.width
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,10 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
   from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images  # pylint: disable=g-import-not-at-top
   from esrgan_jax.inference.apply import make_apply_fn, tiles_per_call, upscale_array  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.video.files import VIDEO_EXTENSIONS as VIDEO_FILES  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.video.files import is_video, list_videos  # pylint: disable=g-import-not-at-top
 
-  files = list_images(args.input)
+  files = sorted(set(list_images(args.input)) | set(list_videos(args.input)))
   if not files:
-    print(f'No images ({", ".join(IMAGE_EXTENSIONS)}) found in {args.input}.', file=sys.stderr)
+    print(f'No images ({", ".join(IMAGE_EXTENSIONS + VIDEO_FILES)}) found in {args.input}.', file=sys.stderr)
     return 1
   try:
     module, params = _load_model(args)
@@ -217,10 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     for in_path in tqdm.tqdm(files, desc='images', unit='img', disable=len(files) == 1):
       try:
-        out_path, pixel_count = _upscale_file(in_path, args, inputs, upscale)
+        if is_video(in_path):
+          apply_levels = make_apply_fn(module, params, quantized=True)
+          out_path, pixel_count = _upscale_video(in_path, args, inputs, module, apply_levels, upscale)
+        else:
+          out_path, pixel_count = _upscale_file(in_path, args, inputs, upscale)
         done, megapixels = done + 1, megapixels + pixel_count / 1e6
         tqdm.tqdm.write(f'{in_path} -> {out_path}')
-      except (ImageReadError, OSError, ValueError) as e:
+      except (ImageReadError, OSError, ValueError, ImportError) as e:
         failed.append(in_path)
         tqdm.tqdm.write(f'skipped {in_path}: {e}', file=sys.stderr)
   except KeyboardInterrupt:

@@ -52,8 +52,18 @@ def test_tiny_run_writes_every_section(tmp_path):
   assert rows[('tiled', '64x36 x4', 'ours bf16 tiles 16+2x16, 4 per call')]['note'].startswith('output 256x144')
   assert ('tiled', '64x36 x4', 'torch AMP bf16 whole frame') in rows
   assert rows[('degradation', 'gt 32 b2', 'ours jit fp32')]['per_s'] > 0
+  video = rows[('video', 'compact 24x16 x4, 6 frames', 'ours bf16 video path')]
+  assert video['per_s'] > 0 and video['speedup']['torch fp32 Real-ESRGAN-style'] > 0
   markdown = (tmp_path / 'RESULTS_gpu.md').read_text()
-  for heading in ('## train bf16', '## inference', '## train fp32', '## tiled', '## degradation', '## Notes'):
+  for heading in (
+    '## train bf16',
+    '## inference',
+    '## train fp32',
+    '## tiled',
+    '## degradation',
+    '## video',
+    '## Notes',
+  ):
     assert heading in markdown
   assert '| gan b2 gt128 | ours jit bf16 |' in markdown
   assert 'torch.compile skipped' in markdown and 'Correctness checks: all passed' in markdown

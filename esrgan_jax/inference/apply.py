@@ -19,17 +19,34 @@ from esrgan_jax.models.rrdbnet import stack_blocks
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
 
 
-def _apply(module: nn.Module, params: Any, x: jax.Array) -> jax.Array:
-  return module.apply({'params': params}, x).astype(jnp.float32)
+def _apply(module: nn.Module, params: Any, x: jax.Array, quantized: bool = False) -> jax.Array:
+  """float32 x in [0, 1] -> float32 output. Integer x (uint8/uint16 levels) becomes level / top on the device first,
+  by a table numpy computed (XLA:CPU's division can differ from numpy's in the last bit, so the image path's
+  `pixels / 255` would not be matched); with `quantized` the clipped output is rounded back to those levels as
+  `data.quantize` rounds (half away from zero), so only integers cross between host and device."""
+  levels = int(jnp.iinfo(x.dtype).max) if jnp.issubdtype(x.dtype, jnp.integer) else None
+  if levels is not None:
+    x = jnp.asarray(np.arange(levels + 1, dtype=np.float32) / np.float32(levels))[x]
+  out = module.apply({'params': params}, x).astype(jnp.float32)
+  if not quantized:
+    return out
+  if levels is None:
+    raise ValueError('quantized output needs uint8 or uint16 input levels.')
+  out = jnp.clip(out, 0.0, 1.0) * levels
+  whole = jnp.floor(out)
+  rounded = whole + (out - whole >= 0.5)  # floor(out + 0.5) without float32 rounding the sum up
+  return rounded.astype(np.uint8 if levels == 255 else np.uint16)
 
 
-_forward = jax.jit(_apply, static_argnums=0)
+_forward = jax.jit(_apply, static_argnums=(0, 3))
 
 
 @functools.cache
 def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..., jax.Array]:
   """`_forward` for batches split over devices, compiled with `compiler_options` (`_forward` itself for none)."""
-  return jax.jit(_apply, static_argnums=0, compiler_options=dict(compiler_options)) if compiler_options else _forward
+  if not compiler_options:
+    return _forward
+  return jax.jit(_apply, static_argnums=(0, 3), compiler_options=dict(compiler_options))
 
 
 def cpu_whole_batch_module(module: nn.Module, environ: Mapping[str, str] | None = None) -> nn.Module:
@@ -59,8 +76,12 @@ def tiles_per_call(
   return len(devices)
 
 
-def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None) -> ApplyFn:
+def make_apply_fn(
+  module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None, *, quantized: bool = False
+) -> ApplyFn:
   """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32, with `params` moved to the devices on first use.
+  With `quantized`: [N, h, w, 3] uint8 (or uint16) levels -> the clipped output in the same levels, converted on the
+  devices (video frames: only integers move between host and device).
 
   A batch whose size N is a multiple of the number of `devices` (default: all local devices of JAX's default
   backend) is split over them, each device computing N / len(devices) images; other batches run on the first
@@ -86,8 +107,8 @@ def make_apply_fn(module: nn.Module, params: Any, devices: Sequence[jax.Device] 
 
   def apply_fn(x: np.ndarray) -> jax.Array:
     if len(devices) > 1 and x.shape[0] % len(devices) == 0:
-      return split_forward(module, replicated(), jax.device_put(x, split))
-    return _forward(single_module, on_first(), jax.device_put(x, devices[0]))
+      return split_forward(module, replicated(), jax.device_put(x, split), quantized)
+    return _forward(single_module, on_first(), jax.device_put(x, devices[0]), quantized)
 
   return apply_fn
 

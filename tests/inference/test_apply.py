@@ -65,3 +65,19 @@ def test_one_device_runs_the_cpu_whole_batch_module_on_stacked_params(monkeypatc
   assert fast.winograd
   np.testing.assert_array_equal(out, apply._forward(fast, stack_blocks(params, module.num_block), x))
   np.testing.assert_allclose(out, apply._forward(module, params, x), atol=1e-5)
+
+
+def test_quantized_takes_and_gives_levels_rounded_as_written_images_are():
+  from esrgan_jax.data.quantize import quantize  # pylint: disable=g-import-not-at-top
+
+  module, params = tiny_generator(2)
+  levels = np.random.default_rng(1).integers(0, 256, (8, 6, 6, 3)).astype(np.uint8)
+  floats = np.asarray(apply.make_apply_fn(module, params)(levels.astype(np.float32) / 255))
+  for devices in (jax.devices()[:1], jax.devices()):
+    out = np.asarray(apply.make_apply_fn(module, params, devices, quantized=True)(levels))
+    assert out.dtype == np.uint8 and out.shape == (8, 12, 12, 3)
+    np.testing.assert_array_equal(out, quantize(np.clip(floats, 0, 1) * 255))
+  deep = (levels.astype(np.uint16) * 257)[:1]
+  out = np.asarray(apply.make_apply_fn(module, params, jax.devices()[:1], quantized=True)(deep))
+  assert out.dtype == np.uint16
+  np.testing.assert_allclose(out / 65535, np.clip(floats[:1], 0, 1), atol=1e-4)

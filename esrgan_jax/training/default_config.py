@@ -61,7 +61,8 @@ def stage_config(**overrides) -> ml_collections.ConfigDict:
       warmup_iter=0,  # > 1: linear lr warmup over the first warmup_iter updates (BasicSR's); 0 = off
       val_niqe=False,  # also validate with NIQE (needs validation images of at least 96x192 after the crop)
       val_lpips='',  # also validate with LPIPS: 'alex' | 'vgg' (converted file in the weights dir) | a file; '' = off
-      best_metric='val_psnr',  # checkpoint kept as best: val_psnr (higher is better) | val_niqe | val_lpips (lower)
+      val_dists='',  # also validate with DISTS: 'default' (dists.msgpack in the weights dir) | a file; '' = off
+      best_metric='val_psnr',  # kept as best: val_psnr (higher is better) | val_niqe | val_lpips | val_dists (lower)
     )
   )
   stage.update(overrides)

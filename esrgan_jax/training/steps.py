@@ -324,9 +324,7 @@ def gan_train_step(
     d_collections=d_collections,
     d_opt_state=d_opt_state,
   )
-  norms = (
-    {'grad_norm_g': optax.tree.norm(g_grads), 'grad_norm_d': optax.tree.norm(d_grads)} if stage.grad_clip else {}
-  )
+  norms = {'grad_norm_g': optax.tree.norm(g_grads), 'grad_norm_d': optax.tree.norm(d_grads)} if stage.grad_clip else {}
   d_metrics = {'l_d': l_d, 'out_d_real': jnp.mean(real_logits), 'out_d_fake': jnp.mean(fake_logits)}
   return new_state, {**g_metrics, **d_metrics, **norms}
 

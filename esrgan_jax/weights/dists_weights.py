@@ -2,9 +2,10 @@
 
 DISTS needs two files: torchvision's VGG16 state dict (`vgg16-397923af.pth`: `features.N.weight/bias`; `classifier.*`
 ignored), which the user supplies, and the wheel's `DISTS_pytorch/weights.pt` ({'alpha', 'beta'}, each
-[1, 1475, 1, 1]), found in the installed `dists-pytorch` package (`pip install dists-pytorch`, never imported) or
-given. `python -m esrgan_jax.convert dists` merges them into `dists.msgpack` (arch `DISTS`), by default in
-`esrgan_jax.weights.locations.weights_dir()`, where `evaluate --metrics dists` and training validation look for it.
+[1, 1475, 1, 1]), found in the installed `dists-pytorch` package (`pip install --no-deps dists-pytorch==0.1`; never
+imported, so torch is not needed) or given. `python -m esrgan_jax.convert dists` merges them into `dists.msgpack`
+(arch `DISTS`), by default in `esrgan_jax.weights.locations.weights_dir()`, where `evaluate --metrics dists` and
+training validation look for it.
 """
 
 import importlib.metadata
@@ -38,8 +39,9 @@ def package_weights() -> Path:
     path = None
   if path is None or not path.is_file():
     raise FileNotFoundError(
-      f'DISTS alpha/beta weights: {PACKAGE} is not installed. `pip install {PACKAGE}` (its {PACKAGE_WEIGHTS} is read, '
-      'the package is never imported), or pass that weights.pt with --alpha-beta.'
+      f'DISTS alpha/beta weights: {PACKAGE} is not installed. `pip install --no-deps {PACKAGE}==0.1` (20 kB; its '
+      f'{PACKAGE_WEIGHTS} is read, the package is never imported, torch is not needed), or pass that weights.pt with '
+      '--alpha-beta.'
     )
   return path
 

@@ -9,8 +9,8 @@ from esrgan_jax.weights import dists_weights
 
 
 def load_dists(path: str | os.PathLike | None = None) -> LpipsFn:
-  """The DISTS distance with the weights of `python -m esrgan_jax.convert dists` (`path`, default: dists.msgpack in
-  the weights directory)."""
+  """The DISTS distance with the weights of `python -m esrgan_jax.convert dists` (`path`; None or 'default':
+  dists.msgpack in the weights directory)."""
   return lpips_fn(*dists_weights.load_dists(path), metric='DISTS')
 
 

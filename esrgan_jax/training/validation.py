@@ -45,7 +45,7 @@ def available_metrics(stage: ml_collections.ConfigDict) -> dict[str, quality.Met
   if stage.val_lpips:
     available['lpips'] = lpips_metric(load_lpips(stage.val_lpips))
   if stage.val_dists:
-    available['dists'] = dists_metric(load_dists(None if stage.val_dists == 'default' else stage.val_dists))
+    available['dists'] = dists_metric(load_dists(stage.val_dists))
   return available
 
 

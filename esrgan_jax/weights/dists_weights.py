@@ -75,14 +75,17 @@ def dists_from_torch(backbone: Mapping, alpha_beta: Mapping) -> Any:
   return {**params, **{k: np.asarray(v, np.float32).reshape(-1) for k, v in alpha_beta.items()}}
 
 
+DEFAULT = 'default'  # names the converted file in the weights directory (`val_dists='default'`)
+
+
 def weights_path(given: str | os.PathLike | None = None) -> Path:
-  """`given`, else the converted DISTS file in the weights directory."""
-  return weights_file(CONVERTED, given)
+  """`given`, else (None, '' or DEFAULT) the converted DISTS file in the weights directory."""
+  return weights_file(CONVERTED, None if given == DEFAULT else given)
 
 
 def find_dists_file(path: str | os.PathLike | None = None) -> Path:
-  """The DISTS weights file: `path`, else dists.msgpack in the weights directory. FileNotFoundError names the command
-  that writes it."""
+  """The DISTS weights file: `path`, else (None or DEFAULT) dists.msgpack in the weights directory.
+  FileNotFoundError names the command that writes it."""
   path = weights_path(path)
   if not path.is_file():
     raise FileNotFoundError(

@@ -38,3 +38,14 @@ def test_missing_lpips_weights_of_validation_are_named(tmp_path, monkeypatch):
   [problem] = preflight.input_problems(config, tmp_path / 'run')
   assert problem.startswith(f'config.gan.val_lpips: LPIPS weights not found at {tmp_path / "weights"}')
   assert 'python -m esrgan_jax.convert lpips --net alex' in problem
+
+
+def test_missing_dists_weights_of_validation_are_named(tmp_path, monkeypatch):
+  monkeypatch.setenv('ESRGAN_JAX_WEIGHTS', str(tmp_path / 'weights'))
+  config = get_config()
+  config.gan.val_dists = 'default'
+  [problem] = preflight.input_problems(config, tmp_path / 'run')
+  assert problem.startswith(
+    f'config.gan.val_dists: DISTS weights not found at {tmp_path / "weights" / "dists.msgpack"}'
+  )
+  assert 'python -m esrgan_jax.convert dists --backbone vgg16-397923af.pth' in problem

@@ -13,6 +13,7 @@ and shapes. Usage:
   python -m esrgan_jax.convert vgg19 vgg19-dcbb9e9d.pth [OUT]     # OUT default: the weights directory
   python -m esrgan_jax.convert minc VGG16minc_53.pth [OUT]
   python -m esrgan_jax.convert lpips --net vgg --backbone vgg16-397923af.pth --linear vgg.pth [OUT]
+  python -m esrgan_jax.convert dists --backbone vgg16-397923af.pth [--alpha-beta weights.pt] [OUT]
   python -m esrgan_jax.convert to-pth esrgan_x4.msgpack esrgan_x4.pth [--key params]
   python -m esrgan_jax.convert to-safetensors esrgan_x4.msgpack esrgan_x4.safetensors
   python -m esrgan_jax.convert to-onnx esrgan_x4.msgpack esrgan_x4.onnx [--fp16]   # needs the [export] extra
@@ -30,7 +31,7 @@ import jax
 import numpy as np
 
 from esrgan_jax import cli_help
-from esrgan_jax.weights import lpips_weights, model_io, onnx_export, perceptual, safetensors_io, torch_io
+from esrgan_jax.weights import dists_weights, lpips_weights, model_io, onnx_export, perceptual, safetensors_io, torch_io
 from esrgan_jax.weights.state_dict_files import exported_state_dict, read_state_dict
 from esrgan_jax.weights.state_dicts import (
   WRAPPER_KEYS,
@@ -82,6 +83,14 @@ def _convert_lpips(args: argparse.Namespace) -> None:
   output = lpips_weights.weights_path(args.net, args.output)
   model_io.save_model(output, 'LPIPS', {'net': args.net}, {'params': params})
   print(f'{args.backbone} + {args.linear}: LPIPS ({args.net}) params ({_param_count(params)}); wrote {output}')
+
+
+def _convert_dists(args: argparse.Namespace) -> None:
+  alpha_beta = args.alpha_beta or dists_weights.package_weights()
+  params = dists_weights.dists_from_torch(read_state_dict(args.backbone), read_state_dict(alpha_beta))
+  output = dists_weights.weights_path(args.output)
+  model_io.save_model(output, 'DISTS', {}, {'params': params})
+  print(f'{args.backbone} + {alpha_beta}: DISTS params ({_param_count(params)}); wrote {output}')
 
 
 def _export_pth(args: argparse.Namespace) -> None:
@@ -150,6 +159,20 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     'output', nargs='?', default=None, help='model file to write (default: lpips_NET.msgpack in the weights directory)'
   )
   lpips.set_defaults(run=_convert_lpips, input='the LPIPS weights')
+  dists = add_command('dists', help='torchvision VGG16 + dists-pytorch alpha/beta -> DISTS metric weights')
+  dists.add_argument('--backbone', required=True, help=f"torchvision's {dists_weights.BACKBONE_FILE}")
+  dists.add_argument(
+    '--alpha-beta',
+    default=None,
+    help=f"the {dists_weights.PACKAGE} wheel's {dists_weights.PACKAGE_WEIGHTS} (default: the installed package's)",
+  )
+  dists.add_argument(
+    'output',
+    nargs='?',
+    default=None,
+    help=f'model file to write (default: {dists_weights.CONVERTED} in the weights directory)',
+  )
+  dists.set_defaults(run=_convert_dists, input='the DISTS weights')
   to_pth = add_command(
     'to-pth', help='esrgan_jax generator/discriminator file -> .pth with BasicSR / Real-ESRGAN / ESRGAN+ key names'
   )

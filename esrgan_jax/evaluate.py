@@ -4,8 +4,9 @@ Per HR image (uint8; gray counts as RGB with equal channels, alpha is dropped): 
 scale), MATLAB bicubic downscale by 1/scale rounded to uint8 (the LR input), super-resolve, round the output to uint8,
 then PSNR/SSIM on the BT.601 Y channel (RGB with `--rgb`) and NIQE (always on Y) with `scale` border pixels cropped;
 `--metrics` selects; `--lpips FILE` adds LPIPS (RGB, same crop) with the weights of `python -m esrgan_jax.convert
-lpips`. With `--no-reference` the images are inputs without HR counterparts (real-world LR images): the
-model's or bicubic's output is scored with NIQE alone; with neither method the images are scored as they are.
+lpips`, and `--metrics ...,dists` (or `--dists FILE`) DISTS with those of `convert dists`. With `--no-reference`
+the images are inputs without HR counterparts (real-world LR images): the model's or bicubic's output is scored with
+NIQE alone; with neither method the images are scored as they are.
 A DIR holding images is one set (Set5/Set14/BSD100/Urban100 layout); a DIR of such folders gives one set per folder.
 """
 
@@ -40,6 +41,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     'weights directory',
   )
   parser.add_argument(
+    '--dists',
+    default=None,
+    help='adds DISTS: a file from `python -m esrgan_jax.convert dists` (default with --metrics ...,dists: '
+    'dists.msgpack in the weights directory)',
+  )
+  parser.add_argument(
     '--no-reference',
     action='store_true',
     help='the images have no HR counterparts: score the upscaled images (or, without a method, the images) with NIQE',
@@ -62,6 +69,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
       parser.error(f'--lpips: {e}')
     if 'lpips' not in args.metrics.split(','):
       args.metrics += ',lpips'
+  if args.dists is not None or 'dists' in args.metrics.split(','):
+    from esrgan_jax.inference.dists_metric import dists_metric, load_dists  # pylint: disable=g-import-not-at-top
+
+    try:
+      available['dists'] = dists_metric(load_dists(args.dists))
+    except (FileNotFoundError, ValueError) as e:
+      parser.error(f'--dists: {e}')
+    if 'dists' not in args.metrics.split(','):
+      args.metrics += ',dists'
   try:
     args.metrics = quality.select(args.metrics, available)
   except ValueError as e:
@@ -126,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     'reference': not args.no_reference,
     'metrics': [m.name for m in args.metrics],
     **({'lpips': args.lpips} if args.lpips is not None else {}),
+    **({'dists': args.dists} if args.dists is not None else {}),
   }
   results, skipped = [], []
   for hr_dir in hr_dirs:

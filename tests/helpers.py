@@ -257,3 +257,46 @@ def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None, generator_v
     states.append(jax.device_get(state))
     history.append(jax.device_get(metrics))
   return states, history
+
+
+_TORCHVISION_SCHEMAS = []  # torch.library objects that must outlive the test session (see import_beside_torchvision)
+
+
+def import_beside_torchvision(module: str, skip_reason: str):
+  """Imports `module`, a package that imports torchvision, or skips the test with `skip_reason` if it is missing.
+
+  Importing torchvision fails where its compiled ops cannot load next to this torch (PyPI's CUDA torchvision beside a
+  CPU torch): torchvision then registers fake kernels for `nms` and `qnms`, which nothing defined. Declaring those
+  two schemas first lets torchvision's pure-Python models (all LPIPS and DISTS use) import.
+  """
+  import importlib  # pylint: disable=g-import-not-at-top
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  import pytest  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+
+  if importlib.util.find_spec(module.split('.')[0]) is None:
+    pytest.skip(skip_reason)
+  try:
+    import torchvision  # noqa: F401  pylint: disable=g-import-not-at-top
+  except RuntimeError:
+    for name in [n for n in sys.modules if n == 'torchvision' or n.startswith('torchvision.')]:
+      del sys.modules[name]
+    ops = torch.library.Library('torchvision', 'FRAGMENT')
+    for op in ('nms', 'qnms'):
+      ops.define(f'{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    _TORCHVISION_SCHEMAS.append(ops)  # the schemas live as long as the Library object
+  return importlib.import_module(module)
+
+
+def photo_pairs(size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+  """Two [2, size, size, 3] float32 batches in [0, 1]: astronaut vs. a blurred, noisy copy; chelsea vs. coffee."""
+  import skimage.data  # pylint: disable=g-import-not-at-top
+  import skimage.transform  # pylint: disable=g-import-not-at-top
+
+  small = lambda image: skimage.transform.resize(image[: min(image.shape[:2])], (size, size), anti_aliasing=True)
+  astronaut, chelsea, coffee = (small(f()) for f in (skimage.data.astronaut, skimage.data.chelsea, skimage.data.coffee))
+  blurred = skimage.transform.resize(skimage.transform.resize(astronaut, (size // 4, size // 4)), (size, size))
+  degraded = np.clip(blurred + np.random.default_rng(0).normal(0, 0.03, blurred.shape), 0, 1)
+  return np.stack([astronaut, chelsea]).astype(np.float32), np.stack([degraded, coffee]).astype(np.float32)

@@ -19,15 +19,15 @@ from esrgan_jax.weights import lpips_weights
 LpipsFn = Callable[[np.ndarray, np.ndarray], Any]  # (a, b) -> float (HW3) or [N] float32 (NHW3)
 
 
-def _to_unit(image: np.ndarray, name: str) -> np.ndarray:
+def _to_unit(image: np.ndarray, name: str, metric: str) -> np.ndarray:
   """uint8 or float [0, 1], HW3 or NHW3 -> float32 NHW3 in [0, 1]."""
   image = np.asarray(image)
   if image.ndim not in (3, 4) or image.shape[-1] != 3:
-    raise ValueError(f'LPIPS expects RGB images HW3 or NHW3, got {name} of shape {image.shape}.')
+    raise ValueError(f'{metric} expects RGB images HW3 or NHW3, got {name} of shape {image.shape}.')
   if image.dtype == np.uint8:
     image = image.astype(np.float32) / 255.0
   elif not np.issubdtype(image.dtype, np.floating):
-    raise ValueError(f'LPIPS expects uint8 or float images, got {name} of dtype {image.dtype}.')
+    raise ValueError(f'{metric} expects uint8 or float images, got {name} of dtype {image.dtype}.')
   return image.astype(np.float32).reshape((-1, *image.shape[-3:]))
 
 
@@ -36,15 +36,16 @@ def _distance(module: nn.Module, params: Any, a: jax.Array, b: jax.Array) -> jax
   return module.apply({'params': params}, a, b)
 
 
-def lpips_fn(module: nn.Module, params: Any) -> LpipsFn:
-  """The LPIPS distance of `module` (an `esrgan_jax.models.lpips.LPIPS`) with `params`, on numpy images (see the
-  module docstring): a float for one HW3 pair, [N] float32 for NHW3 batches."""
+def lpips_fn(module: nn.Module, params: Any, metric: str = 'LPIPS') -> LpipsFn:
+  """The LPIPS distance of `module` (an `esrgan_jax.models.lpips.LPIPS`, or another (x0, x1) -> [B] distance such as
+  `esrgan_jax.models.dists.DISTS`, named `metric` in errors) with `params`, on numpy images (see the module
+  docstring): a float for one HW3 pair, [N] float32 for NHW3 batches."""
   params = jax.device_put(params)
 
   def distance(a: np.ndarray, b: np.ndarray) -> Any:
     if np.shape(a) != np.shape(b):
-      raise ValueError(f'LPIPS compares images of equal shape, got {np.shape(a)} and {np.shape(b)}.')
-    d = np.asarray(_distance(module, params, _to_unit(a, 'a'), _to_unit(b, 'b')))
+      raise ValueError(f'{metric} compares images of equal shape, got {np.shape(a)} and {np.shape(b)}.')
+    d = np.asarray(_distance(module, params, _to_unit(a, 'a', metric), _to_unit(b, 'b', metric)))
     return float(d[0]) if np.ndim(a) == 3 else d
 
   return distance

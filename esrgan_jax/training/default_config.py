@@ -56,9 +56,15 @@ def stage_config(**overrides) -> ml_collections.ConfigDict:
       b1=0.9,
       b2=0.99,  # BasicSR; the paper used 0.999
       pixel_weight=1.0,
+      optimizer='adam',  # adam | schedule_free_adamw (optax.contrib; validation and exports use its averaged params)
+      weight_decay=0.0,  # schedule_free_adamw's decoupled weight decay
+      grad_clip=0.0,  # > 0: clip G's and D's gradients each to this global norm (logged before clipping); 0 = off
+      accum_iter=1,  # > 1: one update per accum_iter steps of batch_size (see esrgan_jax.training.optimizers)
+      warmup_iter=0,  # > 1: linear lr warmup over the first warmup_iter updates (BasicSR's); 0 = off
       val_niqe=False,  # also validate with NIQE (needs validation images of at least 96x192 after the crop)
       val_lpips='',  # also validate with LPIPS: 'alex' | 'vgg' (converted file in the weights dir) | a file; '' = off
-      best_metric='val_psnr',  # checkpoint kept as best: val_psnr (higher is better) | val_niqe | val_lpips (lower)
+      val_dists='',  # also validate with DISTS: 'default' (dists.msgpack in the weights dir) | a file; '' = off
+      best_metric='val_psnr',  # kept as best: val_psnr (higher is better) | val_niqe | val_lpips | val_dists (lower)
     )
   )
   stage.update(overrides)
@@ -116,6 +122,7 @@ def get_config() -> ml_collections.ConfigDict:
     gan_weight=5e-3,
     net_d_iters=1,
     net_d_init_iters=0,
+    ldl_weight=0.0,  # > 0: LDL artifact loss (Liang et al. 2022, esrgan_jax.training.ldl) with this weight
     val_niqe=True,  # NIQE, the perceptual measure this stage is meant to improve
     pretrained='',
   )  # generator to start from; '' = this workdir's psnr stage

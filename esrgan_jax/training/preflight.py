@@ -6,7 +6,7 @@ from pathlib import Path
 
 import ml_collections
 
-from esrgan_jax.weights import lpips_weights, perceptual
+from esrgan_jax.weights import dists_weights, lpips_weights, perceptual
 
 
 def _data_problems(data: ml_collections.ConfigDict, field: str) -> list[str]:
@@ -73,7 +73,7 @@ def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]
 
 
 def _lpips_problems(config: ml_collections.ConfigDict) -> list[str]:
-  """The LPIPS weights that a stage's validation names (`val_lpips`) and that are missing."""
+  """The LPIPS and DISTS weights that a stage's validation names (`val_lpips`, `val_dists`) and that are missing."""
   problems = []
   for name in config.stages:
     if name not in config:
@@ -83,6 +83,11 @@ def _lpips_problems(config: ml_collections.ConfigDict) -> list[str]:
         lpips_weights.find_lpips_file(config[name].val_lpips)
     except FileNotFoundError as e:
       problems.append(f'config.{name}.val_lpips: {e}')
+    try:
+      if config[name].val_dists:
+        dists_weights.find_dists_file(config[name].val_dists)
+    except FileNotFoundError as e:
+      problems.append(f'config.{name}.val_dists: {e}')
   return problems
 
 

@@ -26,7 +26,7 @@ from esrgan_jax.degradations.pipeline import DegradationOptions, synthesize_batc
 from esrgan_jax.models import rrdbnet
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.unet_discriminator import UNetDiscriminatorSN
-from esrgan_jax.training import losses
+from esrgan_jax.training import ldl, losses, optimizers
 from esrgan_jax.weights import model_io, perceptual
 
 if TYPE_CHECKING:  # configs are ConfigDicts; the step functions need only attribute access (no ml_collections import)
@@ -179,11 +179,23 @@ def cosine_restart_schedule(
 
 
 def create_optimizer(stage: ml_collections.ConfigDict, base_lr: float) -> optax.GradientTransformation:
-  return optax.adam(create_learning_rate_fn(stage, base_lr), b1=stage.b1, b2=stage.b2)
+  """The stage's optimiser at `create_learning_rate_fn`'s schedule (see `optimizers.create_optimizer`)."""
+  return optimizers.create_optimizer(stage, base_lr, create_learning_rate_fn(stage, base_lr))
 
 
 def _ema(params: Any, ema_params: Any, decay: float) -> Any:
   return optax.incremental_update(params, ema_params, step_size=1.0 - decay)
+
+
+def _ema_after_update(new_opt_state: Any, params: Any, ema_params: Any, decay: float, updated: Any = None) -> Any:
+  """The EMA after a step: of the params to evaluate (`optimizers.eval_params`), advanced only on steps that
+  applied an optimiser update (`updated`, default `optimizers.update_applied(new_opt_state)`: every step without
+  gradient accumulation)."""
+  updated = optimizers.update_applied(new_opt_state) if updated is None else updated
+  new = _ema(optimizers.eval_params(new_opt_state, params), ema_params, decay)
+  if updated is True:
+    return new
+  return jax.tree.map(lambda n, o: jnp.where(updated, n, o), new, ema_params)
 
 
 def _generator_train_apply(
@@ -206,8 +218,10 @@ def psnr_train_step(
   tx: optax.GradientTransformation,
   pixel_weight: float,
   ema_decay: float,
+  log_grad_norm: bool = False,
 ) -> tuple[PSNRState, dict[str, jax.Array]]:
-  """One L1 step. batch: {'lr': [B, h, w, 3], 'hr': [B, h*scale, w*scale, 3]} in [0, 1]."""
+  """One L1 step. batch: {'lr': [B, h, w, 3], 'hr': [B, h*scale, w*scale, 3]} in [0, 1]. `log_grad_norm`: also
+  return the gradient's global norm (before any clipping) as 'grad_norm_g'."""
 
   def loss_fn(params):
     sr, batch_stats = _generator_train_apply(generator, params, state.g_batch_stats, batch['lr'])
@@ -220,10 +234,10 @@ def psnr_train_step(
     step=state.step + 1,
     g_params=params,
     g_opt_state=opt_state,
-    ema_params=_ema(params, state.ema_params, ema_decay),
+    ema_params=_ema_after_update(opt_state, params, state.ema_params, ema_decay),
     g_batch_stats=batch_stats,
   )
-  return new_state, {'l_pix': loss}
+  return new_state, {'l_pix': loss, **({'grad_norm_g': optax.tree.norm(grads)} if log_grad_norm else {})}
 
 
 def gan_train_step(
@@ -241,15 +255,28 @@ def gan_train_step(
 ) -> tuple[GANState, dict[str, jax.Array]]:
   """One GAN step as BasicSR's ESRGANModel (`stage.gan_type` 'ragan') or SRGANModel ('vanilla'): the G step (D
   frozen but in train mode; D sees the HR batch too for RaGAN only), then the D step on the same SR output; both from
-  the pre-step parameters. G is updated only when `(step+1) % net_d_iters == 0` and `step+1 > net_d_init_iters`
-  (BasicSR counts iterations from 1); D every step. D's mutable collections (BatchNorm statistics, or the U-Net's
-  spectral-norm vectors) advance on every D pass, as torch's train-mode forward does, and the passes are BasicSR's:
-  ragan runs D on (real, SR) in the G step and on (SR detached, real, SR) in the D step, five in all; vanilla on SR,
-  then (real, SR); the G step's passes only when G is updated. G's own BatchNorm statistics advance every step (BasicSR
-  runs G in train mode before deciding). D's real images are batch['gan_hr'] when present (Real-ESRGAN: the GT
-  unsharpened), else batch['hr']."""
+  the pre-step parameters. G is updated only when `iteration % net_d_iters == 0` and `iteration > net_d_init_iters`
+  (BasicSR's current_iter, counted from 1 in optimiser updates); D every update. D's mutable collections (BatchNorm
+  statistics, or the U-Net's spectral-norm vectors) advance on every D pass, as torch's train-mode forward does, and
+  the passes are BasicSR's: ragan runs D on (real, SR) in the G step and on (SR detached, real, SR) in the D step, five
+  in all; vanilla on SR, then (real, SR); the G step's passes only when G is updated. G's own BatchNorm statistics
+  advance every step (BasicSR runs G in train mode before deciding). D's real images are batch['gan_hr'] when present
+  (Real-ESRGAN: the GT unsharpened), else batch['hr'].
+
+  With `stage.ldl_weight` G's loss adds LDL (`ldl.ldl_loss`, against the EMA generator's eval-mode output). With
+  `stage.accum_iter` k > 1 each call is one micro-batch and the iteration counts optimiser updates (k calls); RaGAN's
+  means and BatchNorm statistics are those of the micro-batch, and D's collections and G's BatchNorm running
+  statistics advance on every micro-batch. With `stage.grad_clip` the metrics hold both gradients' global norms
+  before clipping ('grad_norm_g', 'grad_norm_d')."""
   lr_img, hr = batch['lr'], batch['hr']
   real = batch.get('gan_hr', hr)
+  sr_ema = None
+  if stage.ldl_weight:
+    ema_variables = {
+      'params': state.ema_params,
+      **({'batch_stats': state.g_batch_stats} if state.g_batch_stats else {}),
+    }
+    sr_ema = generator.apply(ema_variables, lr_img, train=False)
 
   def d_apply(params, collections, x):
     logits, updates = discriminator.apply({'params': params, **collections}, x, train=True, mutable=list(collections))
@@ -270,19 +297,20 @@ def gan_train_step(
       fake_logits, d_collections = d_apply(state.d_params, state.d_collections, sr)
       l_gan = losses.vanilla_generator_loss(fake_logits)
     l_gan = stage.gan_weight * l_gan
-    total = l_pix + l_percep + l_gan
+    extra = {'l_g_ldl': stage.ldl_weight * ldl.ldl_loss(hr, sr, sr_ema)} if stage.ldl_weight else {}
+    total = l_pix + l_percep + l_gan + sum(extra.values())
     return total, (
       sr,
       g_batch_stats,
       d_collections,
-      {'l_g_pix': l_pix, 'l_g_percep': l_percep, 'l_g_gan': l_gan, 'l_g_total': total},
+      {'l_g_pix': l_pix, 'l_g_percep': l_percep, 'l_g_gan': l_gan, **extra, 'l_g_total': total},
     )
 
   (_, (sr, g_batch_stats, d_collections, g_metrics)), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
     state.g_params
   )
   sr = jax.lax.stop_gradient(sr)
-  iteration = state.step + 1
+  iteration = optimizers.updates_done(state.d_opt_state, state.step) + 1  # BasicSR's current_iter
   update_g = (iteration % stage.net_d_iters == 0) & (iteration > stage.net_d_init_iters)
   keep_if_frozen = lambda new, old: jax.tree.map(lambda n, o: jnp.where(update_g, n, o), new, old)
   # BasicSR skips the G step's D passes when G is not updated: their statistics updates count only then.
@@ -315,13 +343,18 @@ def gan_train_step(
     step=iteration,
     g_params=g_params,
     g_opt_state=g_opt_state,
-    ema_params=_ema(g_params, state.ema_params, ema_decay),
+    # once per update (D's optimiser tells: G's may be frozen), as BasicSR's model_ema every iteration
+    ema_params=_ema_after_update(
+      g_opt_state, g_params, state.ema_params, ema_decay, updated=optimizers.update_applied(d_opt_state)
+    ),
     g_batch_stats=g_batch_stats,
     d_params=d_params,
     d_collections=d_collections,
     d_opt_state=d_opt_state,
   )
-  return new_state, {**g_metrics, 'l_d': l_d, 'out_d_real': jnp.mean(real_logits), 'out_d_fake': jnp.mean(fake_logits)}
+  norms = {'grad_norm_g': optax.tree.norm(g_grads), 'grad_norm_d': optax.tree.norm(d_grads)} if stage.grad_clip else {}
+  d_metrics = {'l_d': l_d, 'out_d_real': jnp.mean(real_logits), 'out_d_fake': jnp.mean(fake_logits)}
+  return new_state, {**g_metrics, **d_metrics, **norms}
 
 
 def create_mesh(devices: list[jax.Device] | None = None) -> jax.sharding.Mesh:

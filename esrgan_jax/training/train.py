@@ -37,7 +37,7 @@ from esrgan_jax.degradations.pipeline import JPEG_IMPLS
 from esrgan_jax.inference import evaluation, quality, strip
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
-from esrgan_jax.training import history_log, progress, validation
+from esrgan_jax.training import history_log, optimizers, progress, validation
 from esrgan_jax.training.prefetch import prefetch_to_device
 from esrgan_jax.training.steps import (
   DISCRIMINATOR_ARCHS,
@@ -59,10 +59,13 @@ from esrgan_jax.training.steps import (
   psnr_train_step,
   to_file_layout,
 )
-from esrgan_jax.weights import model_io, perceptual
+from esrgan_jax.weights import model_io, perceptual, safetensors_io
+from esrgan_jax.weights.state_dicts import generator_to_torch
 
 STAGES = ('psnr', 'gan')
 GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes, BatchNorm folded
+# the same generator as a state dict with BasicSR's key names (torch layout), for spandrel / chaiNNer / BasicSR
+GENERATOR_SAFETENSORS_FILE = 'generator.safetensors'
 BN_GENERATOR_FILE = 'generator_bn.msgpack'  # generators with BatchNorm: also unfolded, for the GAN stage to start from
 GAN_TYPES = ('ragan', 'vanilla')
 MIN_DEGRADED_GT_SIZE = 28  # smallest multiple of 4 that `degradations.pipeline.degrade` takes (26)
@@ -82,6 +85,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if stage.num_steps < 1:
       raise ValueError(f'config.{name}.num_steps must be >= 1, got {stage.num_steps}.')
     validation.validate_best_metric(name, stage)
+    optimizers.validate_stage(name, stage)
     if stage.schedule not in ('constant', 'multistep', 'cosine_restarts'):
       raise ValueError(f'config.{name}.schedule must be constant, multistep or cosine_restarts, got {stage.schedule}.')
     try:
@@ -125,6 +129,8 @@ def validate_gan_config(gan: ml_collections.ConfigDict, discriminator_arch: str 
     )
   if gan.gt_size % 8:
     raise ValueError(f'config.gan.gt_size must be a multiple of 8 (the U-Net discriminator), got {gan.gt_size}.')
+  if gan.ldl_weight < 0:
+    raise ValueError(f'config.gan.ldl_weight must be >= 0 (0 = no LDL loss), got {gan.ldl_weight}.')
   if gan.gan_type not in GAN_TYPES:
     raise ValueError(f'config.gan.gan_type must be one of {GAN_TYPES}, got {gan.gan_type!r}.')
   if gan.perceptual_network not in perceptual.PERCEPTUAL_NETWORKS:
@@ -216,6 +222,12 @@ def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Modu
   return fold_batch_norm(*ema_generator(generator, state))
 
 
+def export_generator(stage_dir: Path, module: nn.Module, params: Any) -> None:
+  """Writes a finished stage's BN-free generator twice: GENERATOR_FILE (ours) and GENERATOR_SAFETENSORS_FILE."""
+  model_io.save_generator(stage_dir / GENERATOR_FILE, module, params)
+  safetensors_io.save_state_dict(stage_dir / GENERATOR_SAFETENSORS_FILE, generator_to_torch(module, params))
+
+
 def evaluate(
   generator: nn.Module,
   params: Any,
@@ -263,7 +275,6 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   """Trains one stage into `workdir/stage_name`, resuming from its latest checkpoint; returns final val metrics."""
   stage = config[stage_name]
   stage_dir = workdir / stage_name
-  export_path = stage_dir / GENERATOR_FILE
   summary_path = stage_dir / 'summary.json'
   if summary_path.is_file():
     logging.info('Stage %s already complete (%s); skipping.', stage_name, summary_path)
@@ -310,6 +321,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
         tx=create_optimizer(stage, stage.lr),
         pixel_weight=stage.pixel_weight,
         ema_decay=config.ema_decay,
+        log_grad_norm=stage.grad_clip > 0,
       ),
       (),
     )
@@ -341,7 +353,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
     donate_argnums=0,
   )
   train_step = lambda state, batch: jitted_step(state, batch, *other_args)
-  lr_schedule = create_learning_rate_fn(stage, stage.lr if stage_name == 'psnr' else stage.lr_g)
+  g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
+  lr_schedule = optimizers.iteration_learning_rate(stage, g_lr, create_learning_rate_fn(stage, g_lr))
 
   dataset = input_pipeline.create_train_dataset(
     config.train_data,
@@ -440,7 +453,7 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   if val_images:
     summary['val_psnr_bicubic'] = bicubic
   if is_writer:
-    model_io.save_generator(export_path, *inference_generator(generator, state))
+    export_generator(stage_dir, *inference_generator(generator, state))
     if state.g_batch_stats:
       model_io.save_model(
         stage_dir / BN_GENERATOR_FILE,

@@ -5,8 +5,9 @@ with `val_niqe` (the GAN stage by default) also logs NIQE (lower is better), the
 `val_niqe/NAME`, to TensorBoard and `validation.jsonl`. NIQE needs at least two whole 96x96 blocks per image after
 the crop, so it is skipped (with a warning) when a validation image is smaller, unless the stage's `best_metric` is
 `val_niqe`, which then fails with ValueError. `best_metric` picks the checkpoint kept as best:
-`val_psnr` (higher is better), `val_niqe` or `val_lpips` (lower is better). A stage whose `val_lpips` names LPIPS
-weights (a file of `python -m esrgan_jax.convert lpips`, or 'alex'/'vgg' in the weights dir) also logs LPIPS (RGB).
+`val_psnr` (higher is better), `val_niqe`, `val_lpips` or `val_dists` (lower is better). A stage whose `val_lpips`
+names LPIPS weights (a file of `python -m esrgan_jax.convert lpips`, or 'alex'/'vgg' in the weights dir) also logs
+LPIPS (RGB); one whose `val_dists` names DISTS weights ('default': dists.msgpack in the weights dir) logs DISTS.
 With `val_data.degradation` 'realesrgan' the LR inputs are degraded as in training (`degrade_images`, a fixed key):
 there NIQE of the output is the measure that matters, PSNR/SSIM against the original HR a secondary one.
 """
@@ -24,22 +25,28 @@ from absl import logging
 
 from esrgan_jax.degradations import pipeline
 from esrgan_jax.inference import evaluation, niqe, quality
+from esrgan_jax.inference.dists_metric import dists_metric, load_dists
 from esrgan_jax.inference.lpips_metric import load_lpips, lpips_metric
 
-BEST_METRICS = {'val_psnr': True, 'val_niqe': False, 'val_lpips': False}  # name -> higher is better
-PER_IMAGE = ('niqe', 'lpips')  # metrics also logged per validation image
+BEST_METRICS = {'val_psnr': True, 'val_niqe': False, 'val_lpips': False, 'val_dists': False}  # name -> higher is better
+PER_IMAGE = ('niqe', 'lpips', 'dists')  # metrics also logged per validation image
 
 
 def metric_names(stage: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The quality metrics (`esrgan_jax.inference.quality` names) a stage's validation computes."""
-  return quality.DISTORTION + (('niqe',) if stage.val_niqe else ()) + (('lpips',) if stage.val_lpips else ())
+  optional = (('niqe', stage.val_niqe), ('lpips', stage.val_lpips), ('dists', stage.val_dists))
+  return quality.DISTORTION + tuple(name for name, on in optional if on)
 
 
 def available_metrics(stage: ml_collections.ConfigDict) -> dict[str, quality.Metric]:
-  """`quality.METRICS`, plus LPIPS with the weights `stage.val_lpips` names (loaded once per stage), if any."""
-  if not stage.val_lpips:
-    return dict(quality.METRICS)
-  return {**quality.METRICS, 'lpips': lpips_metric(load_lpips(stage.val_lpips))}
+  """`quality.METRICS`, plus LPIPS and DISTS with the weights `stage.val_lpips` / `val_dists` name (loaded once per
+  stage), if any."""
+  available = dict(quality.METRICS)
+  if stage.val_lpips:
+    available['lpips'] = lpips_metric(load_lpips(stage.val_lpips))
+  if stage.val_dists:
+    available['dists'] = dists_metric(load_dists(stage.val_dists))
+  return available
 
 
 def validate_best_metric(stage_name: str, stage: ml_collections.ConfigDict) -> None:
@@ -51,7 +58,8 @@ def validate_best_metric(stage_name: str, stage: ml_collections.ConfigDict) -> N
   logged = {f'val_{name}' for name in metric_names(stage)}
   if stage.best_metric not in logged:
     metric = stage.best_metric.removeprefix('val_')
-    turn_on = "'alex' (or an LPIPS weights file)" if metric == 'lpips' else 'True'
+    turn_on = {'lpips': "'alex' (or an LPIPS weights file)", 'dists': "'default' (or a DISTS weights file)"}
+    turn_on = turn_on.get(metric, 'True')
     raise ValueError(
       f'config.{stage_name}.best_metric is {stage.best_metric}, but this stage does not validate with {metric}; '
       f'set config.{stage_name}.val_{metric}={turn_on} or choose one of {sorted(logged)}.'

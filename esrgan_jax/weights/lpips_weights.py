@@ -58,7 +58,7 @@ def files(net: str) -> LpipsFiles:
   return LPIPS_FILES[net]
 
 
-def _torchvision_index(net: str, conv: str) -> int:
+def torchvision_index(net: str, conv: str) -> int:
   """Index in torchvision's `features` of a backbone conv: two entries (conv, ReLU) per earlier conv plus the
   max-pools before it. 'conv3' (alex) -> 6, 'conv2_1' (vgg) -> 5."""
   if net == 'alex':
@@ -71,7 +71,7 @@ def _torchvision_index(net: str, conv: str) -> int:
 def _torch_module(net: str, flax_module: str) -> str:
   """'backbone/conv2' -> 'features.3'; 'lin0' -> 'lin0.model.1' (the package's Dropout is model.0)."""
   if flax_module.startswith('backbone/'):
-    return f'features.{_torchvision_index(net, flax_module.removeprefix("backbone/"))}'
+    return f'features.{torchvision_index(net, flax_module.removeprefix("backbone/"))}'
   return f'{flax_module}.model.1'
 
 

@@ -3,7 +3,7 @@
 `arch` names a module class of this package and `config` its constructor fields, so `load_generator` can rebuild
 the generator (RRDBNet, MSRResNet or SRVGGNetCompact, any scale and size) of a converted official file or of our own
 training export, `esrgan_jax.weights.perceptual` the VGG19 or MINC weights of the perceptual loss, and
-`esrgan_jax.weights.lpips_weights` the LPIPS metric's.
+`esrgan_jax.weights.lpips_weights` and `dists_weights` the LPIPS and DISTS metrics'.
 """
 
 import dataclasses
@@ -18,6 +18,7 @@ from flax import serialization
 
 from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
+from esrgan_jax.models.dists import DISTS
 from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.rrdbnet import RRDBNet
@@ -26,7 +27,10 @@ from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.models.vgg import VGG19Features
 
 GENERATOR_ARCHS: dict[str, type] = {cls.__name__: cls for cls in (RRDBNet, MSRResNet, SRVGGNetCompact)}
-ARCHS = {**GENERATOR_ARCHS, **{cls.__name__: cls for cls in (VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS)}}
+ARCHS = {
+  **GENERATOR_ARCHS,
+  **{cls.__name__: cls for cls in (VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS, DISTS)},
+}
 # Module fields that say how to run a network, not what it is: never stored in model files.
 RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'winograd', 'remat', 'scan_blocks', 'parent', 'name')
 

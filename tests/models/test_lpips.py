@@ -1,7 +1,5 @@
 """Tests for esrgan_jax.models.lpips: LPIPS v0.1 against the `lpips` package, through `convert lpips` and the metric."""
 
-import importlib.util
-import sys
 import warnings
 from pathlib import Path
 
@@ -9,50 +7,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import skimage.data
-import skimage.transform
 
 from esrgan_jax.inference.lpips_metric import load_lpips
 from esrgan_jax.models.lpips import LPIPS, MIN_SIZE, unit_normalize
 from esrgan_jax.weights.lpips_weights import load_lpips as load_lpips_params
 
 torch = pytest.importorskip('torch')
-from helpers import run_convert  # noqa: E402  (needs torch)
-
-SIZE = 64
-_SCHEMAS = []  # torch.library objects that must outlive the test session (see _import_lpips)
+from helpers import import_beside_torchvision, photo_pairs, run_convert  # noqa: E402  (needs torch)
 
 
 def _import_lpips():
-  """The `lpips` package, or a skip without it.
-
-  Importing it imports torchvision, which fails where torchvision's compiled ops cannot load next to this torch (PyPI's
-  CUDA torchvision beside a CPU torch): torchvision then registers fake kernels for `nms` and `qnms`, which nothing
-  defined. Declaring those two schemas first lets torchvision's pure-Python models, all LPIPS uses, import.
-  """
-  if importlib.util.find_spec('lpips') is None:
-    pytest.skip('the lpips package is not installed (pip install .[test])')
-  try:
-    import torchvision  # noqa: F401  pylint: disable=g-import-not-at-top
-  except RuntimeError:
-    for name in [n for n in sys.modules if n == 'torchvision' or n.startswith('torchvision.')]:
-      del sys.modules[name]
-    ops = torch.library.Library('torchvision', 'FRAGMENT')
-    for op in ('nms', 'qnms'):
-      ops.define(f'{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
-    _SCHEMAS.append(ops)  # the schemas live as long as the Library object
-  import lpips  # pylint: disable=g-import-not-at-top
-
-  return lpips
-
-
-def _photo_pairs() -> tuple[np.ndarray, np.ndarray]:
-  """Two [2, 64, 64, 3] float32 batches in [0, 1]: astronaut vs. a blurred, noisy copy; chelsea vs. coffee."""
-  small = lambda image: skimage.transform.resize(image[: min(image.shape[:2])], (SIZE, SIZE), anti_aliasing=True)
-  astronaut, chelsea, coffee = (small(f()) for f in (skimage.data.astronaut, skimage.data.chelsea, skimage.data.coffee))
-  blurred = skimage.transform.resize(skimage.transform.resize(astronaut, (SIZE // 4, SIZE // 4)), (SIZE, SIZE))
-  degraded = np.clip(blurred + np.random.default_rng(0).normal(0, 0.03, blurred.shape), 0, 1)
-  return np.stack([astronaut, chelsea]).astype(np.float32), np.stack([degraded, coffee]).astype(np.float32)
+  """The `lpips` package, or a skip without it (see `helpers.import_beside_torchvision`)."""
+  return import_beside_torchvision('lpips', 'the lpips package is not installed (pip install .[test])')
 
 
 @pytest.fixture(scope='module', params=['alex', 'vgg'])
@@ -86,7 +52,7 @@ def package_lpips(request, tmp_path_factory):
 
 def test_parity_with_the_lpips_package(package_lpips):
   net, model, path = package_lpips
-  a, b = _photo_pairs()
+  a, b = photo_pairs()
   with torch.no_grad():
     expected = model(*(torch.from_numpy(x.transpose(0, 3, 1, 2)) for x in (a, b)), normalize=True).numpy().ravel()
   got = load_lpips(path)(a, b)
@@ -98,7 +64,7 @@ def test_parity_with_the_lpips_package(package_lpips):
 @pytest.mark.parametrize('package_lpips', ['alex'], indirect=True)
 def test_single_uint8_pair_gives_a_float(package_lpips):
   _, _, path = package_lpips
-  a, b = (np.round(x[0] * 255).astype(np.uint8) for x in _photo_pairs())
+  a, b = (np.round(x[0] * 255).astype(np.uint8) for x in photo_pairs())
   distance = load_lpips(path)
   single = distance(a, b)
   assert isinstance(single, float) and single == pytest.approx(float(distance(a[None], b[None])[0]), abs=1e-7)

@@ -52,3 +52,14 @@ def test_tfds_dataset_must_be_prepared_in_its_data_dir(tmp_path, monkeypatch):
   assert preflight.input_problems(config, tmp_path / 'run') == []
   config.train_data.tfds_name = 'div2k/bicubic_x4:1.0.0'  # a version that is not there
   assert len(preflight.input_problems(config, tmp_path / 'run')) == 1
+
+
+def test_missing_dists_weights_of_validation_are_named(tmp_path, monkeypatch):
+  monkeypatch.setenv('ESRGAN_JAX_WEIGHTS', str(tmp_path / 'weights'))
+  config = get_config()
+  config.gan.val_dists = 'default'
+  [problem] = preflight.input_problems(config, tmp_path / 'run')
+  assert problem.startswith(
+    f'config.gan.val_dists: DISTS weights not found at {tmp_path / "weights" / "dists.msgpack"}'
+  )
+  assert 'python -m esrgan_jax.convert dists --backbone vgg16-397923af.pth' in problem

@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
-from helpers import make_batch, run_steps, smooth_image, tiny_train_config, write_image_set
+from helpers import make_batch, run_steps, smooth_image, tiny_generator, tiny_train_config, write_image_set
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from PIL import Image
@@ -27,6 +27,7 @@ from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
 from esrgan_jax.training import default_config, losses, steps, train, validation
 from esrgan_jax.weights import model_io
+from esrgan_jax.weights.generator_files import load_generator_file
 
 
 def tiny_bn_config(**stage_overrides) -> ml_collections.ConfigDict:
@@ -488,17 +489,20 @@ def test_unet_discriminator_gan_step_threads_the_spectral_state():
     assert not np.allclose(ours, before, atol=1e-3)
 
 
-@pytest.mark.parametrize('name', ['realesrnet_x4plus', 'realesrgan_x4plus', 'realesrgan_demo'])
+@pytest.mark.parametrize(
+  'name', ['realesrnet_x4plus', 'realesrgan_x4plus', 'realesrgan_demo', 'realesrgan_x4plus_ldl', 'realesrgan_ldl_demo']
+)
 def test_realesrgan_configs_validate_and_hold_the_recipe(name):
-  """Real-ESRGAN's train_realesrnet_x4plus.yml / train_realesrgan_x4plus.yml facts."""
+  """Real-ESRGAN's train_realesrnet_x4plus.yml / train_realesrgan_x4plus.yml facts; LDL's weight 1."""
   config = default_config.load_config_file(Path(train.__file__).parents[1] / 'configs' / f'{name}.py')
   train.validate_config(config)
+  assert config.gan.ldl_weight == (1.0 if 'ldl' in name else 0.0)
   assert config.train_data.degradation == config.val_data.degradation == 'realesrgan'
   assert config.train_data.jpeg_impl == config.val_data.jpeg_impl == 'diffjpeg'  # BasicSR's DiffJPEG
   assert config.train_data.sharpen_gt and config.discriminator.arch == 'UNetDiscriminatorSN'
   assert (config.gan.gan_type, config.gan.gan_weight, config.gan.pixel_weight) == ('vanilla', 0.1, 1.0)
   assert config.psnr.best_metric == config.gan.best_metric == 'val_niqe'
-  if name == 'realesrgan_demo':
+  if name.endswith('demo'):
     assert config.stages == ('psnr', 'gan')
     return
   assert dict(config.gan.perceptual_layers) == {
@@ -557,3 +561,19 @@ def test_realesrgan_run_validates_on_degraded_inputs_and_writes_the_strip(tmp_pa
   assert train.write_strip(config, tmp_path / 'run') == {}  # too small for NIQE
   strip_image = np.asarray(Image.open(tmp_path / 'run' / train.STRIP_FILE))
   assert strip_image.shape == (32 + strip.CAPTION_HEIGHT, 3 * 32 + 2 * strip.GAP, 3)
+
+
+def test_export_generator_writes_msgpack_and_basicsr_safetensors(tmp_path):
+  """A finished stage's generator also as `generator.safetensors`: BasicSR's key names in torch layout (what spandrel
+  and chaiNNer load), read back to the same generator by our loader."""
+  import safetensors.torch  # pylint: disable=g-import-not-at-top
+
+  module, params = tiny_generator(4)
+  train.export_generator(tmp_path, module, params)
+  tensors = safetensors.torch.load_file(tmp_path / train.GENERATOR_SAFETENSORS_FILE)
+  assert {'conv_first.weight', 'body.0.rdb1.conv1.weight', 'conv_up2.bias', 'conv_last.weight'} <= set(tensors)
+  assert tuple(tensors['conv_first.weight'].shape) == (8, 3, 3, 3)  # OIHW
+  x = jax.random.uniform(jax.random.key(0), (1, 8, 8, 3))
+  for path in (tmp_path / train.GENERATOR_FILE, tmp_path / train.GENERATOR_SAFETENSORS_FILE):
+    loaded, loaded_params = load_generator_file(path)
+    np.testing.assert_allclose(loaded.apply({'params': loaded_params}, x), module.apply({'params': params}, x))

@@ -28,7 +28,7 @@ def test_gan_stage_validates_with_niqe_and_best_metric_is_checked():
   config.gan.best_metric = 'val_niqe'
   train.validate_config(config)
   for stage, metric, message in [
-    ('gan', 'val_fid', r"config.gan.best_metric must be one of \('val_psnr', 'val_niqe', 'val_lpips'\)"),
+    ('gan', 'val_fid', r"config.gan.best_metric must be one of \('val_psnr', 'val_niqe', 'val_lpips', 'val_dists'\)"),
     ('psnr', 'val_niqe', 'config.psnr.best_metric is val_niqe.*set config.psnr.val_niqe=True'),
     ('gan', 'val_lpips', 'does not validate with lpips'),
   ]:

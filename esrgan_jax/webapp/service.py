@@ -27,7 +27,7 @@ from esrgan_jax.webapp.model_dir import ModelDir
 from esrgan_jax.weights.state_dicts import describe_generator
 
 COMPARE_BICUBIC = 'bicubic'
-COMPARE_ALPHA0 = 'alpha 0'
+COMPARE_ALPHA0 = 'α = 0'
 
 
 @dataclasses.dataclass(frozen=True)

@@ -102,10 +102,10 @@ def build(upscaler: Upscaler) -> gr.Blocks:
         reference = gr.File(
           label='HR reference (optional): PSNR and LPIPS of both sides', file_types=list(IMAGE_EXTENSIONS)
         )
-        report = gr.Markdown('Upload an image to start.', elem_id='report')
         download = gr.File(label='Full-resolution PNG', elem_id='download')
       with gr.Column(scale=2):
         comparison = gr.ImageSlider(label='Before | after', format='png', elem_id='comparison', max_height=640)
+        report = gr.Markdown('Upload an image to start.', elem_id='report')
         zoomed = gr.ImageSlider(label='Zoom', format='png', elem_id='zoomed')
         curve_button = gr.Button('Plot NIQE against α', elem_id='curve_button')
         curve = gr.LinePlot(x='alpha', y='NIQE', title='NIQE of the output against α (lower is better)')

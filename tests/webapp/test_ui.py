@@ -1,0 +1,80 @@
+"""API-level tests of the page (esrgan_jax.webapp.ui) through gradio_client, against the app served on loopback."""
+
+import re
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from conftest import COMPACT, GAN, INPUT_SIZE, PSNR, assert_loopback_only
+from PIL import Image
+
+from esrgan_jax.webapp import ui
+
+gradio_client = pytest.importorskip('gradio_client')
+
+
+@pytest.fixture(scope='module')
+def client(server):
+  return gradio_client.Client(server[0], verbose=False)
+
+
+def upscale(client, image, alpha=0.5, model=PSNR, blend_with=GAN, compare='bicubic'):
+  return client.predict(
+    gradio_client.handle_file(str(image)), model, blend_with, alpha, compare, 50, 50, 4, None, api_name='/upscale'
+  )
+
+
+def test_serves_on_loopback_only_without_share_link(server):
+  url, page = server
+  assert urlparse(url).hostname == '127.0.0.1' and page.server_name == '127.0.0.1'
+  assert page.share is False and page.share_url is None
+  assert page.max_file_size == 50_000_000
+  assert_loopback_only(urlparse(url).port)
+
+
+def test_every_function_is_an_endpoint(client):
+  endpoints = client.view_api(print_info=False, return_format='dict')['named_endpoints']
+  assert {'/upscale', '/niqe_curve'} <= set(endpoints)
+  upscale_inputs = [p['label'] for p in endpoints['/upscale']['parameters']]
+  assert upscale_inputs[:4] == [
+    'Image (PNG, JPEG, WebP, TIFF, BMP; 16-bit and alpha kept)',
+    'Model (α = 0)',
+    'Blend with (α = 1)',
+    'α / denoise strength',
+  ]
+
+
+def test_upscale_and_move_alpha(client, image_files):
+  first = upscale(client, image_files['rgb'], 0.3)
+  second = upscale(client, image_files['rgb'], 0.8)
+  for (before, after), _, _, download in (first, second):
+    assert Image.open(after).size == Image.open(before).size == (INPUT_SIZE[1] * 4, INPUT_SIZE[0] * 4)
+    assert Image.open(download).size == (INPUT_SIZE[1] * 4, INPUT_SIZE[0] * 4)
+  assert re.search(r'Render: \d+\.\d\d s, 0 compilations', second[2])  # α moved: nothing compiled
+  assert 'α = 0.80' in second[2]
+  assert np.abs(np.asarray(Image.open(first[0][1]), int) - np.asarray(Image.open(second[0][1]))).max() > 0
+
+
+def test_niqe_curve_endpoint(client, image_files):
+  plot, note = client.predict(gradio_client.handle_file(str(image_files['rgb'])), PSNR, GAN, api_name='/niqe_curve')
+  assert plot['columns'] == ['alpha', 'NIQE'] and [row[0] for row in plot['data']] == list(ui.CURVE_ALPHAS)
+  assert note.startswith('Lowest NIQE ')
+
+
+@pytest.mark.parametrize(
+  'image, models, message',
+  [
+    ('bad', (PSNR, GAN), 'bad.png: not a PNG, JPEG, BMP, TIFF or WebP file'),
+    ('big', (PSNR, GAN), r'big.png is 300x200 \(0.1 megapixels\); this app takes at most 0.05 megapixels'),
+    ('rgb', (PSNR, COMPACT), 'describe different generators'),
+  ],
+)
+def test_errors_reach_the_caller_and_the_app_goes_on(client, image_files, image, models, message):
+  with pytest.raises(gradio_client.exceptions.AppError, match=message):
+    upscale(client, image_files[image], 0.5, *models)
+  assert upscale(client, image_files['rgb'], 0.5)[2].startswith('**RRDBNet')
+
+
+def test_no_path_from_the_browser_reaches_the_files(client, image_files):
+  with pytest.raises(gradio_client.exceptions.AppError, match='not in the list of choices'):
+    upscale(client, image_files['rgb'], 0.5, '../../etc/passwd', ui.NO_BLEND)

@@ -78,3 +78,30 @@ def test_errors_reach_the_caller_and_the_app_goes_on(client, image_files, image,
 def test_no_path_from_the_browser_reaches_the_files(client, image_files):
   with pytest.raises(gradio_client.exceptions.AppError, match='not in the list of choices'):
     upscale(client, image_files['rgb'], 0.5, '../../etc/passwd', ui.NO_BLEND)
+
+
+def call_raw(url: str, endpoint: str, data: list) -> str:
+  """The event stream text of one call through gradio's REST API (what a browser or any HTTP client can send; no
+  client-side upload of local paths, unlike gradio_client)."""
+  import httpx  # pylint: disable=g-import-not-at-top  (a gradio requirement)
+
+  event = httpx.post(f'{url}/gradio_api/call/{endpoint}', json={'data': data}, timeout=60).json()['event_id']
+  return httpx.get(f'{url}/gradio_api/call/{endpoint}/{event}', timeout=120).text
+
+
+def test_a_server_path_as_the_image_is_refused(server, image_files):
+  """Only files uploaded to gradio's cache are inputs: a FileData naming an image on the server does not reach us."""
+  named = {'path': str(image_files['rgb']), 'meta': {'_type': 'gradio.FileData'}}
+  stream = call_raw(server[0], 'upscale', [named, PSNR, GAN, 0.5, 'bicubic', 50, 50, 4, None])
+  assert 'event: error' in stream and 'Render:' not in stream
+  uploaded = httpx_upload(server[0], image_files['rgb'])
+  assert 'Render:' in call_raw(server[0], 'upscale', [uploaded, PSNR, GAN, 0.5, 'bicubic', 50, 50, 4, None])
+
+
+def httpx_upload(url: str, path) -> dict:
+  """FileData of `path` uploaded to the app's cache (as the page uploads a dropped file)."""
+  import httpx  # pylint: disable=g-import-not-at-top
+
+  with open(path, 'rb') as file:
+    server_path = httpx.post(f'{url}/gradio_api/upload', files={'files': file}, timeout=60).json()[0]
+  return {'path': server_path, 'meta': {'_type': 'gradio.FileData'}}

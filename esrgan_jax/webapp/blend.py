@@ -38,15 +38,14 @@ class BlendedGenerator:
     """The params at `alpha` (ignored without a second model), on the device."""
     return self._a if self._b is None else interpolate(self._a, self._b, alpha)
 
-  def upscale(
-    self, image: np.ndarray, alpha: float, *, budget: int, tile_pad: int = 16, progress: bool = False
-  ) -> tuple[np.ndarray, int]:
+  def upscale(self, image: np.ndarray, alpha: float, *, budget: int, tile_pad: int = 16) -> tuple[np.ndarray, int]:
     """(HW or HWC float32 output in [0, 1], `scale` times larger, the core tile used: 0 = whole image) for an HW or
     HWC (1-4 channels) image in [0, 1]; tiles as large as `budget` bytes of activations allow
-    (`esrgan_jax.inference.memory.tile_for_budget`), one per call, with a tqdm bar when `progress`."""
+    (`esrgan_jax.inference.memory.tile_for_budget`), one per call, with a tqdm bar over the tiles (the page's
+    progress bar)."""
     tile = memory.tile_for_budget(self.module, *image.shape[:2], budget, tile_pad)
     apply_fn: Callable[[np.ndarray], Any] = make_apply_fn(self.module, self.params(alpha))
     out = upscale_array(
-      apply_fn, image, scale=self.module.scale, tile=tile, tile_pad=tile_pad, batch_tiles=1, progress=progress
+      apply_fn, image, scale=self.module.scale, tile=tile, tile_pad=tile_pad, batch_tiles=1, progress=tile > 0
     )
     return out, tile

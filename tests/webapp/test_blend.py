@@ -45,12 +45,13 @@ def test_ends_are_the_two_models(pair):
   assert blended.blends and not BlendedGenerator(module, psnr).blends
 
 
-def test_tiles_when_the_budget_is_small(pair):
+def test_tiles_when_the_budget_is_small(pair, capsys):
   blended, module, *_ = pair
   image = images((96, 80, 3), seed=2)
   budget = memory.activation_bytes(module, 64, 64)
   out, tile = blended.upscale(image, 0.5, budget=budget, tile_pad=8)
   assert tile == memory.tile_for_budget(module, 96, 80, budget, 8) > 0
+  assert 'tiles' in capsys.readouterr().err  # the tqdm bar the page shows as progress
   whole, whole_tile = blended.upscale(image, 0.5, budget=memory.GIB, tile_pad=8)
   assert whole_tile == 0 and out.shape == whole.shape == (384, 320, 3)
   assert np.abs(out - whole).mean() < 0.02  # blended tiles, not a different picture

@@ -32,6 +32,12 @@ def test_serves_on_loopback_only_without_share_link(server):
   assert_loopback_only(urlparse(url).port)
 
 
+def test_one_queue_for_every_computation(server):
+  functions = list(server[1].fns.values())
+  assert {f.api_name for f in functions} >= {'upscale', 'niqe_curve'}
+  assert all(f.concurrency_id == ui.DEVICE and f.concurrency_limit == 1 and f.queue for f in functions)
+
+
 def test_every_function_is_an_endpoint(client):
   endpoints = client.view_api(print_info=False, return_format='dict')['named_endpoints']
   assert {'/upscale', '/niqe_curve'} <= set(endpoints)

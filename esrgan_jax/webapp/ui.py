@@ -43,6 +43,11 @@ def _errors_on_page(function):
   return wrapped
 
 
+def _second(blend_with: str | None) -> str | None:
+  """The second model's name, None for no blend."""
+  return None if blend_with in (None, NO_BLEND) else blend_with
+
+
 def build(upscaler: Upscaler) -> gr.Blocks:
   """The page over `upscaler`'s model folder."""
   names = upscaler.models.names
@@ -55,24 +60,15 @@ def build(upscaler: Upscaler) -> gr.Blocks:
     del progress  # tiled renders report through tqdm, which gr.Progress tracks
     if not image:
       return None, None, 'Upload an image to start.', None
-    view = upscaler.view(
-      image,
-      model,
-      None if blend_with in (None, NO_BLEND) else blend_with,
-      alpha,
-      compare,
-      (zoom_x, zoom_y, zoom),
-      reference or None,
-    )
+    view = upscaler.view(image, model, _second(blend_with), alpha, compare, (zoom_x, zoom_y, zoom), reference or None)
     return (view.before, view.after), (view.zoom_before, view.zoom_after), view.report, str(view.download)
 
   @_errors_on_page
   def niqe_curve(image, model, blend_with, progress=PROGRESS):
     """NIQE of the output against α (0, 0.1, ..., 1) for `image`: the perception side of the trade-off (an upload
     has no HR image, so no PSNR)."""
-    if blend_with in (None, NO_BLEND):
-      raise ValueError('The NIQE-α curve needs two models: choose one to blend with.')
-    rows = upscaler.niqe_curve(image, model, blend_with, CURVE_ALPHAS, step=lambda a: progress.tqdm(a, desc='α'))
+    step = lambda alphas: progress.tqdm(alphas, desc='α')
+    rows = upscaler.niqe_curve(image, model, _second(blend_with), CURVE_ALPHAS, step=step)
     scored = [(alpha, value) for alpha, value in rows if isinstance(value, float)]
     if not scored:
       raise ValueError(f'No NIQE for this image: {rows[0][1]}')

@@ -65,6 +65,8 @@ def test_niqe_curve_endpoint(client, image_files):
   plot, note = client.predict(gradio_client.handle_file(str(image_files['rgb'])), PSNR, GAN, api_name='/niqe_curve')
   assert plot['columns'] == ['alpha', 'NIQE'] and [row[0] for row in plot['data']] == list(ui.CURVE_ALPHAS)
   assert note.startswith('Lowest NIQE ')
+  with pytest.raises(gradio_client.exceptions.AppError, match='needs two models'):
+    client.predict(gradio_client.handle_file(str(image_files['rgb'])), PSNR, ui.NO_BLEND, api_name='/niqe_curve')
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Takes the README's screenshot of the web app: `python docs/app_screenshot.py --models DIR --out docs/app.png`.
 
 Serves `python -m esrgan_jax.app --models DIR` in this process, opens it in headless Chromium with the browser test's
-helpers (tests/webapp/browser.py), uploads a crop of scikit-image's `chelsea` photo, moves α to `--alpha` and saves
+helpers (tests/webapp/browser.py), uploads a crop of scikit-image's `chelsea` photo, sets α to `--alpha` and saves
 the window as a palette PNG. DIR should hold a PSNR and a GAN model of one architecture (names with 'psnr' and
 'gan' are paired by default).
 """
@@ -42,11 +42,12 @@ def main() -> None:
     upload(driver, 'image', photo)
     report = lambda: driver.find_element(By.ID, 'report').text
     wait_for(lambda: 'α = 0.50' in report(), 600, 'the first render')
-    steps = round((args.alpha - 0.5) / 0.05)
-    slider = driver.find_element(By.CSS_SELECTOR, '#alpha input[type=range]')
-    slider.send_keys(*[Keys.ARROW_RIGHT if steps > 0 else Keys.ARROW_LEFT] * abs(steps))
+    number = driver.find_element(By.CSS_SELECTOR, '#alpha input[type=number]')
+    number.send_keys(Keys.CONTROL, 'a')
+    number.send_keys(f'{args.alpha:g}', Keys.ENTER)  # one change event, one render
     wait_for(lambda: f'α = {args.alpha:.2f}' in report(), 600, f'the render at α = {args.alpha}')
-    wait_for(lambda: len(images_of(driver, 'comparison')) == 2, 60, 'the comparison images')
+    idle = lambda: 'processing' not in driver.find_element(By.TAG_NAME, 'body').text
+    wait_for(lambda: idle() and len(images_of(driver, 'comparison')) == 2, 600, 'the comparison images')
     driver.save_screenshot(str(work / 'window.png'))
     shown = report()
   finally:

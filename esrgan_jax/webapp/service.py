@@ -63,8 +63,8 @@ class Render:
 class View:
   """Everything the page shows after an upscale."""
 
-  before: np.ndarray  # uint8 HW3
-  after: np.ndarray  # uint8 HW3
+  before: np.ndarray  # uint8 HW3, reduced to views.PREVIEW_MAX pixels per side
+  after: np.ndarray
   zoom_before: np.ndarray
   zoom_after: np.ndarray
   report: str  # markdown
@@ -190,10 +190,12 @@ class Upscaler:
     upload = self.read(path)
     download = self.write_png(upload, after, name_a, name_b, alpha)
     tiles = 'whole image' if after.tile == 0 else f'{after.tile}-px tiles'
+    factor = views.preview_factor(*after.display.shape[:2])
+    shown = f' (shown at 1/{factor}; zoom and download at full size)' if factor > 1 else ''
     report = [
       f'**{describe_generator(generator.module)}** · {upload.image.shape[1]}x{upload.image.shape[0]} → '
-      f'{after.display.shape[1]}x{after.display.shape[0]} · {tiles} (memory budget {self.budget / memory.GIB:.1f} '
-      'GiB)',
+      f'{after.display.shape[1]}x{after.display.shape[0]}{shown} · {tiles} (memory budget '
+      f'{self.budget / memory.GIB:.1f} GiB)',
       f'Render: {after.seconds:.2f} s, {after.compilations} compilations',
       f'Before: {before_name} · after: {after_name}',
       f'NIQE (lower is better): before {_format_score(before.niqe)} · after {_format_score(after.niqe)}',
@@ -201,7 +203,8 @@ class Upscaler:
     if reference:
       report += self._reference_scores(reference, before, after, scale)
     zoom_before, zoom_after = views.zoom(before.display, after.display, *zoom)
-    return View(before.display, after.display, zoom_before, zoom_after, '\n\n'.join(report), download)
+    report = '\n\n'.join(report)
+    return View(views.preview(before.display), views.preview(after.display), zoom_before, zoom_after, report, download)
 
   def write_png(self, upload: Upload, render: Render, name_a: str, name_b: str | None, alpha: float) -> Path:
     """Writes `render` at full resolution (the upload's bit depth, alpha kept) as a PNG in `out_dir`."""

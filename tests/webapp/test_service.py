@@ -9,6 +9,7 @@ from helpers import converted_lpips, smooth_image
 from PIL import Image
 
 from esrgan_jax.data.image_io import ImageReadError, read_image_raw
+from esrgan_jax.webapp import views
 from esrgan_jax.webapp.model_dir import ModelDir
 from esrgan_jax.webapp.service import COMPARE_ALPHA0, COMPARE_BICUBIC, Limits, Upscaler
 
@@ -94,3 +95,11 @@ def test_reference_scores(model_folder, image_files, tmp_path):
   assert re.search(r'LPIPS to the reference \(lower is better\): before \d+\.\d{4} · after \d+\.\d{4}', report)
   wrong = scored.view(path, PSNR, GAN, 0.5, reference=str(image_files['rgb'])).report
   assert 'Reference: 48x24, but the output is 192x96; upload the HR image of this input.' in wrong
+
+
+def test_huge_outputs_are_shown_reduced(upscaler, image_files, monkeypatch):
+  monkeypatch.setattr(views, 'PREVIEW_MAX', 100)
+  view = upscaler.view(str(image_files['rgb']), PSNR, GAN, 0.5)
+  assert view.before.shape == view.after.shape == (OUT_SIZE[0] // 2, OUT_SIZE[1] // 2, 3)
+  assert '(shown at 1/2; zoom and download at full size)' in view.report
+  assert read_image_raw(view.download)[0].shape == (*OUT_SIZE, 3)

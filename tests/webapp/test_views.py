@@ -37,3 +37,12 @@ def test_niqe_or_reason():
   image = smooth_image(96, 192)
   assert views.niqe_or_reason(image) == niqe.niqe(image)
   assert 'no NIQE: NIQE needs at least 2 whole 96x96 blocks' in views.niqe_or_reason(image[:50])
+
+
+def test_preview_reduces_huge_images_only():
+  small = np.zeros((30, 40, 3), np.uint8)
+  assert views.preview(small, max_side=40) is small
+  big = np.arange(30 * 41 * 3, dtype=np.uint8).reshape(30, 41, 3)
+  reduced = views.preview(big, max_side=40)
+  assert views.preview_factor(30, 41, 40) == 2 and reduced.shape == (15, 21, 3)
+  np.testing.assert_allclose(reduced[0, 0], big[:2, :2].reshape(4, 3).mean(0), atol=1)

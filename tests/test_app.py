@@ -4,6 +4,7 @@ import socket
 import urllib.request
 
 import pytest
+from helpers import GRADIO_MISSING
 
 from esrgan_jax import app
 
@@ -23,7 +24,7 @@ def test_bad_arguments_exit_2(argv, message, capsys):
 
 
 def test_folder_without_models_exits_2(tmp_path, capsys):
-  pytest.importorskip('gradio', reason='gradio is not installed: pip install --no-deps "gradio==6.31.0" (as .ci/run)')
+  pytest.importorskip('gradio', reason=GRADIO_MISSING)
   (tmp_path / 'notes.txt').write_text('x')
   assert app.main(['--models', str(tmp_path)]) == 2
   err = capsys.readouterr().err
@@ -37,7 +38,7 @@ def test_free_port_is_free():
 
 
 def test_start_serves_on_loopback(tmp_path):
-  pytest.importorskip('gradio', reason='gradio is not installed: pip install --no-deps "gradio==6.31.0" (as .ci/run)')
+  pytest.importorskip('gradio', reason=GRADIO_MISSING)
   from helpers import tiny_generator  # pylint: disable=g-import-not-at-top
 
   from esrgan_jax.weights.model_io import save_generator  # pylint: disable=g-import-not-at-top

@@ -4,21 +4,17 @@ and a tiny Compact model, small images, and one app server on a loopback port sh
 gradio is installed by .ci/run (with --no-deps, see setup.cfg's test extra); without it these tests skip, saying so.
 """
 
-import socket
-
 import jax
 import numpy as np
 import pytest
-from helpers import random_params, smooth_image, tiny_generator
+from app_helpers import COMPACT, GAN, INPUT_SIZE, PSNR
+from helpers import GRADIO_MISSING, random_params, smooth_image, tiny_generator
 from PIL import Image
 
-pytest.importorskip('gradio', reason='gradio is not installed: pip install --no-deps "gradio==6.31.0" (as .ci/run)')
+pytest.importorskip('gradio', reason=GRADIO_MISSING)
 
 from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.weights.model_io import save_generator
-
-PSNR, GAN, COMPACT = 'tiny_psnr.msgpack', 'tiny_gan.msgpack', 'tiny_compact.msgpack'
-INPUT_SIZE = (24, 48)  # (H, W): x4 gives 96x192, the smallest output NIQE scores
 
 
 @pytest.fixture(scope='session')
@@ -67,13 +63,3 @@ def server(model_folder, tmp_path_factory):
   page = app.start(argv)
   yield f'http://127.0.0.1:{port}', page
   page.close()
-
-
-def assert_loopback_only(port: int) -> None:
-  """Nothing answers on the machine's other addresses (the app listens on 127.0.0.1 only)."""
-  host = socket.gethostbyname(socket.gethostname())
-  if host.startswith('127.'):
-    return
-  with socket.socket() as probe:
-    probe.settimeout(1)
-    assert probe.connect_ex((host, port)) != 0

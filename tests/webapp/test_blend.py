@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 import pytest
-from conftest import COMPACT, GAN, PSNR
+from app_helpers import COMPACT, GAN, PSNR
 from helpers import images
 
 from esrgan_jax.inference import memory

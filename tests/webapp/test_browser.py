@@ -4,8 +4,8 @@ the output change, upload a non-image and see the error on the page, save a scre
 import re
 
 import pytest
+from app_helpers import INPUT_SIZE
 from browser import MISSING_REASON, chromium_paths, images_of, start_chromium, upload, wait_for
-from conftest import INPUT_SIZE
 
 pytestmark = pytest.mark.browser
 if chromium_paths() is None:

@@ -1,7 +1,7 @@
 """Tests for esrgan_jax.webapp.model_dir: only the folder's model files, chosen by name; default pairs."""
 
 import pytest
-from conftest import COMPACT, GAN, PSNR
+from app_helpers import COMPACT, GAN, PSNR
 
 from esrgan_jax.webapp.model_dir import ModelDir
 

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import COMPACT, GAN, INPUT_SIZE, PSNR
+from app_helpers import COMPACT, GAN, INPUT_SIZE, PSNR
 from helpers import converted_lpips, smooth_image
 from PIL import Image
 

@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import COMPACT, GAN, INPUT_SIZE, PSNR, assert_loopback_only
+from app_helpers import COMPACT, GAN, INPUT_SIZE, PSNR, assert_loopback_only
 from PIL import Image
 
 from esrgan_jax.webapp import ui

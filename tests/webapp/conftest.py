@@ -59,7 +59,8 @@ def server(model_folder, tmp_path_factory):
   from esrgan_jax import app  # pylint: disable=g-import-not-at-top
 
   port = app.free_port('127.0.0.1')
-  argv = ['--models', str(model_folder), '--port', str(port), '--max-megapixels', '0.05', '--no-compile-cache']
+  argv = ['--models', str(model_folder), '--port', str(port), '--max-megapixels', '0.05', '--max-upload-mb', '0.5']
+  argv.append('--no-compile-cache')
   page = app.start(argv)
   yield f'http://127.0.0.1:{port}', page
   page.close()

@@ -28,7 +28,7 @@ def test_serves_on_loopback_only_without_share_link(server):
   url, page = server
   assert urlparse(url).hostname == '127.0.0.1' and page.server_name == '127.0.0.1'
   assert page.share is False and page.share_url is None
-  assert page.max_file_size == 50_000_000
+  assert page.max_file_size == 500_000  # --max-upload-mb 0.5
   assert_loopback_only(urlparse(url).port)
 
 
@@ -113,3 +113,13 @@ def httpx_upload(url: str, path) -> dict:
   with open(path, 'rb') as file:
     server_path = httpx.post(f'{url}/gradio_api/upload', files={'files': file}, timeout=60).json()[0]
   return {'path': server_path, 'meta': {'_type': 'gradio.FileData'}}
+
+
+def test_uploads_over_the_cap_are_refused(server, tmp_path):
+  import httpx  # pylint: disable=g-import-not-at-top
+
+  large = tmp_path / 'large.png'
+  large.write_bytes(b'\x89PNG' + bytes(600_000))
+  with open(large, 'rb') as file:
+    response = httpx.post(f'{server[0]}/gradio_api/upload', files={'files': file}, timeout=60)
+  assert response.status_code == 413, response.text

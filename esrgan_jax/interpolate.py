@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from esrgan_jax import cli_help, runtime
-from esrgan_jax.inference.interpolation import SAME_ARCH_HINT, config_difference, interpolate, sweep_file_name
+from esrgan_jax.inference.interpolation import check_same_generator, interpolate, sweep_file_name
 from esrgan_jax.weights.generator_files import load_generator_file
 from esrgan_jax.weights.model_io import save_generator
 
@@ -62,13 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   except (FileNotFoundError, ValueError) as e:
     print(f'Cannot interpolate: {e}', file=sys.stderr)
     return 2
-  difference = config_difference(module_psnr, module_gan)
-  if difference:
-    fields = ', '.join(f'{name} {psnr!r} vs {gan!r}' for name, (psnr, gan) in difference.items())
-    print(
-      f'Cannot interpolate: --psnr and --gan describe different generators ({fields}). {SAME_ARCH_HINT}',
-      file=sys.stderr,
-    )
+  try:
+    check_same_generator(module_psnr, module_gan, '--psnr and --gan')
+  except ValueError as e:
+    print(f'Cannot interpolate: {e}', file=sys.stderr)
     return 2
   inputs = {args.psnr.resolve(), args.gan.resolve()}
   if any(path.resolve() in inputs for path in out_paths):

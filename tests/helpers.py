@@ -18,6 +18,8 @@ from esrgan_jax.data.imresize import imresize
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.training import default_config, steps
 
+# Why the web app's tests skip without gradio (.ci/run installs it without its pillow<13 pin; see setup.cfg).
+GRADIO_MISSING = 'gradio is not installed: pip install --no-deps "gradio==6.31.0" (as the README test command does)'
 # XLA_FLAGS of every test process and of the processes tests start (see conftest.py): no LLVM optimisation passes.
 TEST_XLA_FLAGS = '--xla_backend_optimization_level=0'
 

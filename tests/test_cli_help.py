@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TOOLS = ('upscale', 'evaluate', 'convert', 'interpolate', 'prepare', 'ablation')
+TOOLS = ('upscale', 'evaluate', 'convert', 'interpolate', 'prepare', 'ablation', 'app')
 CONVERT_COMMANDS = ('generator', 'discriminator', 'vgg19', 'minc', 'to-pth')
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -80,6 +80,15 @@ def config_difference(a: nn.Module, b: nn.Module) -> dict[str, tuple[Any, Any]]:
   return {f: (getattr(a, f), getattr(b, f)) for f in fields if getattr(a, f) != getattr(b, f)}
 
 
+def check_same_generator(a: nn.Module, b: nn.Module, names: str) -> None:
+  """Raises ValueError '{names} describe different generators (field a vs b, ...)' unless `config_difference` is
+  empty; `names` says which two, e.g. '--psnr and --gan'."""
+  difference = config_difference(a, b)
+  if difference:
+    fields = ', '.join(f'{name} {x!r} vs {y!r}' for name, (x, y) in difference.items())
+    raise ValueError(f'{names} describe different generators ({fields}). {SAME_ARCH_HINT}')
+
+
 def load_denoise_blend(
   model_path: str | os.PathLike, wdn_path: str | os.PathLike, strength: float, dtype: Any = None
 ) -> tuple[nn.Module, Any]:
@@ -91,8 +100,5 @@ def load_denoise_blend(
   """
   module, params = load_generator_file(model_path, dtype)
   wdn_module, wdn_params = load_generator_file(wdn_path, dtype)
-  difference = config_difference(module, wdn_module)
-  if difference:
-    fields = ', '.join(f'{name} {a!r} vs {b!r}' for name, (a, b) in difference.items())
-    raise ValueError(f'--model and --wdn-model describe different generators ({fields}). {SAME_ARCH_HINT}')
+  check_same_generator(module, wdn_module, '--model and --wdn-model')
   return module, interpolate(wdn_params, params, strength)

@@ -88,6 +88,9 @@ def _train(held: contextlib.ExitStack) -> None:
     _exit_with(str(e))
   import jax  # pylint: disable=g-import-not-at-top
 
+  from esrgan_jax.data import quiet_tensorflow  # pylint: disable=g-import-not-at-top
+
+  quiet_tensorflow.import_tensorflow()  # before the trainer's libraries (clu, orbax) import it with its banner
   from esrgan_jax.training import train  # pylint: disable=g-import-not-at-top
 
   if FLAGS.distributed:

@@ -10,7 +10,11 @@ jaxlib 0.10 hands each convolution to YNNPACK as a lone op, and YNNPACK decides 
   the YNNPACK fusions off (`--xla_cpu_experimental_ynn_fusion_type=`, XLA's own multi-threaded convs) is 1.35x
   `+eltwise` and 1.71x jaxlib's defaults there; the train step still runs fastest with `+eltwise` (1.27x jaxlib's
   defaults, 1.19x the fusions off).
-benchmarks/RESULTS.md has both machines' flag studies. XLA reads XLA_FLAGS once, when the first JAX computation
+- On an Intel Xeon with AVX-512 and AMX, inference ran 1.37x jaxlib's defaults with `+eltwise` (the fusions off:
+  0.97x), while the train step ran fastest with jaxlib's defaults (`+eltwise` 0.94x, the fusions off 0.64x;
+  benchmarks/flag_study.py, a 4-block net on a heavily loaded host), so training there keeps jaxlib's defaults.
+- Any other CPU (other vendors and instruction sets, other architectures) keeps jaxlib's defaults: no flags.
+benchmarks/RESULTS.md has the machines' flag studies. XLA reads XLA_FLAGS once, when the first JAX computation
 starts its backend, and kills the process on a flag it does not know, so the flags are only set on jaxlib releases
 they were checked on, and never over a user's own XLA_FLAGS (even an empty one).
 The command-line entry points call it when run as scripts (`main` and `ablation` with `training=True`; `upscale`,
@@ -61,7 +65,7 @@ YNN_ELTWISE_COMPILER_OPTIONS = {  # YNN_ELTWISE_FLAGS for one jax.jit: jaxlib 0.
 FAST_CPU_FLAGS = {
   'AMD with AVX-512': (YNN_ELTWISE_FLAGS, YNN_ELTWISE_FLAGS),  # AMD EPYC (Zen 4)
   'AMD with AVX2': (YNN_OFF_FLAGS, YNN_ELTWISE_FLAGS),  # AMD EPYC without AVX-512
-  'Intel with AVX-512 and AMX': (YNN_ELTWISE_FLAGS, YNN_ELTWISE_FLAGS),  # Intel Xeon (Sapphire Rapids or later)
+  'Intel with AVX-512 and AMX': (YNN_ELTWISE_FLAGS, ()),  # Intel Xeon (Sapphire Rapids or later)
 }
 CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'

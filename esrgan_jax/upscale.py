@@ -6,7 +6,7 @@ depth; grayscale stays grayscale (run as RGB with equal channels, then BT.601 lu
 separately (MATLAB bicubic, or through the network with `--alpha-upsampler network`) and written as PNG.
 `--tile auto` (the default) runs an image whole when the network's memory for it fits `--max-memory`, else in
 blended overlapping tiles as large as fit (see `esrgan_jax.inference.tiling`), one per call. `--tile N` runs
-one tile per call on CPUs without AVX-512 (the one-device program, with Winograd convs), else a batch of them split
+one tile per call on AMD CPUs without AVX-512 (the one-device program, with Winograd convs), else a batch of them split
 over the devices (on CPU one device per core: `esrgan_jax.runtime.use_cpu_device_per_core`). Compiled programs are
 cached on disk (`esrgan_jax.runtime.use_compile_cache`), so a second run on the same image sizes compiles nothing.
 A file that cannot be read or written is reported and skipped; the exit code is 1 when any file failed. Ctrl-C
@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     '--batch-tiles',
     type=int,
     default=None,
-    help='tiles per network call, split over the devices (default with --tile N: 1 on CPUs without AVX-512, where '
+    help='tiles per network call, split over the devices (default with --tile N: 1 on AMD CPUs without AVX-512, where '
     'one tile at a time runs Winograd convs, else one per device, on CPU one per core; with --tile auto: 1, the '
     'largest window --max-memory allows)',
   )

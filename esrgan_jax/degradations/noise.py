@@ -81,6 +81,7 @@ def poisson_noise(key, image: jax.Array, scale, gray) -> jax.Array:
 
 
 NOISE_DRAWS = 4
+NOISE_TYPE_DRAW = 3  # the one of the NOISE_DRAWS uniforms that picks Gaussian or Poisson (BasicSR: once per batch)
 
 
 def random_noise(key, u: jax.Array, image: jax.Array, options: NoiseOptions) -> jax.Array:
@@ -89,7 +90,7 @@ def random_noise(key, u: jax.Array, image: jax.Array, options: NoiseOptions) -> 
   gray = u[0] < options.gray_prob
   gaussian_key, poisson_key = jax.random.split(key)
   return jnp.where(
-    u[3] < options.gaussian_prob,
+    u[NOISE_TYPE_DRAW] < options.gaussian_prob,
     gaussian_noise(gaussian_key, image, scaled(u[1], *options.sigma_range), gray),
     poisson_noise(poisson_key, image, scaled(u[2], *options.poisson_scale_range), gray),
   )

@@ -37,6 +37,7 @@ def data_config() -> ml_collections.ConfigDict:
   config.sharpen_gt = True  # 'realesrgan': USM-sharpen the GT before degrading it and train towards it (gt_usm)
   # 'realesrgan': 'diffjpeg' (BasicSR's DiffJPEG, as Real-ESRGAN trains) or 'libjpeg' (a real codec's artefacts)
   config.jpeg_impl = 'diffjpeg'
+  config.degradation_draws = 'per_batch'  # 'realesrgan': as BasicSR (resize/noise/order per batch) or 'per_example'
   return config
 
 

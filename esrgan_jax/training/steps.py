@@ -116,9 +116,11 @@ def create_discriminator(config: ml_collections.ConfigDict) -> nn.Module:
 
 
 def degradation_options(scale: int, data: ml_collections.ConfigDict) -> DegradationOptions:
-  """Real-ESRGAN x4plus's degradation for `scale`, with the GT sharpened as `data.sharpen_gt` says and the JPEG of
-  `data.jpeg_impl`."""
-  return DegradationOptions(scale=scale, sharpen_gt=data.sharpen_gt, jpeg_impl=data.jpeg_impl)
+  """Real-ESRGAN x4plus's degradation for `scale`, with the GT sharpened as `data.sharpen_gt` says, the JPEG of
+  `data.jpeg_impl` and the choices drawn as `data.degradation_draws`."""
+  return DegradationOptions(
+    scale=scale, sharpen_gt=data.sharpen_gt, jpeg_impl=data.jpeg_impl, draws=data.degradation_draws
+  )
 
 
 def degradation_key(seed: int, stream: int) -> jax.Array:
@@ -137,9 +139,10 @@ def degraded_batch(batch: dict[str, jax.Array], key: jax.Array, options: Degrada
 def on_gt_patches(step_fn: Callable, key: jax.Array, options: DegradationOptions) -> Callable:
   """`step_fn(state, batch, *args)` on GT-patch batches ({'hr', 'index'}): `degraded_batch` first, same program.
 
-  Each example's LR input depends only on (key, index), bit for bit for a given per-device batch size, so a resumed
-  run (same devices) repeats it exactly. Another per-device batch size may change float rounding in the batched ops,
-  which the 8-bit and JPEG quantisation can turn into a few levels' difference in some examples."""
+  Each example's LR input depends only on (key, its index, the batch's smallest index), bit for bit for a given
+  per-device batch size, so a resumed run (same devices) repeats it exactly. Another per-device batch size may change
+  float rounding in the batched ops, which the 8-bit and JPEG quantisation can turn into a few levels' difference in
+  some examples."""
   return lambda state, batch, *args: step_fn(state, degraded_batch(batch, key, options), *args)
 
 

@@ -33,7 +33,7 @@ from jax.sharding import PartitionSpec as P
 
 from esrgan_jax import runtime
 from esrgan_jax.data import image_io, input_pipeline, quantize
-from esrgan_jax.degradations.pipeline import JPEG_IMPLS
+from esrgan_jax.degradations.pipeline import DRAWS, JPEG_IMPLS
 from esrgan_jax.inference import evaluation, quality, strip
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
@@ -103,6 +103,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if config[data_name].degradation == 'realesrgan' and config[data_name].jpeg_impl not in JPEG_IMPLS:
       impl = config[data_name].jpeg_impl
       raise ValueError(f'config.{data_name}.jpeg_impl must be one of {JPEG_IMPLS}, got {impl!r}.')
+    if config[data_name].degradation == 'realesrgan' and config[data_name].degradation_draws not in DRAWS:
+      draws = config[data_name].degradation_draws
+      raise ValueError(f'config.{data_name}.degradation_draws must be one of {DRAWS}, got {draws!r}.')
   if config.train_data.degradation == 'realesrgan':
     for name in config.stages:
       if config[name].gt_size < MIN_DEGRADED_GT_SIZE:

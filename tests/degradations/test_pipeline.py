@@ -11,7 +11,16 @@ import scipy.ndimage
 from helpers import images
 
 from esrgan_jax.degradations.kernels import gaussian_kernel
-from esrgan_jax.degradations.pipeline import DegradationOptions, degrade, scaled_size, synthesize_batch
+from esrgan_jax.degradations.noise import NOISE_TYPE_DRAW
+from esrgan_jax.degradations.pipeline import (
+  DegradationOptions,
+  batch_key,
+  degrade,
+  example_keys,
+  random_draws,
+  scaled_size,
+  synthesize_batch,
+)
 from esrgan_jax.degradations.usm import USM_RADIUS, USM_SIGMA, usm_sharpen
 
 OPTIONS = DegradationOptions()
@@ -36,7 +45,8 @@ def test_output_is_lr_sized_on_the_8_bit_grid_and_target_is_sharpened(gt):
   np.testing.assert_allclose(target, jax.vmap(usm_sharpen)(gt), atol=1e-6)
 
 
-def test_each_example_depends_only_on_key_and_index(gt):
+def test_each_example_depends_only_on_key_index_and_batch(gt):
+  """Also with 'per_batch' draws: the batch's shared choices follow its set of indices, not their order."""
   run = synthesize()
   lq, _ = run(jax.random.key(0), jnp.array([5, 6, 7]), gt, OPTIONS)
   permuted, _ = run(jax.random.key(0), jnp.array([7, 5, 6]), gt[jnp.array([2, 0, 1])], OPTIONS)
@@ -82,3 +92,57 @@ def test_jpeg_impl_is_diffjpeg_by_default_and_checked():
   assert dataclasses.replace(OPTIONS, jpeg_impl='libjpeg').jpeg_impl == 'libjpeg'
   with pytest.raises(ValueError, match="jpeg_impl must be one of \\('diffjpeg', 'libjpeg'\\)"):
     DegradationOptions(jpeg_impl='pillow')
+
+
+BATCH_SLOTS = ('resize1', 'mode1', 'second_blur', 'resize2', 'mode2', 'final_mode', 'jpeg_last')  # BasicSR: per batch
+IMAGE_SLOTS = ('blur1', 'quality1', 'blur2', 'sinc', 'quality2')  # BasicSR: per image
+
+
+def _draws_of_batch(key, indices, shared):
+  return jax.vmap(random_draws, (0, None))(example_keys(key, indices), batch_key(key, indices) if shared else None)
+
+
+def test_per_batch_draws_share_basicsrs_batch_choices_and_keep_the_per_image_ones():
+  """'per_batch': resize kind, factor and mode (both rounds and the final one), noise type, second-blur and order coin
+  flips equal for every example; kernels, noise strength, gray coin and JPEG qualities per example. 'per_example':
+  all per example."""
+  key, indices = jax.random.key(3), jnp.arange(16, 24)
+  shared, own = _draws_of_batch(key, indices, True), _draws_of_batch(key, indices, False)
+  for name in BATCH_SLOTS:
+    assert np.all(shared[name] == shared[name][:1]), name
+    assert len(np.unique(np.asarray(own[name][:, 0]))) == len(indices), name
+  for noise in ('noise1', 'noise2'):
+    assert np.all(shared[noise][:, NOISE_TYPE_DRAW] == shared[noise][0, NOISE_TYPE_DRAW])
+    strength_and_gray = np.delete(np.asarray(shared[noise]), NOISE_TYPE_DRAW, axis=1)
+    np.testing.assert_array_equal(strength_and_gray, np.delete(np.asarray(own[noise]), NOISE_TYPE_DRAW, axis=1))
+    assert len(np.unique(np.asarray(own[noise][:, NOISE_TYPE_DRAW]))) == len(indices)
+  for name in IMAGE_SLOTS:
+    np.testing.assert_array_equal(shared[name], own[name])
+    assert len(np.unique(np.asarray(shared[name][:, 0]))) == len(indices), name
+
+
+def test_batch_key_is_the_same_for_any_order_and_the_smallest_index():
+  key = jax.random.key(0)
+  first = jax.random.key_data(batch_key(key, jnp.array([9, 4, 7])))
+  np.testing.assert_array_equal(first, jax.random.key_data(batch_key(key, jnp.array([7, 9, 4]))))
+  np.testing.assert_array_equal(first, jax.random.key_data(jax.random.fold_in(key, 4)))
+
+
+def test_per_batch_synthesis_degrades_each_example_with_the_batch_draws(gt):
+  """Each LR image is `degrade` of its own key with the batch's key for the shared choices; another example's LR
+  image differs from its 'per_example' one (all its draws its own) for this seed."""
+  key, indices = jax.random.key(0), jnp.array([6, 5, 7])
+  lq, _ = synthesize()(key, indices, gt, OPTIONS)
+  assert OPTIONS.draws == 'per_batch'
+  one = jax.jit(degrade, static_argnums=2)
+  for example, index in enumerate(indices):
+    alone = one(jax.random.fold_in(key, index), gt[example], OPTIONS, batch_key(key, indices))
+    np.testing.assert_array_equal(np.asarray(lq[example]), np.asarray(alone))
+  own_key = jax.random.fold_in(key, 7)
+  assert not np.array_equal(np.asarray(lq[2]), np.asarray(one(own_key, gt[2], OPTIONS, own_key)))
+
+
+def test_draws_option_is_checked():
+  assert dataclasses.replace(OPTIONS, draws='per_example').draws == 'per_example'
+  with pytest.raises(ValueError, match="draws must be one of \\('per_batch', 'per_example'\\)"):
+    DegradationOptions(draws='per_image')

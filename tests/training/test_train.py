@@ -20,12 +20,13 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from PIL import Image
 
+from esrgan_jax.degradations import pipeline
 from esrgan_jax.inference import strip
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
-from esrgan_jax.training import default_config, losses, steps, train, validation
+from esrgan_jax.training import default_config, losses, steps, train
 from esrgan_jax.weights import model_io
 from esrgan_jax.weights.generator_files import load_generator_file
 
@@ -104,6 +105,10 @@ def test_validate_config_names_bad_fields():
     (
       lambda c: c.train_data.update(degradation='realesrgan', jpeg_impl='pil'),
       r"config.train_data.jpeg_impl must be one of \('diffjpeg', 'libjpeg'\), got 'pil'",
+    ),
+    (
+      lambda c: c.train_data.update(degradation='realesrgan', degradation_draws='per_step'),
+      r"config.train_data.degradation_draws must be one of \('per_batch', 'per_example'\), got 'per_step'",
     ),
     (
       lambda c: c.update(train_data=dict(degradation='realesrgan'), psnr=dict(gt_size=24)),
@@ -499,6 +504,7 @@ def test_realesrgan_configs_validate_and_hold_the_recipe(name):
   assert config.gan.ldl_weight == (1.0 if 'ldl' in name else 0.0)
   assert config.train_data.degradation == config.val_data.degradation == 'realesrgan'
   assert config.train_data.jpeg_impl == config.val_data.jpeg_impl == 'diffjpeg'  # BasicSR's DiffJPEG
+  assert steps.degradation_options(4, config.train_data).draws == 'per_batch'  # as RealESRGANModel.feed_data
   assert config.train_data.sharpen_gt and config.discriminator.arch == 'UNetDiscriminatorSN'
   assert (config.gan.gan_type, config.gan.gan_weight, config.gan.pixel_weight) == ('vanilla', 0.1, 1.0)
   assert config.psnr.best_metric == config.gan.best_metric == 'val_niqe'
@@ -526,12 +532,13 @@ def test_realesrgan_configs_validate_and_hold_the_recipe(name):
 
 def test_in_step_degradation_is_per_example_and_sharded_like_the_step():
   """`on_gt_patches` on 8 devices (one example each) gives every example the degradation of (key, its index) alone,
-  as `validation.degrade_images` computes it, wherever it sits in the batch; the targets are the sharpened GT and D's
-  real images the GT as it is."""
+  with the batch's shared draws (default 'per_batch') from the key of the global batch's smallest index on every
+  device, wherever it sits in the batch; the targets are the sharpened GT and D's real images the GT as it is."""
   options = steps.degradation_options(4, default_config.data_config())
   key = steps.degradation_key(0, steps.TRAIN_DEGRADATION)
   hr = make_batch(gt=32)['hr']
-  expected = [item['lr'] for item in validation.degrade_images([{'hr': x} for x in hr], key, options)]
+  alone = jax.jit(pipeline.degrade, static_argnums=2)
+  expected = [alone(jax.random.fold_in(key, i), x, options, jax.random.fold_in(key, 0)) for i, x in enumerate(hr)]
   mesh = steps.create_mesh(jax.devices()[:8])
   replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
   passthrough = steps.on_gt_patches(lambda state, batch: (state, batch), key, options)

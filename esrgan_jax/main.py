@@ -16,7 +16,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from esrgan_jax import configs, runtime
-from esrgan_jax.training import config_errors, preflight, train, workdir_lock
+from esrgan_jax.training import config_errors, distributed, preflight, train, workdir_lock
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, TensorBoard logs and exported generators.')
@@ -29,6 +29,11 @@ flags.DEFINE_bool(
 flags.DEFINE_string('coordinator', None, 'host:port of process 0, for --distributed without auto-detection.')
 flags.DEFINE_integer('num-processes', None, 'Number of processes, for --distributed without auto-detection.')
 flags.DEFINE_integer('process-id', None, 'This process, for --distributed without auto-detection.')
+flags.DEFINE_float(
+  'distributed-timeout',
+  distributed.DEFAULT_TIMEOUT_S,
+  'Seconds for all --distributed processes to find each other before stopping with a message naming the missing.',
+)
 flags.DEFINE_alias('num_processes', 'num-processes')  # the spellings of earlier releases
 flags.DEFINE_alias('process_id', 'process-id')
 config_flags.DEFINE_config_file(
@@ -58,14 +63,19 @@ def _exit_with(message: str, code: int = 2) -> None:
   sys.exit(code)
 
 
+@distributed.fail_together
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   # Orbax logs every save step by step at INFO; keep its warnings and errors only.
   logging.get_absl_logger().addFilter(lambda r: r.levelno >= std_logging.WARNING or '/orbax/' not in r.pathname)
   if FLAGS.distributed:
-    jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes
-    jax.distributed.initialize(FLAGS.coordinator, FLAGS['num-processes'].value, FLAGS['process-id'].value)
+    try:
+      distributed.initialize(
+        FLAGS.coordinator, FLAGS['num-processes'].value, FLAGS['process-id'].value, FLAGS['distributed-timeout'].value
+      )
+    except distributed.DistributedSetupError as e:
+      _exit_with(str(e), e.exit_code)
   logging.info(
     'JAX process %d / %d, %d local / %d global devices',
     jax.process_index(),

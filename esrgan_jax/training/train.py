@@ -28,6 +28,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 from clu import metric_writers, periodic_actions
 from flax import serialization
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -449,6 +450,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
       for item, img in zip(val_images, sr_images):
         image_io.write_image(stage_dir / 'samples' / f'{item["name"]}_x{scale}.png', img / 255.0)
     summary_path.write_text(json.dumps(summary, indent=2))
+  if jax.process_count() > 1:  # the next stage and rerun checks on every process read what process 0 just wrote
+    multihost_utils.sync_global_devices(f'esrgan_jax: stage {stage_name} exported')
   return summary
 
 

@@ -9,13 +9,13 @@ systems (TPU pods, multi-node GPU) run the same command on every host with `--di
 
 import logging as std_logging
 import sys
-from pathlib import Path
 
 import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from esrgan_jax import configs, runtime
+from esrgan_jax.data import storage
 from esrgan_jax.training import config_errors, distributed, preflight, train, workdir_lock
 
 FLAGS = flags.FLAGS
@@ -98,7 +98,7 @@ def main(argv):
     if FLAGS.config.train_data.degradation == 'realesrgan':
       scores = train.write_strip(FLAGS.config, FLAGS.workdir)
       niqe = ', '.join(f'{label} {score:.2f}' for label, score in scores.items())
-      print(f'{Path(FLAGS.workdir) / train.STRIP_FILE}: NIQE (lower is better) {niqe}')
+      print(f'{storage.path(FLAGS.workdir) / train.STRIP_FILE}: NIQE (lower is better) {niqe}')
 
 
 def _resolve_config_arg(argv: list[str]) -> list[str]:

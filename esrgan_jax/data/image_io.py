@@ -13,6 +13,7 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
+from esrgan_jax.data import storage
 from esrgan_jax.data.quantize import quantize
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -231,7 +232,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
 
   The format follows the extension; 16 bits needs .png or .tif/.tiff. JPEG and WebP use quality 95.
   """
-  path = Path(path)
+  path = storage.path(path)
   ext = path.suffix.lower()
   if bit_depth not in (8, 16):
     raise ValueError(f'bit_depth must be 8 or 16, got {bit_depth}.')
@@ -249,18 +250,27 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
     pixels[top : top + _QUANTIZE_ROWS] = quantize(
       np.clip(image[top : top + _QUANTIZE_ROWS], 0, 1) * max_value, max_value
     )
+  encoded = io.BytesIO()  # then written in one piece, to a URL too
   if bit_depth == 8:
-    Image.fromarray(pixels).save(path, **({'quality': 95} if ext in ('.jpg', '.jpeg', '.webp') else {}))
+    Image.init()
+    if ext not in Image.registered_extensions():
+      raise ValueError(f'unknown file extension: {ext}')  # PIL's words when it is given a file name
+    Image.fromarray(pixels).save(
+      encoded,
+      format=Image.registered_extensions()[ext],
+      **({'quality': 95} if ext in ('.jpg', '.jpeg', '.webp') else {}),
+    )
   elif ext == '.png':
-    path.write_bytes(encode_png(pixels, compress_level=6))
+    encoded.write(encode_png(pixels, compress_level=6))
   else:
     import tifffile  # pylint: disable=g-import-not-at-top
 
     channels = pixels.shape[-1] if pixels.ndim == 3 else 1
     tifffile.imwrite(
-      path,
+      encoded,
       pixels,
       photometric='rgb' if channels >= 3 else 'minisblack',
       planarconfig='contig' if channels > 1 else None,
       extrasamples=('unassalpha',) if channels in (2, 4) else None,
     )
+  path.write_bytes(encoded.getvalue())

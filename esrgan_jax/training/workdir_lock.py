@@ -3,6 +3,10 @@
 The lock file records its owner (`host pid N`). The kernel drops a `flock` when its holder exits, even by SIGKILL, so a
 crashed run never leaves a stale lock and rerunning the same command resumes. On multi-host runs only process 0 takes
 the lock; the others learn its outcome by a broadcast, so all processes start or stop together.
+
+Object stores (a gs:// workdir) have no locks: there the run goes on without one, saying so. What Orbax guarantees
+still holds there: a checkpoint counts only once its commit marker is written, so a killed run resumes from its last
+complete checkpoint; but two runs started on one URL workdir at once are not detected.
 """
 
 import contextlib
@@ -14,7 +18,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from absl import logging
 from jax.experimental import multihost_utils
+
+from esrgan_jax.data import storage
 
 LOCK_FILE = '.lock'
 
@@ -47,8 +54,13 @@ def _try_lock(workdir: Path) -> tuple[int | None, str]:
 def hold(workdir: str | os.PathLike) -> Iterator[None]:
   """Holds `workdir` (created if needed) for the `with` body; WorkdirLockedError names the owner if it is taken.
 
-  Call it on every process: process 0 takes the lock and broadcasts whether it got it.
+  Call it on every process: process 0 takes the lock and broadcasts whether it got it. A URL workdir is not locked.
   """
+  if storage.is_url(workdir):
+    if jax.process_index() == 0:
+      logging.warning('%s is on object storage, where runs cannot lock it: start one run per workdir.', workdir)
+    yield
+    return
   workdir = Path(workdir)
   fd, owner = _try_lock(workdir) if jax.process_index() == 0 else (None, '')
   locked = fd is not None

@@ -133,7 +133,7 @@ def test_gan_stage_waits_for_process_0_to_finish_writing_the_psnr_generator(tmp_
   procs = start_two_processes(
     tmp_path, 1, '--config.psnr.num_steps=2', '--config.gan.num_steps=1', runner=(FAULTY_MAIN, 'slow_export')
   )
-  outputs = [p.communicate(timeout=300) for p in procs]
+  outputs = [p.communicate(timeout=600) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in outputs]
   assert json.loads((tmp_path / 'gan' / 'summary.json').read_text())['steps'] == 1
 
@@ -143,7 +143,7 @@ def test_two_processes_on_a_gs_workdir_resume_bit_exactly(tmp_path):
   step-2 checkpoint and started again, ends with the history and generator of an uninterrupted local run."""
   overrides = ['--config.stages=("psnr",)', '--config.psnr.num_steps=4', f'--config.tensorboard_dir={tmp_path / "tb"}']
   reference = start_two_processes(tmp_path / 'local', 1, *overrides)
-  for p, (_, err) in zip(reference, [p.communicate(timeout=300) for p in reference]):
+  for p, (_, err) in zip(reference, [p.communicate(timeout=600) for p in reference]):
     assert p.returncode == 0, err[-3000:]
   with helpers.fake_gcs() as gcs:
     workdir = 'gs://bucket/run'
@@ -151,12 +151,12 @@ def test_two_processes_on_a_gs_workdir_resume_bit_exactly(tmp_path):
       workdir, 1, *overrides, runner=(FAULTY_MAIN, 'crash_after_first_checkpoint'), extra_env=gcs
     )
     for p in killed:
-      p.communicate(timeout=300)
-    assert [p.returncode for p in killed] == [9, 9]
+      p.communicate(timeout=600)
+    assert killed[0].returncode == 9 and killed[1].returncode != 0  # 1 dies with 0 or with the coordinator (abort)
     history = helpers.read_gcs_object(gcs, f'{workdir}/psnr/history.jsonl').decode()
     assert [json.loads(line)['step'] for line in history.splitlines()] == [1, 2]
     resumed = start_two_processes(workdir, 1, *overrides, extra_env=gcs)
-    errors = [p.communicate(timeout=300)[1] for p in resumed]
+    errors = [p.communicate(timeout=600)[1] for p in resumed]
     assert [p.returncode for p in resumed] == [0, 0], [err[-3000:] for err in errors]
     assert all('Resumed stage psnr from step 2' in err for err in errors)
     assert 'is on object storage, where runs cannot lock it' in errors[0]

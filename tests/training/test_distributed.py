@@ -84,7 +84,7 @@ def test_roll_call_without_process_0_names_the_coordinator():
   assert str(e).startswith(f'process 0 (the coordinator, --coordinator={address}) did not answer within 0.5 s')
 
 
-def run_main(*args, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+def run_main(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
   return subprocess.run(main_command(*args, **kwargs), env=env(), capture_output=True, text=True, timeout=timeout)
 
 
@@ -114,7 +114,7 @@ def test_missing_peer_stops_in_seconds_naming_it(tmp_path):
 
 def test_two_processes_with_id_0_are_told_so(tmp_path):
   procs = start_two_processes(tmp_path, 1, '--distributed-timeout=3', process_ids=(0, 0))
-  errors = sorted(p.communicate(timeout=120)[1].splitlines()[-1] for p in procs)
+  errors = sorted(p.communicate(timeout=300)[1].splitlines()[-1] for p in procs)
   assert sorted(p.returncode for p in procs) == [1, 2], errors
   assert 'another process was probably started with --process-id=0 too' in errors[0]
   assert 'process 1 of 2 did not report' in errors[1]
@@ -122,7 +122,7 @@ def test_two_processes_with_id_0_are_told_so(tmp_path):
 
 def test_an_exception_on_one_process_stops_both_with_its_message(tmp_path):
   procs = start_two_processes(tmp_path, 1, runner=(FAULTY_MAIN, 'raise_on_1'))
-  errors = [p.communicate(timeout=180)[1] for p in procs]
+  errors = [p.communicate(timeout=600)[1] for p in procs]
   assert [p.returncode for p in procs] == [1, 1], [e[-2000:] for e in errors]
   assert errors[1].splitlines()[-1] == 'error: process 1: ValueError: injected failure on process 1'
   assert errors[0].splitlines()[-1] == 'error: process 1 failed: ValueError: injected failure on process 1'

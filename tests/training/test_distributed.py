@@ -113,7 +113,8 @@ def test_missing_peer_stops_in_seconds_naming_it(tmp_path):
 
 
 def test_two_processes_with_id_0_are_told_so(tmp_path):
-  procs = start_two_processes(tmp_path, 1, '--distributed-timeout=3', process_ids=(0, 0))
+  # the first to listen waits 15 s for process 1: time enough for the second to start and find the port taken
+  procs = start_two_processes(tmp_path, 1, '--distributed-timeout=15', process_ids=(0, 0))
   errors = sorted(p.communicate(timeout=300)[1].splitlines()[-1] for p in procs)
   assert sorted(p.returncode for p in procs) == [1, 2], errors
   assert 'another process was probably started with --process-id=0 too' in errors[0]

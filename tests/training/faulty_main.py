@@ -1,7 +1,7 @@
 """`python -m esrgan_jax.main` with one injected fault, for tests/training/test_distributed.py.
 
 usage: faulty_main.py FAULT [MAIN FLAGS...]
-FAULT: 'slow_export': process 0 takes 3 s longer to write each exported generator (the default 23-block generator's
+FAULT: 'slow_export': process 0 takes 10 s longer to write each exported generator (the default 23-block generator's
 67 MB take that long on slow storage); 'raise_on_1': process 1 raises ValueError when its first stage starts, while
 process 0 goes on into the first collective; 'crash_after_first_checkpoint': every process dies (os._exit(9), as by
 kill -9) once the first checkpoint is complete.
@@ -21,7 +21,7 @@ from esrgan_jax.weights import model_io
 
 def slow_export(save):
   def save_generator(*args, **kwargs):
-    time.sleep(3.0)
+    time.sleep(10.0)
     save(*args, **kwargs)
 
   return save_generator

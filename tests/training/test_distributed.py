@@ -130,7 +130,7 @@ def test_an_exception_on_one_process_stops_both_with_its_message(tmp_path):
 
 
 def test_gan_stage_waits_for_process_0_to_finish_writing_the_psnr_generator(tmp_path):
-  """With process 0's export slowed by 3 s, process 1 used to look for psnr/generator.msgpack before it existed."""
+  """With process 0's export slowed by 10 s, process 1 used to look for psnr/generator.msgpack before it existed."""
   procs = start_two_processes(
     tmp_path, 1, '--config.psnr.num_steps=2', '--config.gan.num_steps=1', runner=(FAULTY_MAIN, 'slow_export')
   )

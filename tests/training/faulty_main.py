@@ -3,17 +3,14 @@
 usage: faulty_main.py FAULT [MAIN FLAGS...]
 FAULT: 'slow_export': process 0 takes 10 s longer to write each exported generator (the default 23-block generator's
 67 MB take that long on slow storage); 'raise_on_1': process 1 raises ValueError when its first stage starts, while
-process 0 goes on into the first collective; 'crash_after_first_checkpoint': every process dies (os._exit(9), as by
-kill -9) once the first checkpoint is complete.
+process 0 goes on into the first collective.
 """
 
-import os
 import runpy
 import sys
 import time
 
 import jax
-import orbax.checkpoint as ocp
 
 from esrgan_jax.training import train
 from esrgan_jax.weights import model_io
@@ -36,24 +33,12 @@ def raise_on_1(train_stage):
   return train_stage_or_fail
 
 
-def crash_after_first_checkpoint(save):
-  def save_then_die(self, *args, **kwargs):
-    saved = save(self, *args, **kwargs)
-    self.wait_until_finished()
-    os._exit(9)
-    return saved
-
-  return save_then_die
-
-
 if __name__ == '__main__':
   fault = sys.argv.pop(1)
   if fault == 'slow_export':
     model_io.save_generator = slow_export(model_io.save_generator)
   elif fault == 'raise_on_1':
     train.train_stage = raise_on_1(train.train_stage)
-  elif fault == 'crash_after_first_checkpoint':
-    ocp.CheckpointManager.save = crash_after_first_checkpoint(ocp.CheckpointManager.save)
   else:
     raise SystemExit(f'unknown fault {fault!r}')
   runpy.run_module('esrgan_jax.main', run_name='__main__', alter_sys=True)

@@ -8,7 +8,6 @@ import subprocess
 import threading
 from pathlib import Path
 
-import helpers
 import pytest
 from test_main import env, free_port, main_command, start_two_processes
 
@@ -137,31 +136,3 @@ def test_gan_stage_waits_for_process_0_to_finish_writing_the_psnr_generator(tmp_
   outputs = [p.communicate(timeout=600) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in outputs]
   assert json.loads((tmp_path / 'gan' / 'summary.json').read_text())['steps'] == 1
-
-
-def test_two_processes_on_a_gs_workdir_resume_bit_exactly(tmp_path):
-  """A shortened two-process PSNR stage with its workdir on (emulated) GCS, every process killed right after the
-  step-2 checkpoint and started again, ends with the history and generator of an uninterrupted local run."""
-  overrides = ['--config.stages=("psnr",)', '--config.psnr.num_steps=4', f'--config.tensorboard_dir={tmp_path / "tb"}']
-  reference = start_two_processes(tmp_path / 'local', 1, *overrides)
-  for p, (_, err) in zip(reference, [p.communicate(timeout=600) for p in reference]):
-    assert p.returncode == 0, err[-3000:]
-  with helpers.fake_gcs() as gcs:
-    workdir = 'gs://bucket/run'
-    killed = start_two_processes(
-      workdir, 1, *overrides, runner=(FAULTY_MAIN, 'crash_after_first_checkpoint'), extra_env=gcs
-    )
-    for p in killed:
-      p.communicate(timeout=600)
-    assert killed[0].returncode == 9 and killed[1].returncode != 0  # 1 dies with 0 or with the coordinator (abort)
-    history = helpers.read_gcs_object(gcs, f'{workdir}/psnr/history.jsonl').decode()
-    assert [json.loads(line)['step'] for line in history.splitlines()] == [1, 2]
-    resumed = start_two_processes(workdir, 1, *overrides, extra_env=gcs)
-    errors = [p.communicate(timeout=600)[1] for p in resumed]
-    assert [p.returncode for p in resumed] == [0, 0], [err[-3000:] for err in errors]
-    assert all('Resumed stage psnr from step 2' in err for err in errors)
-    assert 'is on object storage, where runs cannot lock it' in errors[0]
-    names = ('history.jsonl', 'generator.msgpack')
-    files = {name: helpers.read_gcs_object(gcs, f'{workdir}/psnr/{name}') for name in names}
-  for name, content in files.items():
-    assert content == (tmp_path / 'local' / 'psnr' / name).read_bytes(), name

@@ -10,13 +10,13 @@ systems (TPU pods, multi-node GPU) run the same command on every host with `--di
 import contextlib
 import logging as std_logging
 import sys
-from pathlib import Path
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from esrgan_jax import configs, runtime
-from esrgan_jax.training import config_errors, workdir_lock
+from esrgan_jax.data import storage
+from esrgan_jax.training import config_errors, distributed, workdir_lock
 
 # Nothing above imports JAX or TensorFlow: flags and the config file are checked and the workdir is locked first, so
 # mistakes and a busy workdir are reported at once (and `--help` is fast); `main` imports the trainer after that.
@@ -32,6 +32,11 @@ flags.DEFINE_bool(
 flags.DEFINE_string('coordinator', None, 'host:port of process 0, for --distributed without auto-detection.')
 flags.DEFINE_integer('num-processes', None, 'Number of processes, for --distributed without auto-detection.')
 flags.DEFINE_integer('process-id', None, 'This process, for --distributed without auto-detection.')
+flags.DEFINE_float(
+  'distributed-timeout',
+  distributed.DEFAULT_TIMEOUT_S,
+  'Seconds for all --distributed processes to find each other before stopping with a message naming the missing.',
+)
 flags.DEFINE_alias('num_processes', 'num-processes')  # the spellings of earlier releases
 flags.DEFINE_alias('process_id', 'process-id')
 config_flags.DEFINE_config_file(
@@ -63,6 +68,7 @@ def _exit_with(message: str, code: int = 2) -> None:
   sys.exit(code)
 
 
+@distributed.fail_together
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -94,8 +100,12 @@ def _train(held: contextlib.ExitStack) -> None:
   from esrgan_jax.training import train  # pylint: disable=g-import-not-at-top
 
   if FLAGS.distributed:
-    jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes
-    jax.distributed.initialize(FLAGS.coordinator, FLAGS['num-processes'].value, FLAGS['process-id'].value)
+    try:
+      distributed.initialize(
+        FLAGS.coordinator, FLAGS['num-processes'].value, FLAGS['process-id'].value, FLAGS['distributed-timeout'].value
+      )
+    except distributed.DistributedSetupError as e:
+      _exit_with(str(e), e.exit_code)
     held.enter_context(workdir_lock.hold(FLAGS.workdir, distributed=True))
   logging.info(
     'JAX process %d / %d, %d local / %d global devices',
@@ -114,7 +124,7 @@ def _train(held: contextlib.ExitStack) -> None:
     if FLAGS.config.train_data.degradation == 'realesrgan':
       scores = train.write_strip(FLAGS.config, FLAGS.workdir)
       niqe = ', '.join(f'{label} {score:.2f}' for label, score in scores.items())
-      print(f'{Path(FLAGS.workdir) / train.STRIP_FILE}: NIQE (lower is better) {niqe}')
+      print(f'{storage.path(FLAGS.workdir) / train.STRIP_FILE}: NIQE (lower is better) {niqe}')
 
 
 def _resolve_config_arg(argv: list[str]) -> list[str]:

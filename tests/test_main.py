@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY_CONFIG = str(Path(__file__).resolve().parent / 'tiny_config.py')
 
 
-def main_command(workdir, *overrides):
-  return [sys.executable, '-m', 'esrgan_jax.main', f'--config={TINY_CONFIG}', f'--workdir={workdir}', *overrides]
+def main_command(workdir, *overrides, runner=('-m', 'esrgan_jax.main')):
+  """The training command on TINY_CONFIG; `runner`: what python runs (a script that wraps main, for faults)."""
+  return [sys.executable, *runner, f'--config={TINY_CONFIG}', f'--workdir={workdir}', *overrides]
 
 
 def env(devices=1):
@@ -107,20 +108,29 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def start_two_processes(workdir, devices_per_process: int) -> list[subprocess.Popen]:
-  """`main` on `workdir` as processes 0 and 1 of one distributed run on 127.0.0.1 (stdout/stderr piped, text)."""
+def start_two_processes(
+  workdir, devices_per_process: int, *overrides, runner=('-m', 'esrgan_jax.main'), process_ids=(0, 1), extra_env=None
+) -> list[subprocess.Popen]:
+  """`main` on `workdir` as processes 0 and 1 (`process_ids`) of one distributed run of len(process_ids) processes on
+  127.0.0.1 (stdout/stderr piped, text)."""
   port = free_port()
   return [
     subprocess.Popen(
       main_command(
-        workdir, '--distributed', f'--coordinator=127.0.0.1:{port}', '--num-processes=2', f'--process-id={i}'
+        workdir,
+        '--distributed',
+        f'--coordinator=127.0.0.1:{port}',
+        f'--num-processes={len(process_ids)}',
+        f'--process-id={i}',
+        *overrides,
+        runner=runner,
       ),
-      env=env(devices_per_process),
+      env={**env(devices_per_process), **(extra_env or {})},
       stdout=subprocess.PIPE,
       stderr=subprocess.PIPE,
       text=True,
     )
-    for i in range(2)
+    for i in process_ids
   ]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
-from esrgan_jax.data import quiet_tensorflow
+from esrgan_jax.data import quiet_tensorflow, storage
 from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.data.quantize import quantize
 
@@ -263,7 +263,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
 
   The format follows the extension; 16 bits needs .png or .tif/.tiff. JPEG and WebP use quality 95.
   """
-  path = Path(path)
+  path = storage.path(path)
   ext = path.suffix.lower()
   if bit_depth not in (8, 16):
     raise ValueError(f'bit_depth must be 8 or 16, got {bit_depth}.')
@@ -281,25 +281,28 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
     pixels[top : top + _QUANTIZE_ROWS] = quantize(
       np.clip(image[top : top + _QUANTIZE_ROWS], 0, 1) * max_value, max_value
     )
-  with atomic_path(path) as partial:  # never a half-written file under `path`
-    _write_pixels(partial, pixels)
-
-
-def _write_pixels(path: Path, pixels: np.ndarray) -> None:
-  """Encodes uint8/uint16 HW or HWC pixels in the format of `path`'s extension."""
-  ext = path.suffix.lower()
-  if pixels.dtype == np.uint8:
-    Image.fromarray(pixels).save(path, **({'quality': 95} if ext in ('.jpg', '.jpeg', '.webp') else {}))
+  encoded = io.BytesIO()  # then written in one piece, to a URL too
+  if bit_depth == 8:
+    Image.init()
+    if ext not in Image.registered_extensions():
+      raise ValueError(f'unknown file extension: {ext}')  # PIL's words when it is given a file name
+    Image.fromarray(pixels).save(
+      encoded,
+      format=Image.registered_extensions()[ext],
+      **({'quality': 95} if ext in ('.jpg', '.jpeg', '.webp') else {}),
+    )
   elif ext == '.png':
-    path.write_bytes(encode_png(pixels, compress_level=6))
+    encoded.write(encode_png(pixels, compress_level=6))
   else:
     import tifffile  # pylint: disable=g-import-not-at-top
 
     channels = pixels.shape[-1] if pixels.ndim == 3 else 1
     tifffile.imwrite(
-      path,
+      encoded,
       pixels,
       photometric='rgb' if channels >= 3 else 'minisblack',
       planarconfig='contig' if channels > 1 else None,
       extrasamples=('unassalpha',) if channels in (2, 4) else None,
     )
+  with atomic_path(path) as partial:  # never a half-written file under `path`
+    partial.write_bytes(encoded.getvalue())

@@ -30,7 +30,6 @@ warning), so no batch holds NaNs and a long run does not die on one file.
 
 import dataclasses
 import functools
-import glob
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +38,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from esrgan_jax.data import demo_data, quiet_tensorflow
+from esrgan_jax.data import demo_data, quiet_tensorflow, storage
 from esrgan_jax.data.image_io import (
   IMAGE_EXTENSIONS,
   ImageReadError,
@@ -276,7 +275,7 @@ def _tfds_records(data, split, *, process_index: int | None = None, process_coun
 
 
 def _tfrecord_files(pattern: str) -> list[str]:
-  files = sorted(glob.glob(pattern))
+  files = storage.glob(pattern)  # a URL too (gs://bucket/train-*.tfrecord)
   if not files:
     raise ValueError(
       f'data.tfrecord_pattern = {pattern!r} matches no files; write shards with '

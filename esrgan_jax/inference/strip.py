@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from esrgan_jax.data.atomic_write import atomic_path
+from esrgan_jax.data import image_io
 from esrgan_jax.inference import niqe
 
 CAPTION_HEIGHT = 28  # pixels of white under each panel for its caption
@@ -52,6 +52,5 @@ def image_strip(lr: np.ndarray, outputs: Mapping[str, np.ndarray], scale: int) -
 def write_strip(path: str | Path, lr: np.ndarray, outputs: Mapping[str, np.ndarray], scale: int) -> dict[str, float]:
   """Writes `image_strip` as a PNG at `path`; returns its {label: NIQE}."""
   strip, scores = image_strip(lr, outputs, scale)
-  with atomic_path(path) as partial:
-    Image.fromarray(strip).save(partial)
+  image_io.write_image(path, strip / 255.0)  # atomic, and to a URL too
   return scores

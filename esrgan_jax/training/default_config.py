@@ -141,6 +141,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every_steps = 5000
   config.checkpoint_every_steps = 5000
   config.keep_checkpoints = 3  # the latest N, plus the best by each stage's best_metric
+  # TensorBoard event files: '' = each stage's folder in the workdir; else TENSORBOARD_DIR/STAGE (a local folder that
+  # a TensorBoard watches while the workdir is on gs://, say). Written with tf.io.gfile: local, gs://, or s3:// with
+  # tensorflow-io.
+  config.tensorboard_dir = ''
   # train_data.degradation 'realesrgan': WORKDIR/strip.png shows the first validation image's degraded LR input, this
   # generator's output on it ('' = bicubic upscaling; e.g. a bicubic-trained model) and the last stage's, with NIQE.
   config.strip_baseline = ''

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import ml_collections
 
+from esrgan_jax.data import storage
 from esrgan_jax.weights import dists_weights, lpips_weights, perceptual
 
 
@@ -17,12 +18,12 @@ def _data_problems(data: ml_collections.ConfigDict, field: str) -> list[str]:
     for name in folders
     if not data[name] or not Path(data[name]).expanduser().is_dir()
   ]
-  if data.source == 'tfrecord' and not glob.glob(data.tfrecord_pattern):
+  if data.source == 'tfrecord' and not storage.glob(data.tfrecord_pattern):
     problems.append(
       f'config.{field}.tfrecord_pattern = {data.tfrecord_pattern!r} matches no files '
       '(write shards with `python -m esrgan_jax.prepare --format tfrecord`)'
     )
-  if data.source == 'tfds' and data.tfds_data_dir and not Path(data.tfds_data_dir).expanduser().is_dir():
+  if data.source == 'tfds' and data.tfds_data_dir and not storage.path(data.tfds_data_dir).is_dir():
     problems.append(f'config.{field}.tfds_data_dir = {data.tfds_data_dir!r} is not a folder')
   elif data.source == 'tfds':
     problems += _tfds_problems(data, field)
@@ -50,7 +51,7 @@ def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]
   gan, problems = config.gan, []
   if (workdir / 'gan' / 'summary.json').is_file():
     return problems  # finished: nothing is loaded
-  if gan.pretrained and not Path(gan.pretrained).expanduser().is_file():
+  if gan.pretrained and not storage.path(gan.pretrained).is_file():
     problems.append(f'config.gan.pretrained = {gan.pretrained!r} is not a file')
   elif not gan.pretrained and 'psnr' not in config.stages:
     from esrgan_jax.training import train  # pylint: disable=g-import-not-at-top  (TensorFlow: only when needed)
@@ -93,7 +94,7 @@ def _lpips_problems(config: ml_collections.ConfigDict) -> list[str]:
 
 def input_problems(config: ml_collections.ConfigDict, workdir: str | Path) -> list[str]:
   """One line per input file or folder that `config` names and that is missing; [] when training can start."""
-  workdir = Path(workdir)
+  workdir = storage.path(workdir)
   problems = _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
   problems += _lpips_problems(config)
   if 'gan' in config.stages:

@@ -15,8 +15,8 @@ Batch statistics and the RaGAN means are taken over the global batch, so N devic
 import functools
 import json
 import math
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import flax.linen as nn
@@ -27,12 +27,14 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from clu import metric_writers, periodic_actions
+from etils import epath
 from flax import serialization
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from esrgan_jax import runtime
-from esrgan_jax.data import image_io, input_pipeline, quantize
+from esrgan_jax.data import image_io, input_pipeline, quantize, storage
 from esrgan_jax.degradations.pipeline import DRAWS, JPEG_IMPLS
 from esrgan_jax.inference import evaluation, quality, strip
 from esrgan_jax.models import srresnet
@@ -155,10 +157,10 @@ def pretrained_file_name(config: ml_collections.ConfigDict) -> str:
   return BN_GENERATOR_FILE if config.model.get('use_bn') else GENERATOR_FILE
 
 
-def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, Any]:
+def load_pretrained_generator(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict[str, Any]:
   """The GAN stage's starting generator variables {'params'[, 'batch_stats']}: `config.gan.pretrained`, or the PSNR
   stage's export in this workdir. The file's arch and every constructor field must match `create_generator`'s."""
-  path = Path(config.gan.pretrained) if config.gan.pretrained else workdir / 'psnr' / pretrained_file_name(config)
+  path = storage.path(config.gan.pretrained or storage.path(workdir) / 'psnr' / pretrained_file_name(config))
   if not path.is_file():
     raise FileNotFoundError(
       f'The GAN stage starts from a PSNR-trained generator, but {path} does not exist. Run the psnr stage first '
@@ -204,14 +206,14 @@ def load_val_images(config: ml_collections.ConfigDict, count: int | None = None)
   return validation.degrade_images(val_images, key, degradation_options(config.scale, config.val_data))
 
 
-def write_strip(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
+def write_strip(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict[str, float]:
   """Writes WORKDIR/strip.png from the first validation image: its LR input | `config.strip_baseline`'s output (''
   = bicubic upscaling) | the last stage's exported generator's output, captioned with NIQE; returns {caption: NIQE}."""
-  workdir, scale = Path(workdir), config.scale
+  workdir, scale = storage.path(workdir), config.scale
   [item] = load_val_images(config, count=1)
   upscale = lambda path: quantize.to_uint8(evaluation.generator_sr_fn(*model_io.load_generator(path))(item['lr']))
   if config.strip_baseline:
-    baseline_label = f'baseline {"/".join(Path(config.strip_baseline).parts[-3:])}'
+    baseline_label = f'baseline {"/".join(storage.path(config.strip_baseline).parts[-3:])}'
     baseline = upscale(config.strip_baseline)
   else:
     baseline_label, baseline = f'bicubic x{scale}', evaluation.bicubic_upscale(item['lr'], scale)
@@ -225,7 +227,7 @@ def inference_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Modu
   return fold_batch_norm(*ema_generator(generator, state))
 
 
-def export_generator(stage_dir: Path, module: nn.Module, params: Any) -> None:
+def export_generator(stage_dir: epath.Path, module: nn.Module, params: Any) -> None:
   """Writes a finished stage's BN-free generator twice: GENERATOR_FILE (ours) and GENERATOR_SAFETENSORS_FILE."""
   model_io.save_generator(stage_dir / GENERATOR_FILE, module, params)
   safetensors_io.save_state_dict(stage_dir / GENERATOR_SAFETENSORS_FILE, generator_to_torch(module, params))
@@ -252,19 +254,20 @@ def bicubic_metrics(
 
 
 def _checkpoint_manager(
-  directory: Path, config: ml_collections.ConfigDict, best_metric: str = 'val_psnr'
+  directory: epath.Path, config: ml_collections.ConfigDict, best_metric: str = 'val_psnr'
 ) -> ocp.CheckpointManager:
   policy = ocp.checkpoint_managers.AnyPreservationPolicy(
     [ocp.checkpoint_managers.LatestN(config.keep_checkpoints), validation.best_checkpoints(best_metric)]
   )
-  return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(preservation_policy=policy))
+  directory = directory if storage.is_url(directory) else directory.resolve()  # Orbax writes gs:// natively
+  return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(preservation_policy=policy))
 
 
 class NonFiniteLossError(FloatingPointError):
   pass
 
 
-def _check_finite(step: int, values: dict[str, float], ckpt_dir: Path, last_saved: int | None) -> None:
+def _check_finite(step: int, values: dict[str, float], ckpt_dir: epath.Path, last_saved: int | None) -> None:
   bad = {k: v for k, v in values.items() if not math.isfinite(v)}
   if bad:
     where = f'the last good checkpoint is step {last_saved} in {ckpt_dir}' if last_saved else 'no checkpoint yet'
@@ -274,9 +277,10 @@ def _check_finite(step: int, values: dict[str, float], ckpt_dir: Path, last_save
     )
 
 
-def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Path) -> dict[str, float]:
+def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: epath.Path) -> dict[str, float]:
   """Trains one stage into `workdir/stage_name`, resuming from its latest checkpoint; returns final val metrics."""
   stage = config[stage_name]
+  workdir = storage.path(workdir)  # a local folder or a URL (gs://bucket/run)
   stage_dir = workdir / stage_name
   summary_path = stage_dir / 'summary.json'
   if summary_path.is_file():
@@ -374,7 +378,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
   )
   available_metrics = validation.available_metrics(stage)
 
-  writer = metric_writers.create_default_writer(str(stage_dir), just_logging=not is_writer)
+  logdir = storage.path(config.tensorboard_dir) / stage_name if config.tensorboard_dir else stage_dir
+  writer = metric_writers.create_default_writer(os.fspath(logdir), just_logging=not is_writer)
   report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
   history = history_log.open_for_append(stage_dir / 'history.jsonl', start_step) if is_writer else None
   val, sr_images = {}, None
@@ -469,6 +474,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: Pat
       for item, img in zip(val_images, sr_images):
         image_io.write_image(stage_dir / 'samples' / f'{item["name"]}_x{scale}.png', img / 255.0)
     summary_path.write_text(json.dumps(summary, indent=2))
+  if jax.process_count() > 1:  # the next stage and rerun checks on every process read what process 0 just wrote
+    multihost_utils.sync_global_devices(f'esrgan_jax: stage {stage_name} exported')
   return summary
 
 
@@ -479,7 +486,7 @@ def _log_steps(
   lr_schedule,
   log_every_steps: int,
   num_steps: int,
-  ckpt_dir: Path,
+  ckpt_dir: epath.Path,
   last_saved: int | None,
   time_left: progress.TimeLeft,
 ) -> None:
@@ -504,7 +511,7 @@ def _log_steps(
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, dict[str, float]]:
   """Runs `config.stages` in order (each resumable) and returns each stage's final validation metrics."""
   validate_config(config)
-  workdir = Path(workdir)
+  workdir = storage.path(workdir)
   results = {}
   for stage_name in config.stages:
     results[stage_name] = train_stage(config, stage_name, workdir)
@@ -523,4 +530,4 @@ def print_summary(results: dict[str, dict[str, float]], workdir: str) -> None:
       )
     if 'val_niqe' in summary:
       line += f', NIQE {summary["val_niqe"]:.3f}'
-    print(f'{line}; generator: {Path(workdir) / stage_name / GENERATOR_FILE}')
+    print(f'{line}; generator: {storage.path(workdir) / stage_name / GENERATOR_FILE}')

@@ -13,8 +13,8 @@ there NIQE of the output is the measure that matters, PSNR/SSIM against the orig
 """
 
 import json
+import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -23,6 +23,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
+from esrgan_jax.data import storage
 from esrgan_jax.degradations import pipeline
 from esrgan_jax.inference import evaluation, niqe, quality
 from esrgan_jax.inference.dists_metric import dists_metric, load_dists
@@ -126,7 +127,6 @@ def best_checkpoints(best_metric: str) -> ocp.checkpoint_managers.BestN:
   )
 
 
-def append_record(path: Path, step: int, values: dict[str, Any]) -> None:
-  """Appends {'step', **values} as one JSON line to `path` (validation.jsonl)."""
-  with path.open('a') as f:
-    f.write(json.dumps({'step': step, **values}) + '\n')
+def append_record(path: str | os.PathLike, step: int, values: dict[str, Any]) -> None:
+  """Appends {'step', **values} as one JSON line to `path` (validation.jsonl; a URL too)."""
+  storage.append_text(path, json.dumps({'step': step, **values}) + '\n')

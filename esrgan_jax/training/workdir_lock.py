@@ -5,6 +5,10 @@ crashed run never leaves a stale lock and rerunning the same command resumes. A 
 JAX starts (`hold(workdir)` imports no JAX), so a second run on a busy workdir is refused at once. On multi-host runs
 (`hold(workdir, distributed=True)`, after `jax.distributed.initialize`) only process 0 takes the lock; the others
 learn its outcome by a broadcast, so all processes start or stop together.
+
+Object stores (a gs:// workdir) have no locks: there the run goes on without one, saying so. What Orbax guarantees
+still holds there: a checkpoint counts only once its commit marker is written, so a killed run resumes from its last
+complete checkpoint; but two runs started on one URL workdir at once are not detected.
 """
 
 import contextlib
@@ -13,6 +17,10 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+
+from absl import logging
+
+from esrgan_jax.data import storage
 
 LOCK_FILE = '.lock'
 
@@ -46,8 +54,12 @@ def hold(workdir: str | os.PathLike, distributed: bool = False) -> Iterator[None
   """Holds `workdir` (created if needed) for the `with` body; WorkdirLockedError names the owner if it is taken.
 
   With `distributed`, call it on every process of a multi-process JAX run: process 0 takes the lock and broadcasts
-  whether it got it.
+  whether it got it. A URL workdir is not locked.
   """
+  if storage.is_url(workdir):
+    logging.warning('%s is on object storage, where runs cannot lock it: start one run per workdir.', workdir)
+    yield
+    return
   workdir = Path(workdir)
   if distributed:
     import jax  # pylint: disable=g-import-not-at-top  (single-process runs lock before JAX loads)

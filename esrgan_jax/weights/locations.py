@@ -6,6 +6,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from etils import epath
+
+from esrgan_jax.data import storage
+
 WEIGHTS_DIR_ENV = 'ESRGAN_JAX_WEIGHTS'
 
 
@@ -18,6 +22,6 @@ def weights_dir(environ: Mapping[str, str] | None = None) -> Path:
   return Path(data_home).expanduser() / 'esrgan_jax' / 'weights'
 
 
-def weights_file(file_name: str, given: str | os.PathLike | None = None) -> Path:
-  """`given` (a flag or config value) when set, else `weights_dir() / file_name`."""
-  return Path(given).expanduser() if given else weights_dir() / file_name
+def weights_file(file_name: str, given: str | os.PathLike | None = None) -> epath.Path:
+  """`given` (a flag or config value; a URL too) when set, else `weights_dir() / file_name`."""
+  return storage.path(given if given else weights_dir() / file_name)

@@ -8,7 +8,6 @@ training export, `esrgan_jax.weights.perceptual` the VGG19 or MINC weights of th
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any
 
 import flax.linen as nn
@@ -16,6 +15,7 @@ import jax
 import numpy as np
 from flax import serialization
 
+from esrgan_jax.data import storage
 from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.dists import DISTS
@@ -40,7 +40,7 @@ def save_model(path: str | os.PathLike, arch: str, config: dict[str, Any], varia
   if arch not in ARCHS:
     raise ValueError(f'Unknown arch {arch!r}; expected one of {sorted(ARCHS)}.')
   state = {'arch': arch, 'config': dict(config), 'variables': jax.tree.map(np.asarray, variables)}
-  path = Path(path)
+  path = storage.path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   with atomic_path(path) as partial:
     partial.write_bytes(serialization.msgpack_serialize(state))
@@ -48,7 +48,7 @@ def save_model(path: str | os.PathLike, arch: str, config: dict[str, Any], varia
 
 def load_model(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, Any]]:
   """Returns (arch, config, variables) from a file written by `save_model`."""
-  path = Path(path)
+  path = storage.path(path)
   if not path.is_file():
     raise FileNotFoundError(f'No model file at {path}.')
   try:

@@ -110,5 +110,5 @@ def save_state_dict(path: str | os.PathLike, state: Mapping) -> None:
   if not isinstance(state, Mapping):
     raise TypeError(f'state must be a mapping of names to numpy arrays, got {type(state).__name__}.')
   flat = _flatten(state)
-  with atomic_path(path) as partial:
-    safetensors.numpy.save_file(flat, os.fspath(partial), metadata=METADATA)
+  with atomic_path(path) as partial:  # a local file or a URL (epath)
+    partial.write_bytes(safetensors.numpy.save(flat, metadata=METADATA))

@@ -1,0 +1,277 @@
+"""Multi-process setup for `main --distributed`: mistakes caught in seconds, and processes that fail together.
+
+- `check_flags`: --coordinator/--num-processes/--process-id checked before anything connects.
+- `initialize`: a roll call on the coordinator's port before `jax.distributed.initialize` (whose own failures abort
+  the process with a C++ stack trace after minutes): process 0 listens there, every other process reports its id, and
+  within `timeout_s` seconds all of them start together or all stop with one line naming the missing processes, a
+  duplicate id, or a process that disagrees on --num-processes. Then `jax.distributed.initialize` with the same
+  timeout.
+- `fail_together`: wraps `main` so that an exception (or a non-zero exit) on any process makes every process exit
+  promptly, each printing the first failure in one line, instead of the others waiting in a collective forever.
+"""
+
+import atexit
+import contextlib
+import functools
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT_TIMEOUT_S = 30  # for the roll call and jax.distributed.initialize; pods that boot slowly may need more
+_FAILED_KEY = 'esrgan_jax/failed'  # coordination-service key: the first failure's one-line message
+_EXITED_KEY = 'esrgan_jax/exited/{}'  # set by each process that leaves because of a failure
+_POLL_S = 0.5  # how often each process looks for a failure reported by another
+_GRACE_S = 1.0  # how long a notified process waits for its own failure to be reported first
+_ACK_WAIT_S = 10.0  # how long process 0 (whose exit takes the coordination service down) waits for the others
+
+
+class DistributedSetupError(RuntimeError):
+  """The processes could not start together; `exit_code` is 2 for a mistake in the flags, 1 otherwise."""
+
+  def __init__(self, message: str, exit_code: int = 1):
+    super().__init__(message)
+    self.exit_code = exit_code
+
+
+def check_flags(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
+  """Raises DistributedSetupError (exit code 2) for --distributed flags that cannot work. All three unset: JAX
+  detects them from the environment (TPU pods, SLURM, ...)."""
+  given = {'--coordinator': coordinator, '--num-processes': num_processes, '--process-id': process_id}
+  missing = [name for name, value in given.items() if value is None]
+  if len(missing) == 3:
+    return
+  if missing:
+    raise DistributedSetupError(
+      f'--distributed needs --coordinator, --num-processes and --process-id together (or none of them, to detect '
+      f'them on TPU pods and SLURM); missing: {", ".join(missing)}.',
+      exit_code=2,
+    )
+  host, _, port = coordinator.rpartition(':')
+  if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    raise DistributedSetupError(
+      f'--coordinator must be HOST:PORT of process 0 (e.g. 10.0.0.2:8476), got {coordinator!r}.', exit_code=2
+    )
+  if num_processes < 1:
+    raise DistributedSetupError(f'--num-processes must be >= 1, got {num_processes}.', exit_code=2)
+  if not 0 <= process_id < num_processes:
+    raise DistributedSetupError(
+      f'--process-id must be in 0..{num_processes - 1} for --num-processes={num_processes}, got {process_id}.',
+      exit_code=2,
+    )
+
+
+def _listen(port: int) -> socket.socket:
+  """A listening socket on `port` on every address; fails if any process (a second process 0) holds the port."""
+  if socket.has_dualstack_ipv6():
+    return socket.create_server(('', port), family=socket.AF_INET6, dualstack_ipv6=True)
+  return socket.create_server(('', port))
+
+
+def _coordinate(coordinator: str, num_processes: int, timeout_s: float) -> None:
+  """Process 0's side of the roll call: waits for processes 1..N-1 to report, then answers each 'ok' or the error."""
+  port = int(coordinator.rpartition(':')[2])
+  try:
+    server = _listen(port)
+  except OSError as e:
+    raise DistributedSetupError(
+      f'Cannot listen on port {port} of --coordinator={coordinator} ({e.strerror}): another process was probably '
+      f'started with --process-id=0 too (each process needs its own id, 0..{num_processes - 1}), or another '
+      'program uses the port.',
+      exit_code=2,
+    ) from e
+  peers: dict[int, tuple[socket.socket, str]] = {}
+  deadline = time.monotonic() + timeout_s
+  error, exit_code = '', 2  # a mistake in the flags, unless a process is missing
+  with server:
+    while len(peers) < num_processes - 1 and not error:
+      server.settimeout(max(deadline - time.monotonic(), 0.01))
+      try:
+        conn, address = server.accept()
+      except TimeoutError:
+        missing = sorted(set(range(1, num_processes)) - set(peers))
+        error = (
+          f'process{"es" if len(missing) > 1 else ""} {", ".join(map(str, missing))} of {num_processes} did not '
+          f'report to the coordinator {coordinator} within {timeout_s:g} s: start '
+          f'{"them" if len(missing) > 1 else "it"} (same --coordinator and --num-processes), or raise '
+          '--distributed-timeout.'
+        )
+        exit_code = 1
+        break
+      conn.settimeout(5.0)
+      try:
+        _, peer_id, peer_count = conn.makefile('r').readline().split()
+      except (OSError, ValueError):
+        conn.close()  # not one of ours
+        continue
+      peer_id, peer_count, host = int(peer_id), int(peer_count), address[0].removeprefix('::ffff:')
+      if peer_count != num_processes:
+        error = (
+          f'process {peer_id} ({host}) says --num-processes={peer_count}, process 0 says {num_processes}: give '
+          'every process the same value.'
+        )
+      elif peer_id in peers:
+        error = (
+          f'two processes say --process-id={peer_id} ({peers[peer_id][1]} and {host}): give each process its own '
+          f'id, 0..{num_processes - 1}.'
+        )
+      peers.setdefault(peer_id, (conn, host))
+      if peers[peer_id][0] is not conn:
+        _reply(conn, error, exit_code)
+    for conn, _ in peers.values():
+      _reply(conn, error, exit_code)
+  if error:
+    raise DistributedSetupError(error, exit_code)
+
+
+def _reply(conn: socket.socket, error: str, exit_code: int) -> None:
+  """Sends process 0's answer: 'ok', or 'EXIT_CODE MESSAGE'."""
+  with contextlib.suppress(OSError), conn:
+    conn.sendall((f'{exit_code} {error}' if error else 'ok').encode() + b'\n')
+
+
+def _report(coordinator: str, num_processes: int, process_id: int, timeout_s: float) -> None:
+  """Process 1..N-1's side of the roll call: reports to process 0 and waits for its answer."""
+  host, _, port = coordinator.rpartition(':')
+  deadline = time.monotonic() + timeout_s
+  while True:
+    try:
+      conn = socket.create_connection((host.strip('[]'), int(port)), timeout=2.0)
+      break
+    except OSError as e:
+      if time.monotonic() > deadline:
+        raise DistributedSetupError(
+          f'process 0 (the coordinator, --coordinator={coordinator}) did not answer within {timeout_s:g} s '
+          f'({e.strerror or e}): start it, check the address and that the port is reachable, or raise '
+          '--distributed-timeout. (Two processes given the same --process-id, neither of them 0, look like this too.)'
+        ) from e
+      time.sleep(0.2)
+  with conn:
+    conn.sendall(f'esrgan_jax {process_id} {num_processes}\n'.encode())
+    conn.settimeout(timeout_s + 10.0)  # process 0 answers once everyone has reported, or at its own deadline
+    try:
+      answer = conn.makefile('r').readline().strip()
+    except OSError:
+      answer = ''
+  if answer != 'ok':
+    exit_code, _, error = answer.partition(' ')
+    raise DistributedSetupError(
+      error or f'process 0 ({coordinator}) stopped without an answer; its log says why.',
+      int(exit_code) if exit_code.isdigit() else 1,
+    )
+
+
+def initialize(
+  coordinator: str | None, num_processes: int | None, process_id: int | None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> None:
+  """Checks the flags, holds the roll call (when they are given) and calls `jax.distributed.initialize` with
+  `timeout_s`; raises DistributedSetupError with a one-line message. CPU collectives go over gloo."""
+  check_flags(coordinator, num_processes, process_id)
+  if timeout_s <= 0:
+    raise DistributedSetupError(f'--distributed-timeout must be > 0 seconds, got {timeout_s}.', exit_code=2)
+  if coordinator is not None and num_processes > 1:
+    if process_id == 0:
+      _coordinate(coordinator, num_processes, timeout_s)
+    else:
+      _report(coordinator, num_processes, process_id, timeout_s)
+  import jax  # pylint: disable=g-import-not-at-top (flags are checked without loading JAX)
+
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes
+  jax.distributed.initialize(coordinator, num_processes, process_id, initialization_timeout=max(int(timeout_s), 1))
+  if jax.process_count() > 1:
+    watcher = threading.Thread(target=_watch, args=(_client(), jax.process_index()), daemon=True)
+    watcher.start()
+    atexit.register(_stop_watching, watcher)  # runs before jax's own exit handler shuts the client down
+
+
+def _client() -> Any:
+  """The coordination-service client of `jax.distributed` (its key-value store outlives any collective)."""
+  from jax._src import distributed  # pylint: disable=g-import-not-at-top (no public handle to the client)
+
+  return distributed.global_state.client
+
+
+_failing = threading.Event()  # set when this process has failed and is reporting it
+_stopping = threading.Event()  # set at a normal exit: the watcher stops before the client shuts down
+
+
+def _watch(client: Any, process_index: int) -> None:
+  """Daemon thread: when another process reports a failure, prints it and exits this process (status 1).
+
+  Polls (a blocking read would still be inside the client when the interpreter exits, which aborts the process)."""
+  while not _stopping.wait(_POLL_S):
+    try:
+      message = client.key_value_try_get(_FAILED_KEY)
+      break
+    except Exception:  # noqa: BLE001  (not set yet)
+      continue
+  else:
+    return
+  if _failing.wait(_GRACE_S):
+    return  # this process failed too and reports its own error
+  print(f'error: {message}', file=sys.stderr, flush=True)
+  with contextlib.suppress(Exception):
+    client.key_value_set(_EXITED_KEY.format(process_index), '1')
+  os._exit(1)  # skip jax.distributed's shutdown barrier, which would wait for the processes that are gone
+
+
+def _stop_watching(watcher: threading.Thread) -> None:
+  _stopping.set()
+  watcher.join(timeout=5.0)
+
+
+def _describe(e: BaseException) -> str:
+  if isinstance(e, SystemExit):
+    return f'exited with status {e.code}; its log says why'
+  return f'{type(e).__name__}: {" ".join(str(e).split())}'
+
+
+def fail_together(main: Callable[..., Any]) -> Callable[..., Any]:
+  """`main` wrapped so that, once `initialize` has connected several processes, a failure on one (an exception or a
+  non-zero SystemExit) is reported to all: this process prints its traceback and `error: process I: ...`, the others
+  print `error: process I failed: ...` within about a second, and all exit non-zero."""
+
+  @functools.wraps(main)
+  def wrapped(*args, **kwargs):
+    try:
+      return main(*args, **kwargs)
+    except BaseException as e:
+      client = _client_if_connected()
+      if client is None or (isinstance(e, SystemExit) and e.code in (None, 0)):
+        raise
+      _failing.set()
+      import jax  # pylint: disable=g-import-not-at-top
+
+      index, count = jax.process_index(), jax.process_count()
+      if not isinstance(e, SystemExit):
+        traceback.print_exc()
+        print(f'error: process {index}: {_describe(e)}', file=sys.stderr, flush=True)
+      with contextlib.suppress(Exception):  # only the first failure is kept
+        client.key_value_set(_FAILED_KEY, f'process {index} failed: {_describe(e)}')
+      with contextlib.suppress(Exception):
+        client.key_value_set(_EXITED_KEY.format(index), '1')
+      if index == 0:  # the coordination service ends with this process: let the others read the message first
+        deadline = time.monotonic() + _ACK_WAIT_S
+        for other in range(1, count):
+          with contextlib.suppress(Exception):
+            remaining_ms = int(max(deadline - time.monotonic(), 0.001) * 1000)
+            client.blocking_key_value_get(_EXITED_KEY.format(other), remaining_ms)
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os._exit(e.code if isinstance(e, SystemExit) and isinstance(e.code, int) else 1)
+
+  return wrapped
+
+
+def _client_if_connected() -> Any:
+  """The coordination client when `initialize` connected more than one process, else None."""
+  if 'jax' not in sys.modules:
+    return None
+  import jax  # pylint: disable=g-import-not-at-top
+
+  client = _client()
+  return client if client is not None and jax.process_count() > 1 else None

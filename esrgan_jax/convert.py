@@ -27,26 +27,25 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import jax
-import numpy as np
-
 from esrgan_jax import cli_help
-from esrgan_jax.weights import dists_weights, lpips_weights, model_io, onnx_export, perceptual, safetensors_io, torch_io
-from esrgan_jax.weights.state_dict_files import exported_state_dict, read_state_dict
-from esrgan_jax.weights.state_dicts import (
-  WRAPPER_KEYS,
-  describe_discriminator,
-  describe_generator,
-  discriminator_from_torch,
-  generator_from_torch_with_scheme,
-)
+from esrgan_jax.weights.locations import weights_dir
+from esrgan_jax.weights.official_files import DISTS_FILES, LPIPS_FILES, PERCEPTUAL_FILES, WRAPPER_KEYS
+
+# The converters load JAX and flax: each command imports its own inside, so that --help stays fast.
 
 
 def _param_count(params: Any) -> str:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
   return f'{sum(np.size(x) for x in jax.tree.leaves(params)):,}'
 
 
 def _convert_generator(args: argparse.Namespace) -> None:
+  from esrgan_jax.weights import model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dict_files import read_state_dict  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dicts import describe_generator, generator_from_torch_with_scheme  # pylint: disable=g-import-not-at-top
+
   scheme, module, params = generator_from_torch_with_scheme(read_state_dict(args.input), args.params_key)
   model_io.save_generator(args.output, module, params)
   print(
@@ -56,6 +55,10 @@ def _convert_generator(args: argparse.Namespace) -> None:
 
 
 def _convert_discriminator(args: argparse.Namespace) -> None:
+  from esrgan_jax.weights import model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dict_files import read_state_dict  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dicts import describe_discriminator, discriminator_from_torch  # pylint: disable=g-import-not-at-top
+
   module, variables = discriminator_from_torch(read_state_dict(args.input), args.params_key)
   config = {field: getattr(module, field) for field in ('num_in_ch', 'num_feat', 'input_size')}
   model_io.save_model(args.output, 'VGGStyleDiscriminator', config, variables)
@@ -65,19 +68,25 @@ def _convert_discriminator(args: argparse.Namespace) -> None:
 
 
 def _convert_perceptual(args: argparse.Namespace) -> None:
-  row = perceptual.network(args.network)
+  from esrgan_jax.weights import model_io, perceptual  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dict_files import read_state_dict  # pylint: disable=g-import-not-at-top
+
+  network = perceptual.network(args.network)
   if not os.path.isfile(args.input):
     raise FileNotFoundError(
-      f'no file {args.input!r}; the {args.network} command reads {row.description}. '
+      f'no file {args.input!r}; the {args.network} command reads {network.files.description}. '
       'third_party/vgg_weights/README.md (in a checkout of esrgan_jax) says how to get it.'
     )
-  params = row.from_torch(read_state_dict(args.input))
+  params = network.from_torch(read_state_dict(args.input))
   output = perceptual.weights_path(args.network, args.output)
-  model_io.save_model(output, row.arch, {}, {'params': params})
-  print(f'{args.input}: {row.arch} params ({_param_count(params)}); wrote {output}')
+  model_io.save_model(output, network.files.arch, {}, {'params': params})
+  print(f'{args.input}: {network.files.arch} params ({_param_count(params)}); wrote {output}')
 
 
 def _convert_lpips(args: argparse.Namespace) -> None:
+  from esrgan_jax.weights import lpips_weights, model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dict_files import read_state_dict  # pylint: disable=g-import-not-at-top
+
   backbone, linear = (read_state_dict(path) for path in (args.backbone, args.linear))
   params = lpips_weights.lpips_from_torch(args.net, backbone, linear)
   output = lpips_weights.weights_path(args.net, args.output)
@@ -86,6 +95,9 @@ def _convert_lpips(args: argparse.Namespace) -> None:
 
 
 def _convert_dists(args: argparse.Namespace) -> None:
+  from esrgan_jax.weights import dists_weights, model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dict_files import read_state_dict  # pylint: disable=g-import-not-at-top
+
   alpha_beta = args.alpha_beta or dists_weights.package_weights()
   params = dists_weights.dists_from_torch(read_state_dict(args.backbone), read_state_dict(alpha_beta))
   output = dists_weights.weights_path(args.output)
@@ -94,6 +106,9 @@ def _convert_dists(args: argparse.Namespace) -> None:
 
 
 def _export_pth(args: argparse.Namespace) -> None:
+  from esrgan_jax.weights import torch_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dict_files import exported_state_dict  # pylint: disable=g-import-not-at-top
+
   state, what, wrapper_keys, scheme = exported_state_dict(args.input)
   wrapper_keys = (args.key,) if args.key else wrapper_keys
   torch_io.save_state_dict(args.output, {key: state for key in wrapper_keys})
@@ -101,12 +116,18 @@ def _export_pth(args: argparse.Namespace) -> None:
 
 
 def _export_safetensors(args: argparse.Namespace) -> None:
+  from esrgan_jax.weights import safetensors_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dict_files import exported_state_dict  # pylint: disable=g-import-not-at-top
+
   state, what, _, scheme = exported_state_dict(args.input)
   safetensors_io.save_state_dict(args.output, state)
   print(f'{args.input}: {what} -> {scheme} key names ({len(state)} tensors); wrote {args.output}')
 
 
 def _export_onnx(args: argparse.Namespace) -> None:
+  from esrgan_jax.weights import model_io, onnx_export  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.state_dicts import describe_generator  # pylint: disable=g-import-not-at-top
+
   module, params = model_io.load_generator(args.input)
   for logger in ('jax2onnx', 'onnx_ir'):  # Per-node notes and skipped optional plugins, not problems of the export.
     logging.getLogger(logger).setLevel(logging.ERROR)
@@ -137,7 +158,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
       help='state dict to take from a BasicSR checkpoint (default: params_ema if present)',
     )
     command.set_defaults(run=run)
-  for name, row in perceptual.PERCEPTUAL_NETWORKS.items():
+  for name, row in PERCEPTUAL_FILES.items():
     command = add_command(name, help=f'{row.official_file} -> {row.arch} params (perceptual loss)')
     command.add_argument('input', help=f'the official {row.official_file}')
     command.add_argument(
@@ -145,14 +166,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
       nargs='?',
       default=None,
       help=f'model file to write (default: {row.file_name} in the weights directory, '
-      f'{perceptual.weights_path(name).parent}, where training looks for it; see '
+      f'{weights_dir()}, where training looks for it; see '
       '$ESRGAN_JAX_WEIGHTS)',
     )
     command.set_defaults(run=_convert_perceptual, network=name)
   lpips = add_command('lpips', help='torchvision backbone + lpips linear layers -> LPIPS metric weights')
-  lpips.add_argument(
-    '--net', choices=lpips_weights.LPIPS_FILES, default='alex', help="LPIPS backbone (default: alex, the package's)"
-  )
+  lpips.add_argument('--net', choices=LPIPS_FILES, default='alex', help="LPIPS backbone (default: alex, the package's)")
   lpips.add_argument('--backbone', required=True, help="torchvision's alexnet-owt-7be5be79.pth or vgg16-397923af.pth")
   lpips.add_argument('--linear', required=True, help="the lpips wheel's lpips/weights/v0.1/{alex,vgg}.pth")
   lpips.add_argument(
@@ -160,17 +179,17 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   )
   lpips.set_defaults(run=_convert_lpips, input='the LPIPS weights')
   dists = add_command('dists', help='torchvision VGG16 + dists-pytorch alpha/beta -> DISTS metric weights')
-  dists.add_argument('--backbone', required=True, help=f"torchvision's {dists_weights.BACKBONE_FILE}")
+  dists.add_argument('--backbone', required=True, help=f"torchvision's {DISTS_FILES.backbone}")
   dists.add_argument(
     '--alpha-beta',
     default=None,
-    help=f"the {dists_weights.PACKAGE} wheel's {dists_weights.PACKAGE_WEIGHTS} (default: the installed package's)",
+    help=f"the {DISTS_FILES.package} wheel's {DISTS_FILES.package_weights} (default: the installed package's)",
   )
   dists.add_argument(
     'output',
     nargs='?',
     default=None,
-    help=f'model file to write (default: {dists_weights.CONVERTED} in the weights directory)',
+    help=f'model file to write (default: {DISTS_FILES.converted} in the weights directory)',
   )
   dists.set_defaults(run=_convert_dists, input='the DISTS weights')
   to_pth = add_command(

@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from esrgan_jax import cli_help, runtime
-from esrgan_jax.inference.interpolation import check_same_generator, interpolate, sweep_file_name
-from esrgan_jax.weights.generator_files import load_generator_file
-from esrgan_jax.weights.model_io import save_generator
 
 
 def _output_paths(out: Path, alphas: Sequence[float]) -> list[Path]:
   """One output file per alpha: `out` itself for a single alpha and a .msgpack `out`, else out/interp_XX."""
+  from esrgan_jax.inference.interpolation import sweep_file_name  # pylint: disable=g-import-not-at-top
+
   if out.suffix == '.msgpack':
     if len(alphas) > 1:
       raise ValueError(f'--out {out} is a file, but {len(alphas)} alphas need a folder; drop the .msgpack suffix.')
@@ -55,6 +54,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
   """Runs the CLI; returns the exit code (0 written, 2 unusable models or arguments)."""
   args = _parse_args(argv)
+  from esrgan_jax.inference.interpolation import check_same_generator, interpolate  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.generator_files import load_generator_file  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.model_io import save_generator  # pylint: disable=g-import-not-at-top
+
   try:
     out_paths = _output_paths(args.out, args.alpha)
     module_psnr, params_psnr = load_generator_file(args.psnr)

@@ -51,12 +51,20 @@ def test_python_m_tool_prints_no_runtime_warning(tmp_path):
   assert result.returncode == 0 and result.stderr == ''
 
 
-@pytest.mark.parametrize('tool', ['evaluate'])
-def test_help_loads_no_jax(tool):
+@pytest.mark.parametrize(
+  'tool, argv',
+  [pytest.param(tool, (), id=tool) for tool in ('evaluate', 'upscale', 'interpolate', 'app', 'convert')]
+  + [
+    pytest.param('convert', (command,), id=f'convert {command}')
+    for command in (*CONVERT_COMMANDS, 'lpips', 'dists', 'to-safetensors', 'to-onnx')
+  ],
+)
+def test_help_loads_no_jax(tool, argv):
+  """--help answers at once: the parsers read plain tables (`weights.official_files`), the tools load JAX later."""
   probe = (
-    f'import runpy, sys\nsys.argv = ["{tool}", "--help"]\n'
+    f'import runpy, sys\nsys.argv = ["{tool}", *{list(argv)!r}, "--help"]\n'
     f'try:\n  runpy.run_module("esrgan_jax.{tool}", run_name="__main__")\nexcept SystemExit as e:\n'
-    '  print("exit", e.code, [m for m in ("jax", "tensorflow", "torch") if m in sys.modules])\n'
+    '  print("exit", e.code, [m for m in ("jax", "flax", "tensorflow", "torch") if m in sys.modules])\n'
   )
   result = subprocess.run(
     [sys.executable, '-c', probe],

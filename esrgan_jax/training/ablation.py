@@ -102,7 +102,7 @@ def apply_budget(
 
 def perceptual_label(gan: ml_collections.ConfigDict) -> str:
   """e.g. 'VGG19 relu5_4 (after activation)', 'MINC conv53'."""
-  label = f'{perceptual.network(gan.perceptual_network).label} {", ".join(gan.perceptual_layers)}'
+  label = f'{perceptual.network(gan.perceptual_network).files.label} {", ".join(gan.perceptual_layers)}'
   if gan.perceptual_network == 'vgg19':
     label += (
       ' (after activation)'
@@ -118,7 +118,7 @@ def check_perceptual_weights(config: ml_collections.ConfigDict, demo: bool) -> t
   gan = config.gan
   if 'gan' not in config.stages or not gan.perceptual_weight:
     return 'none (weight 0)', ''
-  row = perceptual.network(gan.perceptual_network)
+  row = perceptual.network(gan.perceptual_network).files
   path = perceptual.weights_path(gan.perceptual_network, gan.vgg_weights or None)
   try:
     perceptual.load_params(gan.perceptual_network, path)

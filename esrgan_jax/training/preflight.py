@@ -65,7 +65,7 @@ def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]
   if gan.perceptual_weight:
     path = perceptual.weights_path(gan.perceptual_network, gan.vgg_weights or None)
     if not path.is_file():
-      row = perceptual.network(gan.perceptual_network)
+      row = perceptual.network(gan.perceptual_network).files
       problems.append(
         f'the perceptual loss needs {row.arch} weights at {path} (config.gan.vgg_weights); convert them once with '
         f'`python -m esrgan_jax.convert {gan.perceptual_network} {row.official_file} {path}`'

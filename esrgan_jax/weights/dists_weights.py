@@ -22,25 +22,21 @@ from esrgan_jax.models.dists import CHANNELS, DISTS, MIN_SIZE
 from esrgan_jax.weights import model_io
 from esrgan_jax.weights.locations import weights_file
 from esrgan_jax.weights.lpips_weights import torchvision_index
+from esrgan_jax.weights.official_files import DISTS_FILES
 from esrgan_jax.weights.state_dicts import _torch_keys, _unwrap, _variables_from_torch
-
-BACKBONE_FILE = 'vgg16-397923af.pth'  # torchvision's ImageNet VGG16
-BACKBONE_URL = 'https://download.pytorch.org/models/vgg16-397923af.pth'
-PACKAGE = 'dists-pytorch'
-PACKAGE_WEIGHTS = 'DISTS_pytorch/weights.pt'  # alpha and beta, inside the wheel
-CONVERTED = 'dists.msgpack'
 
 
 def package_weights() -> Path:
   """The alpha/beta file of the installed `dists-pytorch` wheel; FileNotFoundError naming the fixes otherwise."""
+  package, weights = DISTS_FILES.package, DISTS_FILES.package_weights
   try:
-    path = Path(importlib.metadata.distribution(PACKAGE).locate_file(PACKAGE_WEIGHTS))
+    path = Path(importlib.metadata.distribution(package).locate_file(weights))
   except importlib.metadata.PackageNotFoundError:
     path = None
   if path is None or not path.is_file():
     raise FileNotFoundError(
-      f'DISTS alpha/beta weights: {PACKAGE} is not installed. `pip install --no-deps {PACKAGE}==0.1` (20 kB; its '
-      f'{PACKAGE_WEIGHTS} is read, the package is never imported, torch is not needed), or pass that weights.pt with '
+      f'DISTS alpha/beta weights: {package} is not installed. `pip install --no-deps {package}==0.1` (20 kB; its '
+      f'{weights} is read, the package is never imported, torch is not needed), or pass that weights.pt with '
       '--alpha-beta.'
     )
   return path
@@ -53,13 +49,15 @@ def dists_from_torch(backbone: Mapping, alpha_beta: Mapping) -> Any:
   """
   backbone, alpha_beta = _unwrap(backbone, None), dict(alpha_beta)
   if not any(key.startswith('features.') for key in backbone):
-    raise ValueError(f"The backbone file has no features.N keys; expected torchvision's vgg16 ({BACKBONE_FILE}).")
+    raise ValueError(
+      f"The backbone file has no features.N keys; expected torchvision's vgg16 ({DISTS_FILES.backbone})."
+    )
   expected = (1, sum(CHANNELS), 1, 1)
   if sorted(alpha_beta) != ['alpha', 'beta'] or any(np.shape(alpha_beta[k]) != expected for k in alpha_beta):
     shapes = {k: tuple(np.shape(v)) for k, v in alpha_beta.items()}
     raise ValueError(
-      f"The alpha/beta file should hold alpha and beta of shape {expected} (the {PACKAGE} wheel's "
-      f'{PACKAGE_WEIGHTS}), got {shapes or "nothing"}.'
+      f"The alpha/beta file should hold alpha and beta of shape {expected} (the {DISTS_FILES.package} wheel's "
+      f'{DISTS_FILES.package_weights}), got {shapes or "nothing"}.'
     )
   image = jax.ShapeDtypeStruct((1, MIN_SIZE, MIN_SIZE, 3), np.float32)
   shapes = jax.eval_shape(DISTS().init, jax.random.key(0), image, image)
@@ -70,7 +68,7 @@ def dists_from_torch(backbone: Mapping, alpha_beta: Mapping) -> Any:
     shapes,
     keys,
     lambda key: key.startswith('classifier.'),
-    f"DISTS: torchvision's vgg16 features.N ({BACKBONE_FILE})",
+    f"DISTS: torchvision's vgg16 features.N ({DISTS_FILES.backbone})",
   )['params']
   return {**params, **{k: np.asarray(v, np.float32).reshape(-1) for k, v in alpha_beta.items()}}
 
@@ -80,7 +78,7 @@ DEFAULT = 'default'  # names the converted file in the weights directory (`val_d
 
 def weights_path(given: str | os.PathLike | None = None) -> Path:
   """`given`, else (None, '' or DEFAULT) the converted DISTS file in the weights directory."""
-  return weights_file(CONVERTED, None if given == DEFAULT else given)
+  return weights_file(DISTS_FILES.converted, None if given == DEFAULT else given)
 
 
 def find_dists_file(path: str | os.PathLike | None = None) -> Path:
@@ -90,7 +88,7 @@ def find_dists_file(path: str | os.PathLike | None = None) -> Path:
   if not path.is_file():
     raise FileNotFoundError(
       f'DISTS weights not found at {path}. Convert them once with: python -m esrgan_jax.convert dists --backbone '
-      f'{BACKBONE_FILE} (from {BACKBONE_URL}; alpha/beta from the {PACKAGE} wheel)'
+      f'{DISTS_FILES.backbone} (from {DISTS_FILES.backbone_url}; alpha/beta from the {DISTS_FILES.package} wheel)'
       + (f' {path}' if path != weights_path() else '')
     )
   return path

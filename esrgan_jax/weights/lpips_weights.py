@@ -6,7 +6,6 @@ ignored) and the package's linear-layer file `lpips/weights/v0.1/{alex,vgg}.pth`
 (arch `LPIPS`, config {'net'}), by default in `esrgan_jax.weights.locations.weights_dir()`. See third_party/lpips.
 """
 
-import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -20,34 +19,9 @@ from flax import traverse_util
 from esrgan_jax.models.lpips import LPIPS, MIN_SIZE, VGG16_STAGES
 from esrgan_jax.weights import model_io
 from esrgan_jax.weights.locations import weights_file
+from esrgan_jax.weights.official_files import LPIPS_FILES, LpipsFiles
 from esrgan_jax.weights.state_dicts import _torch_keys, _unwrap, _variables_from_torch
 
-
-@dataclasses.dataclass(frozen=True)
-class LpipsFiles:
-  backbone: str  # torchvision's file name
-  backbone_url: str  # where torchvision downloads it from
-  torchvision_model: str  # the torchvision constructor that holds it
-  linear: str  # the linear-layer file inside the lpips wheel
-  converted: str  # the converted file in the weights directory
-
-
-LPIPS_FILES = {
-  'alex': LpipsFiles(
-    'alexnet-owt-7be5be79.pth',
-    'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth',
-    'alexnet',
-    'lpips/weights/v0.1/alex.pth',
-    'lpips_alex.msgpack',
-  ),
-  'vgg': LpipsFiles(
-    'vgg16-397923af.pth',
-    'https://download.pytorch.org/models/vgg16-397923af.pth',
-    'vgg16',
-    'lpips/weights/v0.1/vgg.pth',
-    'lpips_vgg.msgpack',
-  ),
-}
 _LINEAR_KEY = re.compile(r'lin\d\.model\.1\.weight')
 
 

@@ -17,44 +17,21 @@ from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.vgg import VGG19_LAYERS, VGG19Features
 from esrgan_jax.weights import model_io
 from esrgan_jax.weights.locations import weights_file
+from esrgan_jax.weights.official_files import PERCEPTUAL_FILES, PerceptualFiles
 from esrgan_jax.weights.state_dicts import minc_from_torch, vgg19_from_torch
 
 
 @dataclasses.dataclass(frozen=True)
 class PerceptualNetwork:
-  label: str  # as tables show it
+  files: PerceptualFiles  # its label and arch, the official file users bring and the converted one
   module: type[nn.Module]  # x [B, H, W, 3] in [0, 1] -> {layer: features}
   layers: tuple[str, ...]  # the layer names a config may weight
-  official_file: str  # the file users bring
-  description: str  # where that file comes from
-  file_name: str  # the converted file in the weights directory
   from_torch: Callable[[Mapping[str, Any]], Any]  # official state dict -> params
-
-  @property
-  def arch(self) -> str:
-    return self.module.__name__
 
 
 PERCEPTUAL_NETWORKS = {  # config.gan.perceptual_network (and the convert command) -> its row
-  'vgg19': PerceptualNetwork(
-    'VGG19',
-    VGG19Features,
-    VGG19_LAYERS,
-    'vgg19-dcbb9e9d.pth',
-    'torchvision\'s ImageNet VGG19 (vgg19-dcbb9e9d.pth, from torchvision.models.vgg19(weights="IMAGENET1K_V1") '
-    'or the PyTorch model zoo)',
-    'vgg19.msgpack',
-    vgg19_from_torch,
-  ),
-  'minc': PerceptualNetwork(
-    'MINC',
-    MINCNet,
-    ('conv53',),
-    'VGG16minc_53.pth',
-    "ESRGAN's material-recognition VGG16 (VGG16minc_53.pth, from the ESRGAN repository's PIRM models)",
-    'vgg16_minc53.msgpack',
-    minc_from_torch,
-  ),
+  'vgg19': PerceptualNetwork(PERCEPTUAL_FILES['vgg19'], VGG19Features, VGG19_LAYERS, vgg19_from_torch),
+  'minc': PerceptualNetwork(PERCEPTUAL_FILES['minc'], MINCNet, ('conv53',), minc_from_torch),
 }
 
 
@@ -67,13 +44,13 @@ def network(name: str) -> PerceptualNetwork:
 
 def weights_path(name: str, given: str | os.PathLike | None = None) -> Path:
   """Where the converted weights of network `name` are: `given`, else its file in the weights directory."""
-  return weights_file(network(name).file_name, given)
+  return weights_file(network(name).files.file_name, given)
 
 
 def load_params(name: str = 'vgg19', path: str | os.PathLike | None = None) -> Any:
   """Params of perceptual network `name` from a file written by `python -m esrgan_jax.convert` (`path`, else
   `weights_path(name)`). FileNotFoundError names the official file and the command that converts it."""
-  row, path = network(name), weights_path(name, path)
+  row, path = network(name).files, weights_path(name, path)
   if not path.is_file():
     raise FileNotFoundError(
       f'{row.arch} weights not found at {path}. The perceptual loss needs {row.description}. Convert it once with: '

@@ -17,7 +17,7 @@ import safetensors
 import safetensors.numpy
 
 from esrgan_jax.data.atomic_write import atomic_path
-from esrgan_jax.weights.state_dicts import WRAPPER_KEYS
+from esrgan_jax.weights.official_files import WRAPPER_KEYS
 
 # safetensors dtype -> the numpy dtype it is read as (little-endian). BF16 is read through ml_dtypes and widened
 # to float32, as torch_io does; the float8/6/4 formats are refused.

@@ -24,6 +24,7 @@ from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.models.vgg import VGG19_LAYERS, VGG19Features
 from esrgan_jax.weights import families
+from esrgan_jax.weights.official_files import WRAPPER_KEYS
 
 # Torch module name of each RRDBNet part per key scheme. `rdb` is conv{j} of RDB {k} (1-3) of RRDB block {i},
 # `rdb_plus` ESRGAN+'s conv1x1 in it, `conv_up` the n-th x2 upsampling conv (1-based). The oldest scheme (BasicSR
@@ -63,8 +64,6 @@ GENERATOR_SCHEMES = {
 _MSRRESNET_KEY = re.compile(r'(conv_first|body\.(\d+)\.conv[12]|upconv[12]|conv_hr|conv_last)\.(weight|bias)')
 # Real-ESRGAN's SRVGGNetCompact: body.{i}.weight/bias only (convs at even i, PReLU slopes at odd i).
 _COMPACT_KEY = re.compile(r'body\.(\d+)\.(weight|bias)')
-# BasicSR checkpoint keys holding a state dict, in order of preference.
-WRAPPER_KEYS = ('params_ema', 'params')
 # Flax (collection, leaf name) -> torch parameter or buffer name.
 _TORCH_LEAF_NAMES = {
   ('params', 'kernel'): 'weight',

@@ -14,6 +14,7 @@ from esrgan_jax.inference.dists_metric import load_dists
 from esrgan_jax.models.dists import DISTS, MIN_SIZE, l2_pool
 from esrgan_jax.training import default_config, validation
 from esrgan_jax.weights import dists_weights
+from esrgan_jax.weights.official_files import DISTS_FILES
 
 torch = pytest.importorskip('torch')
 from helpers import import_beside_torchvision, photo_pairs, run_convert, smooth_image, write_image_set  # noqa: E402
@@ -46,9 +47,9 @@ def package_dists(tmp_path_factory):
   }
   backbone.update({'classifier.0.weight': torch.randn(8, 4), 'classifier.0.bias': torch.randn(8)})
   folder = tmp_path_factory.mktemp('dists')
-  torch.save(backbone, folder / dists_weights.BACKBONE_FILE)
+  torch.save(backbone, folder / DISTS_FILES.backbone)
   output = folder / 'dists.msgpack'
-  run_convert('dists', '--backbone', folder / dists_weights.BACKBONE_FILE, output)  # alpha/beta: the installed wheel
+  run_convert('dists', '--backbone', folder / DISTS_FILES.backbone, output)  # alpha/beta: the installed wheel
   return model, output
 
 

@@ -69,7 +69,14 @@ def _per_chip_batch(text: str) -> str | int:
 
 def run_child(argv: list[str]) -> int:
   """Runs this tool again in a child process (TPU environment set, libtpu's start-up noise filtered from stderr)."""
-  env = {**os.environ, CHILD_ENV: '1', 'JAX_PLATFORMS': 'cpu', 'TPU_SKIP_MDS_QUERY': '1'}
+  # compile-only: no TPU is opened, so several planners (and tests) may load libtpu at once
+  env = {
+    **os.environ,
+    CHILD_ENV: '1',
+    'JAX_PLATFORMS': 'cpu',
+    'TPU_SKIP_MDS_QUERY': '1',
+    'ALLOW_MULTIPLE_LIBTPU_LOAD': '1',
+  }
   env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   child = subprocess.Popen(
     [sys.executable, '-m', 'esrgan_jax.aot', *argv[1:]], env=env, stderr=subprocess.PIPE, text=True, bufsize=1

@@ -14,6 +14,7 @@ runs in a child process with the TPU runtime's start-up warnings filtered out, s
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -81,10 +82,15 @@ def run_child(argv: list[str]) -> int:
   child = subprocess.Popen(
     [sys.executable, '-m', 'esrgan_jax.aot', *argv[1:]], env=env, stderr=subprocess.PIPE, text=True, bufsize=1
   )
-  for line in child.stderr:
-    if not any(noise in line for noise in TPU_NOISE) and not line.startswith(('E0000 ', 'W0000 ', 'I0000 ')):
-      sys.stderr.write(line)
-  return child.wait()
+  signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # so that `finally` ends the child
+  try:
+    for line in child.stderr:
+      if not any(noise in line for noise in TPU_NOISE) and not line.startswith(('E0000 ', 'W0000 ', 'I0000 ')):
+        sys.stderr.write(line)
+    return child.wait()
+  finally:
+    if child.poll() is None:
+      child.kill()
 
 
 def compile_and_report() -> int:

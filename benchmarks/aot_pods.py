@@ -22,7 +22,8 @@ FLAGS = ('--bf16', '--config.scan_blocks=True')
 def command(recipe: str, slice_name: str, out: Path) -> list[str]:
   config, batch = RECIPES[recipe]
   return [sys.executable, '-m', 'esrgan_jax.aot', '--config', config, '--topology', slice_name,
-          '--per_chip_batch', str(batch), *FLAGS, '--json', str(out)]  # fmt: skip
+          '--per_chip_batch', str(batch), *FLAGS, '--json', str(out),
+          '--hlo_dir', str(out.with_suffix(''))]  # fmt: skip
 
 
 def row(recipe: str, report: dict) -> str:

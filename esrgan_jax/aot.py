@@ -35,6 +35,7 @@ flags.DEFINE_bool('bf16', False, 'bfloat16 compute (config.half_precision=True).
 flags.DEFINE_bool('check_scaling', False, 'Also compile for a 4-chip slice of the generation at the same per-chip '
                   'batch; per-chip memory must not differ.')  # fmt: skip
 flags.DEFINE_string('json', None, 'Also write the reports to this JSON file.')
+flags.DEFINE_string('hlo_dir', None, "Also write each stage's optimised HLO (every collective) to DIR/STAGE.hlo.txt.")
 config_flags.DEFINE_config_file('config', None, 'Training config (configs/*.py or a bundled name).', lock_config=True)
 
 CHILD_ENV = 'ESRGAN_JAX_AOT_CHILD'
@@ -104,6 +105,8 @@ def compile_and_report() -> int:
   slice_topology = topology.parse(FLAGS.topology, FLAGS.num_slices)
   reference = topology.parse(SMALL_SLICES[slice_topology.generation]) if FLAGS.check_scaling else None
   batch_arg = _per_chip_batch(FLAGS.per_chip_batch)
+  if FLAGS.hlo_dir:
+    Path(FLAGS.hlo_dir).mkdir(parents=True, exist_ok=True)
   reports, failed = [], False
   for stage_name in config.stages:
     batch = config[stage_name].batch_size if batch_arg == 'config' else batch_arg
@@ -116,7 +119,8 @@ def compile_and_report() -> int:
         failed = True
         continue
     try:
-      result = report.plan(config, stage_name, slice_topology, batch, reference)
+      hlo = Path(FLAGS.hlo_dir) / f'{stage_name}.hlo.txt' if FLAGS.hlo_dir else None
+      result = report.plan(config, stage_name, slice_topology, batch, reference, hlo)
     except Exception as e:  # noqa: BLE001  (XlaRuntimeError: only running out of HBM is an answer, not a crash)
       if not any(marker in str(e) for marker in report.OUT_OF_MEMORY):
         raise

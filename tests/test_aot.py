@@ -15,7 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LIBTPU_MISSING = 'libtpu is not installed (the [tpu] extra)'
 needs_libtpu = pytest.mark.skipif(importlib.util.find_spec('libtpu') is None, reason=LIBTPU_MISSING)
-TINY = ['--config', str(ROOT / 'tests' / 'tiny_config.py'), "--config.stages=('psnr',)", '--per_chip_batch', '2']
+# 2 scanned blocks: the gradients of the stacked blocks are all-reduced inside the backward loop
+TINY = ['--config', str(ROOT / 'tests' / 'tiny_config.py'), "--config.stages=('psnr',)", '--config.model.num_block=2',
+        '--config.scan_blocks=True', '--per_chip_batch', '2']  # fmt: skip
 
 
 def run_aot(*args) -> subprocess.CompletedProcess:

@@ -81,17 +81,19 @@ def memory(compiled: Any) -> dict[str, int]:
 
 
 def collective_problems(
-  found: list[hlo_collectives.Collective], gradient_bytes: int, global_batch: int, chips: int
+  found: list[hlo_collectives.Collective], gradient_bytes: int, global_batch: int, chips: int, half: bool = False
 ) -> list[str]:
-  """Why the collectives of one step are not pure data parallelism ([] when they are): the gradients (and only
-  small extras) are all-reduced, and no collective carries a batch-sized array."""
+  """Why the collectives of one step are not pure data parallelism ([] when they are): the gradients (float32
+  `gradient_bytes`; with bf16 compute (`half`) XLA may reduce them in bf16, half the bytes) and only small extras
+  are all-reduced, and no collective carries a batch-sized array."""
   problems = []
   by_op = hlo_collectives.bytes_by_op(found)
   total = sum(row['bytes'] for row in by_op.values())
   reduced = by_op.get('all-reduce', {}).get('bytes', 0) + by_op.get('reduce-scatter', {}).get('bytes', 0) * chips
-  if chips > 1 and reduced < 0.99 * gradient_bytes:
+  least = gradient_bytes / 2 if half else gradient_bytes
+  if chips > 1 and reduced < 0.99 * least:
     problems.append(
-      f'the all-reduces move {reduced / 2**20:.2f} MiB, less than the gradients ({gradient_bytes / 2**20:.2f} MiB): '
+      f'the all-reduces move {reduced / 2**20:.2f} MiB, less than the gradients ({least / 2**20:.2f} MiB): '
       'the gradients are not reduced over the data axis'
     )
   if total > GRADIENT_SLACK * gradient_bytes + SMALL_COLLECTIVE_BYTES:

@@ -1,5 +1,5 @@
 """The collectives of an optimised HLO module (`Compiled.as_text()`), counted per execution of the program: a
-collective inside a while loop (a scan) counts once per iteration of the loop's known trip count."""
+collective inside a while loop (a scan) counts once per iteration (`trip_count`)."""
 
 import collections
 import dataclasses
@@ -29,6 +29,8 @@ _INSTRUCTION = re.compile(r'^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*(.*?)\s([a-z][a-z\-
 _CALLED = re.compile(r'\b(?:calls|to_apply|body|condition|true_computation|false_computation)=%?([\w.\-]+)')
 _BRANCHES = re.compile(r'branch_computations=\{([^}]*)\}')
 _TRIP_COUNT = re.compile(r'"known_trip_count":\{"n":"(\d+)"\}')
+_CONDITION = re.compile(r'condition=%?([\w.\-]+)')
+_INT_CONSTANT = re.compile(r'= s32\[\][^=]* constant\((\d+)\)')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +60,20 @@ def parse_shapes(text: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
   )
 
 
+def trip_count(while_line: str, computations: dict[str, list[str]]) -> int:
+  """Iterations of a while loop: its `known_trip_count`, else the N of a condition `i < constant(N)` (a scan's
+  counter from 0), else 1."""
+  known = _TRIP_COUNT.search(while_line)
+  if known:
+    return int(known.group(1))
+  condition = _CONDITION.search(while_line)
+  lines = computations.get(condition.group(1), []) if condition else []
+  bounds = [int(n) for line in lines for n in _INT_CONSTANT.findall(line)]
+  if len(bounds) == 1 and any('direction=LT' in line for line in lines):
+    return bounds[0]
+  return 1
+
+
 def collectives(hlo_text: str) -> list[Collective]:
   """Every collective of the module reachable from its ENTRY computation, with its executions per run."""
   computations: dict[str, list[str]] = {}
@@ -79,8 +95,7 @@ def collectives(hlo_text: str) -> list[Collective]:
     name, times = pending.pop()
     multiplier[name] += times
     for line in computations.get(name, ()):
-      trip = _TRIP_COUNT.search(line)
-      loop = int(trip.group(1)) if trip and ' while(' in line else 1
+      loop = trip_count(line, computations) if ' while(' in line else 1
       called = _CALLED.findall(line)
       for branches in _BRANCHES.findall(line):
         called += [b.strip().lstrip('%') for b in branches.split(',') if b.strip()]

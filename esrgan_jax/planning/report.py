@@ -2,6 +2,7 @@
 JSON-able dict, the largest per-chip batch that fits (bisection by compiling), and the table `esrgan_jax.aot`
 prints."""
 
+from pathlib import Path
 from typing import Any
 
 import ml_collections
@@ -19,15 +20,19 @@ def plan(
   slice_topology: topology.Topology,
   per_chip_batch: int,
   scaling_reference: topology.Topology | None = None,
+  hlo_path: Path | None = None,
 ) -> dict[str, Any]:
   """Compiles the stage's step for `slice_topology` and returns its figures, roofline and checks. With
   `scaling_reference` (fewer chips of the same generation) the step is compiled there too at the same per-chip
-  batch, and per-chip memory must not differ."""
+  batch, and per-chip memory must not differ. `hlo_path`: where to write the optimised HLO text."""
   chip = CHIPS[slice_topology.generation]
   devices = topology.devices(slice_topology)
   step = compiled_step.compile_step(config, stage_name, devices, per_chip_batch)
   mem = compiled_step.memory(step.compiled)
-  found = hlo_collectives.collectives(step.compiled.as_text())
+  hlo_text = step.compiled.as_text()
+  if hlo_path:
+    hlo_path.write_text(hlo_text)
+  found = hlo_collectives.collectives(hlo_text)
   flops = compiled_step.unrolled_flops(config, stage_name, devices, per_chip_batch)
   cost = step.compiled.cost_analysis()
   loop_factor = max(1.0, flops / cost['flops']) if cost.get('flops') else 1.0
@@ -38,7 +43,7 @@ def plan(
                  [f'needs {mem["total"] / GIB:.2f} GiB per chip, the chip has {chip.hbm_bytes / GIB:.2f} GiB']),
     'donated_state_aliased': [] if mem['alias'] > 0 else ['no aliased bytes: the donated state is copied'],
     'data_parallel_collectives': compiled_step.collective_problems(
-      found, step.gradient_bytes, step.global_batch, len(devices)
+      found, step.gradient_bytes, step.global_batch, len(devices), half=bool(config.half_precision)
     ),
   }  # fmt: skip
   report = {
@@ -142,7 +147,9 @@ def format_table(report: dict[str, Any]) -> str:
     rows.append((f'collective {op}', f'{row["ops"]} per step, {row["bytes"] / 2**20:.2f} MiB per chip'))
   if not report['collectives']:
     rows.append(('collectives', 'none'))
-  rows.append(('gradients', f'{report["gradient_bytes"] / 2**20:.2f} MiB (float32)'))
+  rows.append(
+    ('gradients', f'{report["gradient_bytes"] / 2**20:.2f} MiB as float32 (bf16 compute may reduce them in bf16)')
+  )
   rows += [
     ('roofline (s)', f'compute {r["compute_s"]:.4f} / HBM {r["hbm_s"]:.4f} / ICI {r["ici_s"]:.4f} -> '
                      f'{r["step_s"]:.4f} s per step ({r["bound"]}-bound)'),

@@ -27,6 +27,12 @@ def test_unreduced_gradients_fail():
   assert problems and 'not reduced' in problems[0]
 
 
+def test_bf16_compute_may_reduce_gradients_in_bf16():
+  bf16_grads = Collective('all-reduce', (('bf16', (2**20,)),), 1, 'grad')
+  assert compiled_step.collective_problems([bf16_grads], GRADS, 64, 4, half=True) == []
+  assert 'not reduced' in compiled_step.collective_problems([bf16_grads], GRADS, 64, 4)[0]
+
+
 def test_one_chip_needs_no_collective():
   assert compiled_step.collective_problems([], GRADS, 16, 1) == []
 

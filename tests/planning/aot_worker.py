@@ -32,6 +32,7 @@ def gathered_batch_problems(config, devices) -> list[str]:
 
 def main() -> None:
   config = tiny_config.get_config()
+  config.model.num_block, config.scan_blocks = 2, True  # as tests/test_aot.py's TINY: its budget is this program's
   devices = topology.devices(topology.parse('v5e:2x2'))
   batch, tried = report.largest_batch(config, 'psnr', devices, hbm_bytes=float(sys.argv[1]))
   print(json.dumps({'gathered_problems': gathered_batch_problems(config, devices), 'auto': batch, 'tried': tried}))

@@ -127,18 +127,7 @@ def _train(held: contextlib.ExitStack) -> None:
       print(f'{storage.path(FLAGS.workdir) / train.STRIP_FILE}: NIQE (lower is better) {niqe}')
 
 
-def _resolve_config_arg(argv: list[str]) -> list[str]:
-  """argv with a bundled config's name after --config replaced by its file (see `esrgan_jax.configs.resolve`)."""
-  out = list(argv)
-  for i, arg in enumerate(out):
-    if arg == '--config' and i + 1 < len(out):
-      out[i + 1] = configs.resolve(out[i + 1])
-    elif arg.startswith('--config='):
-      out[i] = '--config=' + configs.resolve(arg.removeprefix('--config='))
-  return out
-
-
 if __name__ == '__main__':
   runtime.use_fast_cpu_flags(training=True)
   flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, argv=_resolve_config_arg(sys.argv), flags_parser=_parse_flags)
+  app.run(main, argv=configs.resolve_argv(sys.argv), flags_parser=_parse_flags)

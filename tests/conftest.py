@@ -17,6 +17,10 @@ from helpers import TEST_XLA_FLAGS
 os.environ.setdefault('ESRGAN_JAX_COMPILE_CACHE', 'off')
 os.environ['XLA_FLAGS'] = f'{os.environ.get("XLA_FLAGS", "")} {TEST_XLA_FLAGS}'.strip()
 
+# With libtpu installed (the [tpu] extra), JAX would try to start a TPU runtime: tests and the tools they start run on
+# CPU; only `esrgan_jax.aot` loads libtpu, in its own process.
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+jax.config.update('jax_platforms', os.environ['JAX_PLATFORMS'])
 jax.config.update('jax_num_cpu_devices', 8)
 
 # No silent skips. With ESRGAN_JAX_STRICT_SKIPS=1 (.ci/run sets it) a skipped test whose reason matches none of these

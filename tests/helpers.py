@@ -4,6 +4,7 @@ Torch is imported only by the functions that need it (tests without torch still 
 """
 
 import contextlib
+import copy
 import functools
 import json
 from collections.abc import Iterator
@@ -15,12 +16,10 @@ import ml_collections
 import numpy as np
 import optax
 import pytest
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.training import default_config, steps
+from esrgan_jax.training import default_config, step_builder, steps
 
 # Why the web app's tests skip without gradio (.ci/run installs it without its pillow<13 pin; see setup.cfg).
 GRADIO_MISSING = 'gradio is not installed: pip install --no-deps "gradio==6.31.0" (as the README test command does)'
@@ -225,41 +224,24 @@ def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None, generator_v
   `sgd_lr` replaces Adam by SGD, whose update is linear in the gradient (Adam's first step is lr * sign(g) for
   |g| >> eps but arbitrarily sensitive for |g| near eps, which hides nothing yet makes comparisons flaky).
   """
+  config = copy.deepcopy(config)
+  config.ema_decay = 0.9
   mesh = steps.create_mesh(devices)
-  replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
-  stage = config[stage_name]
   batch = make_batch()
-  tx = lambda base_lr: optax.sgd(sgd_lr) if sgd_lr else steps.create_optimizer(stage, base_lr)
-  state = jax.jit(functools.partial(steps.init_state, config, stage_name), out_shardings=replicated)(
+  optimizer = (lambda base_lr: optax.sgd(sgd_lr)) if sgd_lr else None
+  step = step_builder.build_train_step(config, stage_name, mesh, optimizer=optimizer)  # what train.py runs
+  state = jax.jit(functools.partial(steps.init_state, config, stage_name), out_shardings=step.state_sharding)(
     jnp.zeros((1, 32, 32, 3)), generator_variables=generator_variables
   )
   if sgd_lr:
     state = state.replace(g_opt_state=optax.sgd(sgd_lr).init(state.g_params))
     if stage_name == 'gan':
       state = state.replace(d_opt_state=optax.sgd(sgd_lr).init(state.d_params))
-  if stage_name == 'psnr':
-    step = functools.partial(
-      steps.psnr_train_step, generator=steps.create_generator(config), tx=tx(stage.lr), pixel_weight=1.0, ema_decay=0.9
-    )
-    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
-  else:
-    step = functools.partial(
-      steps.gan_train_step,
-      perceptual_params={},
-      generator=steps.create_generator(config),
-      discriminator=steps.create_discriminator(config),
-      perceptual=None,
-      g_tx=tx(stage.lr_g),
-      d_tx=tx(stage.lr_d),
-      stage=stage,
-      ema_decay=0.9,
-    )
-    step = jax.jit(step, in_shardings=(replicated, data), out_shardings=replicated, donate_argnums=0)
   n_local = len(batch['lr']) // jax.process_count()  # each process feeds its own slice of the global batch
   local = {k: v[jax.process_index() * n_local : (jax.process_index() + 1) * n_local] for k, v in batch.items()}
   states, history = [], []
   for _ in range(num_steps):
-    state, metrics = step(state, steps.global_batch(local, data))
+    state, metrics = step(state, steps.global_batch(local, step.batch_sharding))
     states.append(jax.device_get(state))
     history.append(jax.device_get(metrics))
   return states, history

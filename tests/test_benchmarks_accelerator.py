@@ -91,3 +91,35 @@ def test_recipe_matches_the_default_config():
     **accelerator.FULL.net,
   }
   assert config.discriminator.num_feat == accelerator.FULL.d_feat
+
+
+def test_train_steps_compute_what_mains_step_computes():
+  """accelerator.ours_train's jitted steps, from their own state, give what `step_builder.build_train_step` (the
+  step `main` runs and `esrgan_jax.aot` compiles) gives from the same state and batch, at --tiny sizes."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  sys.path.insert(0, str(ROOT / 'benchmarks'))
+  import accelerator  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax.training import default_config, step_builder, steps  # pylint: disable=g-import-not-at-top
+
+  size = accelerator.TINY
+  config = default_config.get_config()
+  config.model.update(**size.net)
+  config.discriminator.num_feat = size.d_feat
+  config.ema_decay = accelerator.EMA_DECAY
+  mesh = steps.create_mesh(jax.devices()[:1])
+  for stage_name in ('psnr', 'gan'):
+    stage = accelerator.stage_fields(stage_name, size)
+    fields = {k: v for k, v in vars(stage).items() if k in config[stage_name] and k != 'perceptual_layers'}
+    config[stage_name].update(fields)
+    if stage_name == 'gan':
+      config.gan.perceptual_layers = size.layers  # replaced, not merged into the default's
+    batch = accelerator.synthetic_batch(size.batch, stage.gt_size)
+    step, state, extra, _ = accelerator.ours_train(stage_name, stage, size, None, batch)
+    mains = step_builder.build_train_step(config, stage_name, mesh, extra_args=extra)
+    expected, expected_metrics = jax.device_get(mains(jax.tree.map(jax.numpy.copy, state), batch))
+    got, got_metrics = jax.device_get(step(state, batch, *extra))
+    for a, b in zip(jax.tree.leaves((got, got_metrics)), jax.tree.leaves((expected, expected_metrics)), strict=True):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=stage_name)

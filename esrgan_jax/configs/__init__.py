@@ -17,3 +17,14 @@ def resolve(config: str) -> str:
   if bundled.is_file():
     return str(bundled) + (f':{arg}' if arg else '')
   return config
+
+
+def resolve_argv(argv: list[str]) -> list[str]:
+  """argv with a bundled config's name after --config replaced by its file (see `resolve`)."""
+  out = list(argv)
+  for i, arg in enumerate(out):
+    if arg == '--config' and i + 1 < len(out):
+      out[i + 1] = resolve(out[i + 1])
+    elif arg.startswith('--config='):
+      out[i] = '--config=' + resolve(arg.removeprefix('--config='))
+  return out

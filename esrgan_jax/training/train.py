@@ -21,7 +21,6 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -30,35 +29,24 @@ from clu import metric_writers, periodic_actions
 from etils import epath
 from flax import serialization
 from jax.experimental import multihost_utils
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
-from esrgan_jax import runtime
 from esrgan_jax.data import image_io, input_pipeline, quantize, storage
 from esrgan_jax.degradations.pipeline import DRAWS, JPEG_IMPLS
 from esrgan_jax.inference import evaluation, quality, strip
 from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
-from esrgan_jax.training import history_log, optimizers, progress, validation
+from esrgan_jax.training import history_log, optimizers, progress, step_builder, validation
 from esrgan_jax.training.prefetch import prefetch_to_device
 from esrgan_jax.training.steps import (
   DISCRIMINATOR_ARCHS,
-  TRAIN_DEGRADATION,
   VAL_DEGRADATION,
   PSNRState,
-  create_discriminator,
   create_generator,
   create_learning_rate_fn,
   create_mesh,
-  create_optimizer,
-  create_perceptual_network,
   degradation_key,
   degradation_options,
-  gan_train_step,
   global_batch,
-  init_state,
-  on_gt_patches,
-  psnr_train_step,
   to_file_layout,
 )
 from esrgan_jax.weights import model_io, perceptual, safetensors_io
@@ -288,16 +276,9 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: epa
     return json.loads(summary_path.read_text())
   is_writer = jax.process_index() == 0
   mesh = create_mesh()
-  replicated, data_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
   generator, scale = create_generator(config), config.scale
-  lr_size = stage.gt_size // scale
-  sample_lr = jnp.zeros((1, lr_size, lr_size, 3), jnp.float32)
   pretrained = load_pretrained_generator(config, workdir) if stage_name == 'gan' else None
-  state = jax.jit(
-    functools.partial(init_state, config, stage_name),
-    out_shardings=replicated,
-    compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS,
-  )(sample_lr, generator_variables=pretrained)
+  state = step_builder.initial_state(config, stage_name, mesh, generator_variables=pretrained)
 
   ckpt_dir = stage_dir / 'checkpoints'
   manager = _checkpoint_manager(ckpt_dir, config, stage.best_metric)
@@ -320,46 +301,8 @@ def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: epa
     logging.info('Resumed stage %s from step %d (%s).', stage_name, last_saved, ckpt_dir)
   start_step = int(state.step)
 
-  if stage_name == 'psnr':
-    step_fn, other_args = (
-      functools.partial(
-        psnr_train_step,
-        generator=generator,
-        tx=create_optimizer(stage, stage.lr),
-        pixel_weight=stage.pixel_weight,
-        ema_decay=config.ema_decay,
-        log_grad_norm=stage.grad_clip > 0,
-      ),
-      (),
-    )
-  else:
-    perceptual_params = jax.device_put(
-      perceptual.load_params(stage.perceptual_network, stage.vgg_weights or None) if stage.perceptual_weight else {},
-      replicated,
-    )
-    step_fn, other_args = (
-      functools.partial(
-        gan_train_step,
-        generator=generator,
-        discriminator=create_discriminator(config),
-        perceptual=create_perceptual_network(config),
-        g_tx=create_optimizer(stage, stage.lr_g),
-        d_tx=create_optimizer(stage, stage.lr_d),
-        stage=stage,
-        ema_decay=config.ema_decay,
-      ),
-      (perceptual_params,),
-    )
-  if config.train_data.degradation == 'realesrgan':
-    options = degradation_options(scale, config.train_data)
-    step_fn = on_gt_patches(step_fn, degradation_key(config.seed, TRAIN_DEGRADATION), options)
-  jitted_step = jax.jit(
-    step_fn,
-    in_shardings=(replicated, data_sharding) + (replicated,) * len(other_args),
-    out_shardings=(replicated, replicated),
-    donate_argnums=0,
-  )
-  train_step = lambda state, batch: jitted_step(state, batch, *other_args)
+  train_step = step_builder.build_train_step(config, stage_name, mesh)
+  data_sharding = train_step.batch_sharding
   g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
   lr_schedule = optimizers.iteration_learning_rate(stage, g_lr, create_learning_rate_fn(stage, g_lr))
 

@@ -1,0 +1,41 @@
+"""Public per-chip figures of Cloud TPU generations, for the roofline of `compiled_step.estimate`.
+
+Each figure is as the generation's Cloud TPU documentation page states it (units converted to bytes and FLOP/s).
+"""
+
+import dataclasses
+
+GB, GIB = 10**9, 2**30
+
+
+@dataclasses.dataclass(frozen=True)
+class Chip:
+  name: str  # Cloud TPU name: v4, v5e, v5p, v6e
+  device_kind: str  # jax Device.device_kind of its compile-only devices
+  peak_bf16_flops: float  # FLOP/s, dense bf16
+  hbm_bytes: float
+  hbm_bandwidth: float  # bytes/s
+  ici_bandwidth: float  # bytes/s per chip, bidirectional (both directions of all ports together)
+  source: str  # the documentation page
+  note: str = ''
+
+
+CHIPS = {
+  chip.name: chip
+  for chip in (
+    Chip(
+      'v4',
+      'TPU v4',
+      275e12,
+      32 * GIB,
+      1200 * GB,
+      2 * 1.1e15 / 4096,
+      'https://cloud.google.com/tpu/docs/v4',
+      'the page gives no per-chip ICI figure: 2 x (all-reduce bandwidth per Pod 1.1 PB/s / 4096 chips), the relation '
+      'between those figures on the v5e and v6e pages',
+    ),
+    Chip('v5e', 'TPU v5 lite', 197e12, 16 * GB, 819 * GB, 400 * GB, 'https://cloud.google.com/tpu/docs/v5e'),
+    Chip('v5p', 'TPU v5', 459e12, 95 * GIB, 2765 * GB, 1200 * GB, 'https://cloud.google.com/tpu/docs/v5p'),
+    Chip('v6e', 'TPU v6 lite', 918e12, 32 * GB, 1638 * GB, 800 * GB, 'https://cloud.google.com/tpu/docs/v6e'),
+  )
+}

@@ -1,0 +1,46 @@
+"""The data-parallelism check on collectives and the roofline, on hand-made collectives (no compilation)."""
+
+import pytest
+
+from esrgan_jax.planning import compiled_step
+from esrgan_jax.planning.chips import CHIPS
+from esrgan_jax.planning.hlo_collectives import Collective
+
+GRADS = 4 * 2**20  # bytes of float32 gradients
+GRADIENT_ALL_REDUCE = Collective('all-reduce', (('f32', (2**20,)),), 1, 'grad')
+BN_MOMENTS = Collective('all-reduce', (('f32', (64,)), ('f32', (64,))), 1, 'bn')
+
+
+def test_gradient_all_reduce_and_small_extras_pass():
+  assert compiled_step.collective_problems([GRADIENT_ALL_REDUCE, BN_MOMENTS], GRADS, 64, 4) == []
+
+
+def test_gathered_activations_are_named():
+  gathered = Collective('all-gather', (('bf16', (64, 32, 32, 64)),), 1, 'jit(step)/conv')
+  problems = compiled_step.collective_problems([GRADIENT_ALL_REDUCE, gathered], GRADS, 64, 4)
+  assert any('all-gather of a batch-sized array' in p and 'jit(step)/conv' in p for p in problems)
+  assert any('more than 1.25 x the gradients' in p for p in problems)
+
+
+def test_unreduced_gradients_fail():
+  problems = compiled_step.collective_problems([BN_MOMENTS], GRADS, 64, 4)
+  assert problems and 'not reduced' in problems[0]
+
+
+def test_bf16_compute_may_reduce_gradients_in_bf16():
+  bf16_grads = Collective('all-reduce', (('bf16', (2**20,)),), 1, 'grad')
+  assert compiled_step.collective_problems([bf16_grads], GRADS, 64, 4, half=True) == []
+  assert 'not reduced' in compiled_step.collective_problems([bf16_grads], GRADS, 64, 4)[0]
+
+
+def test_one_chip_needs_no_collective():
+  assert compiled_step.collective_problems([], GRADS, 16, 1) == []
+
+
+def test_roofline_is_the_slowest_of_compute_hbm_and_ici():
+  chip = CHIPS['v5e']
+  seconds = compiled_step.estimate(197e12, 819e9 / 2, [GRADIENT_ALL_REDUCE], chip, 256)
+  assert seconds['compute_s'] == pytest.approx(1.0) and seconds['hbm_s'] == pytest.approx(0.5)
+  # ring all-reduce: 2 (n-1)/n of the bytes each way, at half the bidirectional ICI bandwidth
+  assert seconds['ici_s'] == pytest.approx(2 * 255 / 256 * GRADS / 200e9)
+  assert seconds['step_s'] == pytest.approx(1.0) and seconds['bound'] == 'compute'

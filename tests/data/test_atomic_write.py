@@ -1,8 +1,9 @@
 """esrgan_jax.data.atomic_write: an output file is complete under its name, or absent (Ctrl-C mid-write included)."""
 
+import pathlib
+
 import numpy as np
 import pytest
-from PIL import Image
 
 from esrgan_jax.data import atomic_write, image_io
 from esrgan_jax.weights import model_io
@@ -27,15 +28,15 @@ def test_interrupted_body_keeps_the_old_file_and_leaves_no_partial(tmp_path):
   assert target.read_bytes() == b'old' and sorted(tmp_path.iterdir()) == [target]
 
 
-def half_save_then_ctrl_c(self, fp, *args, **kwargs):
-  """Stands for Image.save interrupted by Ctrl-C after writing part of the file."""
-  with open(fp, 'wb') as f:
-    f.write(b'\x89PNG\r\n\x1a\n')
+def half_write_then_ctrl_c(self, data):
+  """Stands for writing the encoded image interrupted by Ctrl-C after part of the file."""
+  with open(self, 'wb') as f:
+    f.write(data[: len(data) // 2])
   raise KeyboardInterrupt
 
 
 def test_write_image_interrupted_leaves_no_truncated_image(tmp_path, monkeypatch):
-  monkeypatch.setattr(Image.Image, 'save', half_save_then_ctrl_c)
+  monkeypatch.setattr(pathlib.Path, 'write_bytes', half_write_then_ctrl_c)
   with pytest.raises(KeyboardInterrupt):
     image_io.write_image(tmp_path / 'x4.png', np.zeros((4, 4, 3), np.float32))
   assert list(tmp_path.iterdir()) == []

@@ -98,6 +98,8 @@ def test_default_config_has_the_agreed_fields():
     'shuffle_buffer',
     'num_parallel_calls',
     'degradation',
+    'degradation_draws',
+    'jpeg_impl',
     'sharpen_gt',
   }
 

@@ -5,6 +5,7 @@ import os
 import helpers
 import numpy as np
 import pytest
+from etils.epath import gpath
 
 from esrgan_jax.data import image_io, storage
 from esrgan_jax.training import history_log
@@ -17,6 +18,7 @@ def gcs():
   with helpers.fake_gcs() as env:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    gpath._is_tf_installed.cache_clear()  # etils caches its backend choice (EPATH_USE_TF) at the first URL
     try:
       yield 'gs://bucket'
     finally:
@@ -25,6 +27,7 @@ def gcs():
           os.environ.pop(k)
         else:
           os.environ[k] = v
+      gpath._is_tf_installed.cache_clear()
 
 
 def test_urls_stay_urls_and_local_paths_expand_the_home_folder():

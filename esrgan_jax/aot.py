@@ -45,27 +45,11 @@ TPU_NOISE = ('TPU_ACCELERATOR_TYPE', 'TPU_WORKER_HOSTNAMES', 'Logging before Ini
 SMALL_SLICES = {'v4': 'v4:2x2x1', 'v5e': 'v5e:2x2', 'v5p': 'v5p:2x2x1', 'v6e': 'v6e:2x2'}  # 4 chips
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-  try:
-    args = FLAGS(argv)
-    FLAGS.config.keys()
-  except Exception as e:  # noqa: BLE001  (absl, ml_collections and the config file raise many kinds)
-    if config_errors.wants_traceback(argv):
-      raise
-    _exit_with(config_errors.describe(e, argv))
-  return args
-
-
-def _exit_with(message: str, code: int = 2) -> None:
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(code)
-
-
 def _per_chip_batch(text: str) -> str | int:
   if text in ('auto', 'config'):
     return text
   if not text.isdigit() or int(text) < 1:
-    _exit_with(f"--per_chip_batch must be a positive integer, 'auto' or 'config', got {text!r}.")
+    config_errors.exit_with(f"--per_chip_batch must be a positive integer, 'auto' or 'config', got {text!r}.")
   return int(text)
 
 
@@ -139,19 +123,23 @@ def compile_and_report() -> int:
 
 def main(argv: list[str]) -> int:
   if len(argv) > 1:
-    _exit_with(f'unexpected arguments {argv[1:]}')
+    config_errors.exit_with(f'unexpected arguments {argv[1:]}')
   try:
     topology.parse(FLAGS.topology, FLAGS.num_slices)
   except ValueError as e:
-    _exit_with(str(e))
+    config_errors.exit_with(str(e))
   _per_chip_batch(FLAGS.per_chip_batch)
   if os.environ.get(CHILD_ENV) == '1':
     return compile_and_report()
   if importlib.util.find_spec('libtpu') is None:
-    _exit_with('libtpu is not installed; it compiles for TPUs: pip install "esrgan_jax[tpu]" (or "jax[tpu]").')
+    config_errors.exit_with(
+      'libtpu is not installed; it compiles for TPUs: pip install "esrgan_jax[tpu]" (or "jax[tpu]").'
+    )
   return run_child(sys.argv)
 
 
 if __name__ == '__main__':
   flags.mark_flags_as_required(['config', 'topology'])
-  app.run(lambda argv: sys.exit(main(argv)), argv=configs.resolve_argv(sys.argv), flags_parser=_parse_flags)
+  app.run(
+    lambda argv: sys.exit(main(argv)), argv=configs.resolve_argv(sys.argv), flags_parser=config_errors.parse_flags
+  )

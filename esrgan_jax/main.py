@@ -49,25 +49,6 @@ config_flags.DEFINE_config_file(
 )
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing, with config mistakes reported in one line (exit 2); `--verbosity=1` keeps the traceback."""
-  try:
-    args = FLAGS(argv)
-    config_errors.check_loaded(FLAGS.config)
-  except SystemExit as e:  # absl's --help/--helpfull print the flags and exit 1
-    sys.exit(0 if e.code == 1 else e.code)
-  except Exception as e:  # noqa: BLE001  (absl, ml_collections and the config file raise many kinds)
-    if config_errors.wants_traceback(argv):
-      raise
-    _exit_with(config_errors.describe(e, argv))
-  return args
-
-
-def _exit_with(message: str, code: int = 2) -> None:
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(code)
-
-
 @distributed.fail_together
 def main(argv):
   if len(argv) > 1:
@@ -81,7 +62,7 @@ def main(argv):
         held.enter_context(workdir_lock.hold(FLAGS.workdir))
       _train(held)
   except workdir_lock.WorkdirLockedError as e:
-    _exit_with(str(e), code=1)
+    config_errors.exit_with(str(e), code=1)
 
 
 def _train(held: contextlib.ExitStack) -> None:
@@ -91,7 +72,7 @@ def _train(held: contextlib.ExitStack) -> None:
   try:  # before anything is built or written
     preflight.check_inputs(FLAGS.config, FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:
-    _exit_with(str(e))
+    config_errors.exit_with(str(e))
   import jax  # pylint: disable=g-import-not-at-top
 
   from esrgan_jax.data import quiet_tensorflow  # pylint: disable=g-import-not-at-top
@@ -105,7 +86,7 @@ def _train(held: contextlib.ExitStack) -> None:
         FLAGS.coordinator, FLAGS['num-processes'].value, FLAGS['process-id'].value, FLAGS['distributed-timeout'].value
       )
     except distributed.DistributedSetupError as e:
-      _exit_with(str(e), e.exit_code)
+      config_errors.exit_with(str(e), e.exit_code)
     held.enter_context(workdir_lock.hold(FLAGS.workdir, distributed=True))
   logging.info(
     'JAX process %d / %d, %d local / %d global devices',
@@ -117,7 +98,7 @@ def _train(held: contextlib.ExitStack) -> None:
   try:
     train.validate_config(FLAGS.config)
   except (ValueError, FileNotFoundError) as e:
-    _exit_with(str(e))
+    config_errors.exit_with(str(e))
   results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   if jax.process_index() == 0:
     train.print_summary(results, FLAGS.workdir)
@@ -130,4 +111,4 @@ def _train(held: contextlib.ExitStack) -> None:
 if __name__ == '__main__':
   runtime.use_fast_cpu_flags(training=True)
   flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main, argv=configs.resolve_argv(sys.argv), flags_parser=_parse_flags)
+  app.run(main, argv=configs.resolve_argv(sys.argv), flags_parser=config_errors.parse_flags)

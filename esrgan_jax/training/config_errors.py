@@ -1,8 +1,9 @@
-"""One-line messages for mistakes on `python -m esrgan_jax.main`'s command line: an unknown config field, a value of
-the wrong type, a config file that does not exist. Each names the flag, the value and the fix."""
+"""One-line messages for mistakes on the command line of the config-file tools (`main`, `aot`): an unknown config
+field, a value of the wrong type, a config file that does not exist. Each names the flag, the value and the fix."""
 
 import os
 import re
+import sys
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,29 @@ import ml_collections
 
 FIELDS_DOC = 'esrgan_jax/training/default_config.py'  # every field with a comment
 _VERBOSITY = re.compile(r'--?(?:v|verbosity)(?:=|$)(-?\d*)')
+
+
+def exit_with(message: str, code: int = 2) -> None:
+  """Prints `error: message` on stderr and exits with `code`."""
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(code)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing (an `app.run` flags_parser) for a tool with a `--config` file flag: config mistakes in one
+  line (exit 2), `--help` exits 0 (absl's exits 1); `--verbosity=1` keeps the traceback."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  try:
+    args = flags.FLAGS(argv)
+    check_loaded(flags.FLAGS.config)
+  except SystemExit as e:
+    sys.exit(0 if e.code == 1 else e.code)
+  except Exception as e:  # noqa: BLE001  (absl, ml_collections and the config file raise many kinds)
+    if wants_traceback(argv):
+      raise
+    exit_with(describe(e, argv))
+  return args
 
 
 def wants_traceback(argv: Sequence[str]) -> bool:

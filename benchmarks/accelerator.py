@@ -82,9 +82,13 @@ RECIPE = {
     gan_weight=5e-3,
     net_d_iters=1,
     net_d_init_iters=0,
+    ldl_weight=0.0,
   ),
 }
-ADAM = dict(schedule='constant', b1=0.9, b2=0.99)
+# Adam as the default config has it: no schedule-free, weight decay, clipping, accumulation or warmup.
+ADAM = dict(
+  schedule='constant', b1=0.9, b2=0.99, optimizer='adam', weight_decay=0.0, grad_clip=0.0, accum_iter=1, warmup_iter=0
+)
 FULL = SimpleNamespace(
   net=dict(num_feat=64, num_block=23, num_grow_ch=32),
   d_feat=64,

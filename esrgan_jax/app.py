@@ -51,12 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     default=None,
     help="LPIPS against an uploaded reference: 'alex', 'vgg' or a converted file (default: off)",
   )
-  parser.add_argument(
-    '--no-compile-cache',
-    dest='compile_cache',
-    action='store_false',
-    help=f'do not keep compiled programs on disk (also: {runtime.COMPILE_CACHE_ENV}=off)',
-  )
+  cli_help.add_compile_cache_flag(parser)
   return parser
 
 

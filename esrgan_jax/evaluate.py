@@ -55,7 +55,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   parser.add_argument('--tile', type=int, default=0, help='tiled inference (see upscale); 0 = whole image')
   parser.add_argument('--tile-pad', type=int, default=16, help='context pixels on each tile side (see upscale)')
   parser.add_argument('--bf16', action='store_true', help='bfloat16 compute for the model')
-  parser.add_argument('--no-compile-cache', dest='compile_cache', action='store_false', help='see upscale --help')
+  cli_help.add_compile_cache_flag(parser)
   args = parser.parse_args(argv)
   if not (args.model or args.bicubic or args.no_reference):
     parser.error('one of --model or --bicubic is required (or --no-reference to score the images as they are).')

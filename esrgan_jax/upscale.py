@@ -117,12 +117,7 @@ def _parser() -> argparse.ArgumentParser:
   precision.add_argument('--bf16', dest='bf16', action='store_true', help='bfloat16 compute, float32 params')
   parser.set_defaults(bf16=False)
   parser.add_argument('--overwrite', action='store_true', help='allow an output to replace an input file')
-  parser.add_argument(
-    '--no-compile-cache',
-    dest='compile_cache',
-    action='store_false',
-    help=f'do not keep compiled programs on disk (default: keep them; also {runtime.COMPILE_CACHE_ENV}=off)',
-  )
+  cli_help.add_compile_cache_flag(parser)
   return parser
 
 

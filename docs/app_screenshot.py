@@ -1,4 +1,4 @@
-"""Takes the README's screenshot of the web app: `python docs/app_screenshot.py --models DIR --out docs/app.png`.
+"""Takes docs/webapp.md's screenshot of the web app: `python docs/app_screenshot.py --models DIR --out docs/app.png`.
 
 Serves `python -m esrgan_jax.app --models DIR` in this process, opens it in headless Chromium with the browser test's
 helpers (tests/webapp/browser.py), uploads a crop of scikit-image's `chelsea` photo, sets α to `--alpha` and saves

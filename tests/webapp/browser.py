@@ -1,4 +1,4 @@
-"""Headless Chromium for the web app's browser test and the README screenshot (docs/app_screenshot.py).
+"""Headless Chromium for the web app's browser test and the screenshot in docs/webapp.md (docs/app_screenshot.py).
 
 Debian's `chromium` and `chromium-driver` packages (`.ci/run` installs them when missing). The flags keep Chromium
 off the network beyond the page it is sent to (no component updates, sync, QUIC or background requests: on a closed

@@ -29,8 +29,8 @@ FENCE = re.compile(r'^```([a-z]*)\n(.*?)^```', re.M | re.S)
 SHELL_LANGUAGES = ('bash', 'sh', 'console', 'shell')
 CODE_SPAN = re.compile(r'`([^`]+)`')
 COMMAND_STARTS = ('python -m esrgan_jax.', 'esrgan-', 'pip install', 'python benchmarks/', 'python docs/')
-# Programs of shell blocks that are not ours (copying files, TensorBoard, the cloud CLI): not checked here.
-OTHER_PROGRAMS = {'cd', 'cp', 'mkdir', 'tensorboard', 'gcloud'}
+# Programs of shell blocks that are not ours (making folders, copying files): not checked here.
+OTHER_PROGRAMS = {'cp', 'mkdir'}
 ABSL_TOOLS = ('main', 'aot')
 # The test that runs each tool (or convert command, or script) for real, end to end.
 END_TO_END = {
@@ -64,9 +64,13 @@ PARSED_ONLY = {
 }
 
 
-def _shell_lines(block: str):
+def _shell_lines(block: str, language: str = 'bash'):
+  """The command lines of a shell block (in a console block only those after a `$ ` prompt)."""
   for line in block.replace('\\\n', ' ').splitlines():
-    line = line.strip().removeprefix('$ ')
+    line = line.strip()
+    if language == 'console' and not line.startswith('$ '):
+      continue
+    line = line.removeprefix('$ ')
     if line and not line.startswith('#'):
       yield line
 
@@ -94,7 +98,7 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
     name = document.relative_to(ROOT).as_posix()
     for language, block in FENCE.findall(text):
       if language in SHELL_LANGUAGES:
-        for line in _shell_lines(block):
+        for line in _shell_lines(block, language):
           commands += [(name, line, tokens) for tokens in _segments(line, comments=True)]
     for span in CODE_SPAN.findall(FENCE.sub('', text)):
       span = ' '.join(span.split())

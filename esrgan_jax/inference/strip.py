@@ -1,4 +1,4 @@
-"""A captioned image strip for the README: an LR input, then the SR outputs of several methods, each with its NIQE.
+"""A captioned image strip (docs/realesrgan.md): an LR input, then the SR outputs of several methods, each with NIQE.
 
 numpy and Pillow (no JAX, no TensorFlow). The LR panel is shown `scale` times larger by pixel repetition, so
 every panel has the SR size.

@@ -101,7 +101,7 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
         for line in _shell_lines(block, language):
           commands += [(name, line, tokens) for tokens in _segments(line, comments=True)]
     for span in CODE_SPAN.findall(FENCE.sub('', text)):
-      span = ' '.join(span.split())
+      span = re.sub(r'^([A-Z_]+=\S*\s+)+', '', ' '.join(span.split()))  # `PYTHONPATH=. python ...`
       if span.startswith(COMMAND_STARTS):  # a command with arguments, not a tool's name (`python -m esrgan_jax.aot`)
         commands += [
           (name, span, t) for t in _segments(span, comments=False) if len(t) > (3 if t[:2] == ['python', '-m'] else 1)

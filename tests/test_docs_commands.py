@@ -28,7 +28,14 @@ DOCUMENTS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
 FENCE = re.compile(r'^```([a-z]*)\n(.*?)^```', re.M | re.S)
 SHELL_LANGUAGES = ('bash', 'sh', 'console', 'shell')
 CODE_SPAN = re.compile(r'`([^`]+)`')
-COMMAND_STARTS = ('python -m esrgan_jax.', 'esrgan-', 'pip install', 'python benchmarks/', 'python docs/')
+COMMAND_STARTS = (
+  'python -m esrgan_jax.',
+  'esrgan-',
+  'pip install',
+  'python -m pip install',
+  'python benchmarks/',
+  'python docs/',
+)
 # Programs of shell blocks that are not ours (making folders, copying files): not checked here.
 OTHER_PROGRAMS = {'cp', 'mkdir'}
 ABSL_TOOLS = ('main', 'aot')
@@ -133,8 +140,8 @@ def classify(tokens: list[str]) -> tuple[str, str, list[str]]:
     return 'tool', entry[tokens[0]].removeprefix('esrgan_jax.').removesuffix(':main'), tokens[1:]
   if tokens[:3] == ['python', '-m', 'pytest']:
     return 'pytest', 'pytest', tokens[3:]
-  if tokens[:2] == ['pip', 'install']:
-    return 'pip', 'pip', tokens[2:]
+  if tokens[:2] == ['pip', 'install'] or tokens[:4] == ['python', '-m', 'pip', 'install']:
+    return 'pip', 'pip', tokens[tokens.index('install') + 1 :]
   if tokens[0] == 'python' and tokens[1].startswith(('benchmarks/', 'docs/')) and tokens[1].endswith('.py'):
     return 'script', tokens[1], tokens[2:]
   if tokens[0] in OTHER_PROGRAMS:

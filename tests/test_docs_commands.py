@@ -1,11 +1,12 @@
 """Every command README.md and docs/*.md show is one the tools accept, and a test runs each tool for real.
 
 Commands come from ```bash / ```sh / ```console / ```shell blocks (whole lines, `\\` continuations joined, `&&`
-chains split) and from inline code spans that start with `python -m esrgan_jax.`, `esrgan-`, `pip install` or
-`python benchmarks/`. Each is parsed by its own tool without running it: argparse tools through `main(argv)`,
-stopped right after `parse_args`; the absl tools (`main`, `aot`) in a child process that runs the module as
-`python -m` does, with `app.run` stopped after its flags parser (which loads the config file and applies the
-`--config.FIELD=VALUE` overrides). README's test command must be a line of `.ci/run`, which runs it.
+chains split) and from inline code spans that start with one of COMMAND_STARTS. Each is parsed by its own tool without
+running it: argparse tools and scripts through their `main`, stopped right after `parse_args`; the absl tools (`main`,
+`aot`) in a child process that runs the module as `python -m` does, with `app.run` stopped after its flags parser
+(which loads the config file and applies the `--config.FIELD=VALUE` overrides). `pip install` may name only extras
+setup.cfg declares and packages it names, at versions it allows. README's test command must be a line of `.ci/run`,
+which runs it. END_TO_END names the test that runs each documented tool for real.
 """
 
 import argparse

@@ -26,7 +26,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
-FENCE = re.compile(r'^```([a-z]*)\n(.*?)^```', re.M | re.S)
+FENCE = re.compile(r'^ *```([a-z]*)\n(.*?)^ *```', re.M | re.S)  # also indented, inside list items
 SHELL_LANGUAGES = ('bash', 'sh', 'console', 'shell')
 CODE_SPAN = re.compile(r'`([^`]+)`')
 COMMAND_STARTS = (

@@ -24,7 +24,7 @@ from esrgan_jax.webapp import views
 from esrgan_jax.webapp.blend import BlendedGenerator
 from esrgan_jax.webapp.compilations import CompileCounter
 from esrgan_jax.webapp.model_dir import ModelDir
-from esrgan_jax.weights.state_dicts import describe_generator
+from esrgan_jax.weights.generator_state_dicts import describe_generator
 
 COMPARE_BICUBIC = 'bicubic'
 COMPARE_ALPHA0 = 'α = 0'

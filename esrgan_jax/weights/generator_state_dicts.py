@@ -6,8 +6,10 @@ BasicSR's `{'params': sd, 'params_ema': sd}` and/or carry DataParallel's `module
 inferred from the keys and shapes by the family's module; `torch_layout` maps the variables.
 """
 
+import dataclasses
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,20 +33,28 @@ _GENERATOR_HINT = (
 Generator = RRDBNet | MSRResNet | SRVGGNetCompact
 
 
-def _is_candidate(keys: list[str], scheme: str) -> bool:
-  """Whether the keys hold what only this scheme's family has."""
-  if scheme == 'SRVGGNetCompact':
-    return srvgg_state_dict.is_candidate(keys)
-  if scheme == 'MSRResNet':
-    return srresnet_state_dict.is_candidate(keys)
-  return rrdbnet_state_dict.is_candidate(keys, scheme)
+@dataclasses.dataclass(frozen=True)
+class _KeyScheme:
+  """How a key scheme is recognised and read: its family module's functions, bound to the scheme."""
+
+  is_candidate: Callable[[Sequence[str]], bool]  # whether the keys hold what only this family has
+  named_keys: Callable[[Sequence[str]], int]  # how many of the keys the scheme names (breaks ties)
+  infer: Callable[[Mapping[str, Any]], Generator]  # unwrapped state dict -> the generator module
 
 
-def _named_keys(keys: list[str], scheme: str) -> int:
-  """How many of `keys` a generator scheme (a GENERATOR_SCHEMES name or 'MSRResNet') names."""
-  if scheme == 'MSRResNet':
-    return srresnet_state_dict.named_keys(keys)
-  return rrdbnet_state_dict.named_keys(keys, scheme)
+def _rrdbnet_key_scheme(scheme: str) -> _KeyScheme:
+  bind = lambda function: functools.partial(function, scheme=scheme)
+  return _KeyScheme(
+    bind(rrdbnet_state_dict.is_candidate), bind(rrdbnet_state_dict.named_keys), bind(rrdbnet_state_dict.infer)
+  )
+
+
+_KEY_SCHEMES = {  # in the order ties go: BasicSR first
+  **{scheme: _rrdbnet_key_scheme(scheme) for scheme in GENERATOR_SCHEMES},
+  'MSRResNet': _KeyScheme(srresnet_state_dict.is_candidate, srresnet_state_dict.named_keys, srresnet_state_dict.infer),
+  'SRVGGNetCompact': _KeyScheme(srvgg_state_dict.is_candidate, srvgg_state_dict.named_keys, srvgg_state_dict.infer),
+}
+_FAMILIES = {RRDBNet: rrdbnet_state_dict, MSRResNet: srresnet_state_dict, SRVGGNetCompact: srvgg_state_dict}
 
 
 def detect_generator_scheme(state: Mapping[str, Any]) -> str:
@@ -52,11 +62,11 @@ def detect_generator_scheme(state: Mapping[str, Any]) -> str:
   'SRVGGNetCompact'. Raises ValueError naming the architecture of a family we recognise but cannot run, or some of
   the keys and the supported families when nothing fits."""
   keys = list(state)
-  candidates = [s for s in (*GENERATOR_SCHEMES, 'MSRResNet', 'SRVGGNetCompact') if _is_candidate(keys, s)]
+  candidates = [scheme for scheme, key_scheme in _KEY_SCHEMES.items() if key_scheme.is_candidate(keys)]
   if 'SRVGGNetCompact' in candidates:
     return 'SRVGGNetCompact'
   if candidates:
-    return max(candidates, key=lambda scheme: _named_keys(keys, scheme))  # BasicSR wins ties
+    return max(candidates, key=lambda scheme: _KEY_SCHEMES[scheme].named_keys(keys))  # BasicSR wins ties
   family = families.unsupported_family(keys)
   if family:
     raise ValueError(
@@ -69,11 +79,7 @@ def detect_generator_scheme(state: Mapping[str, Any]) -> str:
 def torch_scheme(module: Generator) -> str:
   """The key scheme `generator_to_torch` writes: BasicSR names, except ESRGAN+ in its own numbered scheme (the one
   spandrel recognises) and SRVGGNetCompact in Real-ESRGAN's."""
-  if isinstance(module, SRVGGNetCompact):
-    return 'SRVGGNetCompact'
-  if isinstance(module, MSRResNet):
-    return 'MSRResNet'
-  return rrdbnet_state_dict.torch_scheme(module)
+  return _FAMILIES[type(module)].torch_scheme(module)
 
 
 def _body_torch_module(flax_module: str) -> str:
@@ -88,19 +94,7 @@ def torch_module(module: Generator, scheme: str) -> Callable[[str], str]:
 
 def describe_generator(module: Generator) -> str:
   """One line naming the generator's family and architecture, e.g. 'RRDBNet(scale 4, 23 blocks, ...)'."""
-  if isinstance(module, SRVGGNetCompact):
-    return srvgg_state_dict.describe(module)
-  if isinstance(module, MSRResNet):
-    return srresnet_state_dict.describe(module)
-  return rrdbnet_state_dict.describe(module)
-
-
-def _infer(state: Mapping[str, Any], scheme: str) -> Generator:
-  if scheme == 'SRVGGNetCompact':
-    return srvgg_state_dict.infer(state)
-  if scheme == 'MSRResNet':
-    return srresnet_state_dict.infer(state)
-  return rrdbnet_state_dict.infer(state, scheme)
+  return _FAMILIES[type(module)].describe(module)
 
 
 def _torch_keys(module: Generator, scheme: str) -> tuple[dict[FlatPath, tuple[int, ...]], dict[str, FlatPath]]:
@@ -113,7 +107,7 @@ def generator_from_torch_with_scheme(state: Mapping, params_key: str | None) -> 
   """(key scheme, generator, params) of a generator state dict; see `generator_from_torch`."""
   state = torch_layout.unwrap(state, params_key)
   scheme = detect_generator_scheme(state)
-  module = _infer(state, scheme)
+  module = _KEY_SCHEMES[scheme].infer(state)
   shapes, keys = _torch_keys(module, scheme)
   variables = torch_layout.variables_from_torch(
     state, shapes, keys, lambda key: False, f'{describe_generator(module)} in {scheme} key names', _GENERATOR_HINT

@@ -21,6 +21,12 @@ def is_candidate(keys: Sequence[str]) -> bool:
   return {'conv_first.weight', 'upconv1.weight'} <= set(keys)
 
 
+def torch_scheme(module: MSRResNet) -> str:
+  """MSRResNet has one key scheme, named after it."""
+  del module
+  return 'MSRResNet'
+
+
 def infer(state: Mapping[str, Any]) -> MSRResNet:
   """MSRResNet of an unwrapped BasicSR state dict: x4 with upconv2, else x2 or x3 from upconv1's out-channels
   (num_feat * scale**2); x4 when neither fits (the error then names upconv1/upconv2)."""

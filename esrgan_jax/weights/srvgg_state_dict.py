@@ -17,6 +17,17 @@ def is_candidate(keys: Sequence[str]) -> bool:
   return 'body.0.weight' in keys and all(KEY.fullmatch(key) for key in keys)
 
 
+def named_keys(keys: Sequence[str]) -> int:
+  """How many of `keys` SRVGGNetCompact names."""
+  return sum(bool(KEY.fullmatch(key)) for key in keys)
+
+
+def torch_scheme(module: SRVGGNetCompact) -> str:
+  """SRVGGNetCompact has one key scheme, Real-ESRGAN's, named after it."""
+  del module
+  return 'SRVGGNetCompact'
+
+
 def infer(state: Mapping[str, Any]) -> SRVGGNetCompact:
   """SRVGGNetCompact of Real-ESRGAN's keys: num_conv from the last body index (2 * num_conv + 2), the scale from its
   out-channels (num_in_ch * scale**2). PReLU slopes at body.1 say act_type 'prelu'; ReLU and LeakyReLU leave no

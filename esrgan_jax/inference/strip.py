@@ -1,4 +1,5 @@
-"""A captioned image strip for the README: an LR input, then the SR outputs of several methods, each with its NIQE.
+"""Image strips: panels side by side with white gaps (`side_by_side`, also the ablation's strip), and the captioned
+strip of the README: an LR input, then the SR outputs of several methods, each with its NIQE.
 
 numpy and Pillow (no JAX, no TensorFlow). The LR panel is shown `scale` times larger by pixel repetition, so
 every panel has the SR size.

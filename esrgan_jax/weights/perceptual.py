@@ -2,7 +2,8 @@
 
 `config.gan.perceptual_network` names a row. Weights are converted once from the official file
 (`python -m esrgan_jax.convert <command> <official_file>`) into `esrgan_jax.weights.locations.weights_dir()`, unless
-a path is given (`config.gan.vgg_weights`).
+a path is given (`config.gan.vgg_weights`): `vgg19_from_torch` reads torchvision's VGG19 state dict, `minc_from_torch`
+ESRGAN's MINCNet one.
 """
 
 import dataclasses

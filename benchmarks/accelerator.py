@@ -62,7 +62,7 @@ from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
 from esrgan_jax.training import steps
-from esrgan_jax.weights import state_dicts
+from esrgan_jax.weights import discriminator_state_dict, generator_state_dicts, perceptual
 
 BF16_PEAK_TFLOPS = 790.0  # H200 dense bf16, measured with PyTorch (reference/round2_facts.md)
 # Ours bf16 vs ours fp32 inference: at least this PSNR, peak = the fp32 output's value range (random weights give
@@ -328,7 +328,7 @@ class TorchTrainStep:
     tensors = lambda sd: {k: torch.from_numpy(np.array(v)) for k, v in sd.items()}
     generator, discriminator = modules
     self.g = torch_archs.TorchRRDBNet(**size.net)
-    self.g.load_state_dict(tensors(state_dicts.generator_to_torch(generator, state.g_params)))
+    self.g.load_state_dict(tensors(generator_state_dicts.generator_to_torch(generator, state.g_params)))
     self.g.to(device, memory_format=memory)
     self.g_ema = [p.detach().clone() for p in self.g.parameters()]
     betas = (stage.b1, stage.b2)
@@ -336,11 +336,11 @@ class TorchTrainStep:
     if stage_name == 'gan':
       self.d = torch_archs.TorchVGGStyleDiscriminator(num_feat=size.d_feat, input_size=stage.gt_size)
       d_vars = {'params': state.d_params, **state.d_collections}
-      self.d.load_state_dict(tensors(state_dicts.discriminator_to_torch(discriminator, d_vars)))
+      self.d.load_state_dict(tensors(discriminator_state_dict.discriminator_to_torch(discriminator, d_vars)))
       self.d.to(device, memory_format=memory)
       self.opt_d = torch.optim.Adam(self.d.parameters(), stage.lr_d, betas=betas)
       ((layer, self.layer_weight),) = stage.perceptual_layers.items()
-      last = int(state_dicts._torchvision_vgg19_module(layer).split('.')[1])  # pylint: disable=protected-access
+      last = int(perceptual.torchvision_vgg19_module(layer).split('.')[1])
       self.vgg = torch_archs.torch_vgg19_features()[: last + 1].requires_grad_(False).to(device, memory_format=memory)
       self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
       self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
@@ -496,7 +496,7 @@ def inference_nets(size, device):
   params = jax.device_get(jax.jit(module.init)(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params'])
   net = torch_archs.TorchRRDBNet(**size.net).eval()
   net.load_state_dict(
-    {k: torch.from_numpy(np.array(v)) for k, v in state_dicts.generator_to_torch(module, params).items()}
+    {k: torch.from_numpy(np.array(v)) for k, v in generator_state_dicts.generator_to_torch(module, params).items()}
   )
   return module, params, net.to(device, memory_format=torch.channels_last)
 
@@ -647,7 +647,9 @@ def video_section(results, size, device) -> None:
   module = SRVGGNetCompact(scale=4, **shape['compact'])
   params = video_bench.random_params(module)
   net = torch_archs.TorchSRVGGNetCompact(upscale=4, **shape['compact']).eval()
-  net.load_state_dict({k: torch.from_numpy(v) for k, v in state_dicts.generator_to_torch(module, params).items()})
+  net.load_state_dict(
+    {k: torch.from_numpy(v) for k, v in generator_state_dicts.generator_to_torch(module, params).items()}
+  )
   half = device.type == 'cuda'
   net = net.to(device).half() if half else net.to(device)
   case = f'compact {shape["width"]}x{shape["height"]} x4, {shape["frames"]} frames'

@@ -20,7 +20,7 @@ import torch
 
 from esrgan_jax import runtime
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.weights.state_dicts import generator_to_torch
+from esrgan_jax.weights.generator_state_dicts import generator_to_torch
 
 SETTINGS = {  # impl name -> jit compiler options
   "jaxlib's defaults": {},

@@ -31,7 +31,7 @@ from flax import traverse_util
 
 from esrgan_jax.inference.apply import make_apply_fn
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.weights.state_dicts import generator_to_torch
+from esrgan_jax.weights.generator_state_dicts import generator_to_torch
 
 FULL_SHAPES = ('64x1', '64x8', '128x1', '128x8', '256x1', '256x8')
 QUICK_SHAPES = ('64x1', '64x8', '128x1')

@@ -34,7 +34,7 @@ import timing
 import torch
 
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.weights import state_dicts
+from esrgan_jax.weights import generator_state_dicts
 
 _WORKER_EVENTS = ('ThreadpoolListener::StartRegion', 'ThreadpoolListener::Record')
 
@@ -139,7 +139,9 @@ def _time_one_setting(impl: str, size: int, batch: int, num_block: int, rounds: 
       with torch.no_grad():
         torch_net(x_torch)
   else:
-    module, params = state_dicts.generator_from_torch({k: v.numpy() for k, v in torch_net.state_dict().items()})
+    module, params = generator_state_dicts.generator_from_torch(
+      {k: v.numpy() for k, v in torch_net.state_dict().items()}
+    )
     forward = jax.jit(lambda p, x: module.apply({'params': p}, x))
     x_jax = jax.device_put(x)
     call = lambda: forward(params, x_jax).block_until_ready()

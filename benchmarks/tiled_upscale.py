@@ -95,7 +95,7 @@ def write_weights(folder: Path, num_block: int) -> tuple[Path, Path]:
   from esrgan_jax import runtime
   from esrgan_jax.models.rrdbnet import RRDBNet
   from esrgan_jax.weights import model_io
-  from esrgan_jax.weights.state_dicts import generator_to_torch
+  from esrgan_jax.weights.generator_state_dicts import generator_to_torch
 
   module = RRDBNet(num_block=num_block)
   params = jax.jit(module.init, compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS)(

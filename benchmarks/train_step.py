@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
 from esrgan_jax.training import default_config, steps
-from esrgan_jax.weights import state_dicts
+from esrgan_jax.weights import discriminator_state_dict, generator_state_dicts, perceptual
 
 TORCH_EAGER = 'torch eager fp32'
 
@@ -87,7 +87,7 @@ class TorchStep:
       num_feat=config.model.num_feat, num_block=config.model.num_block, num_grow_ch=config.model.num_grow_ch
     )
     self.g.load_state_dict(
-      self._tensors(state_dicts.generator_to_torch(steps.create_generator(config), state.g_params))
+      self._tensors(generator_state_dicts.generator_to_torch(steps.create_generator(config), state.g_params))
     )
     self.g_ema = [p.detach().clone() for p in self.g.parameters()]
     lr_g = self.stage.lr if stage_name == 'psnr' else self.stage.lr_g
@@ -98,12 +98,14 @@ class TorchStep:
         num_feat=config.discriminator.num_feat, input_size=self.stage.gt_size
       )
       self.d.load_state_dict(
-        self._tensors(state_dicts.discriminator_to_torch(d_module, {'params': state.d_params, **state.d_collections}))
+        self._tensors(
+          discriminator_state_dict.discriminator_to_torch(d_module, {'params': state.d_params, **state.d_collections})
+        )
       )
       self.opt_d = torch.optim.Adam(self.d.parameters(), self.stage.lr_d, betas=(self.stage.b1, self.stage.b2))
       (layer,) = self.stage.perceptual_layers  # e.g. conv5_4: torchvision index of the conv, before its ReLU
       self.layer_weight = self.stage.perceptual_layers[layer]
-      last = int(state_dicts._torchvision_vgg19_module(layer).split('.')[1])  # pylint: disable=protected-access
+      last = int(perceptual.torchvision_vgg19_module(layer).split('.')[1])
       self.vgg = torch_archs.torch_vgg19_features()[: last + 1]
       self.vgg.requires_grad_(False)
       self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)

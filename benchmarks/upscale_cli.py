@@ -40,13 +40,13 @@ def write_model(path: Path, num_block: int) -> None:
   import jax.numpy as jnp
 
   from esrgan_jax.models.rrdbnet import RRDBNet
-  from esrgan_jax.weights import state_dicts, torch_io
+  from esrgan_jax.weights import generator_state_dicts, torch_io
 
   module = RRDBNet(num_block=num_block)
   shapes = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
   rng = np.random.default_rng(0)
   params = jax.tree.map(lambda s: rng.normal(0, 0.02, s.shape).astype(np.float32), shapes)
-  torch_io.save_state_dict(path, {'params_ema': state_dicts.generator_to_torch(module, params)})
+  torch_io.save_state_dict(path, {'params_ema': generator_state_dicts.generator_to_torch(module, params)})
 
 
 def run(args: list[str], env: dict[str, str]) -> dict[str, float]:

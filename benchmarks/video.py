@@ -37,7 +37,7 @@ from esrgan_jax.inference.apply import make_apply_fn, tiles_per_call
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.video import frames, transcode
-from esrgan_jax.weights.state_dicts import generator_to_torch
+from esrgan_jax.weights.generator_state_dicts import generator_to_torch
 
 OURS, TORCH = 'ours (upscale CLI video path)', 'torch Real-ESRGAN-style'
 

@@ -43,8 +43,8 @@ def _param_count(params: Any) -> str:
 
 def _convert_generator(args: argparse.Namespace) -> None:
   from esrgan_jax.weights import model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.generator_state_dicts import describe_generator, generator_from_torch_with_scheme  # pylint: disable=g-import-not-at-top
   from esrgan_jax.weights.state_dict_files import read_state_dict  # pylint: disable=g-import-not-at-top
-  from esrgan_jax.weights.state_dicts import describe_generator, generator_from_torch_with_scheme  # pylint: disable=g-import-not-at-top
 
   scheme, module, params = generator_from_torch_with_scheme(read_state_dict(args.input), args.params_key)
   model_io.save_generator(args.output, module, params)
@@ -56,8 +56,8 @@ def _convert_generator(args: argparse.Namespace) -> None:
 
 def _convert_discriminator(args: argparse.Namespace) -> None:
   from esrgan_jax.weights import model_io  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.discriminator_state_dict import describe_discriminator, discriminator_from_torch  # pylint: disable=g-import-not-at-top
   from esrgan_jax.weights.state_dict_files import read_state_dict  # pylint: disable=g-import-not-at-top
-  from esrgan_jax.weights.state_dicts import describe_discriminator, discriminator_from_torch  # pylint: disable=g-import-not-at-top
 
   module, variables = discriminator_from_torch(read_state_dict(args.input), args.params_key)
   config = {field: getattr(module, field) for field in ('num_in_ch', 'num_feat', 'input_size')}
@@ -126,7 +126,7 @@ def _export_safetensors(args: argparse.Namespace) -> None:
 
 def _export_onnx(args: argparse.Namespace) -> None:
   from esrgan_jax.weights import model_io, onnx_export  # pylint: disable=g-import-not-at-top
-  from esrgan_jax.weights.state_dicts import describe_generator  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.weights.generator_state_dicts import describe_generator  # pylint: disable=g-import-not-at-top
 
   module, params = model_io.load_generator(args.input)
   for logger in ('jax2onnx', 'onnx_ir'):  # Per-node notes and skipped optional plugins, not problems of the export.

@@ -62,12 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_paths = _output_paths(args.out, args.alpha)
     module_psnr, params_psnr = load_generator_file(args.psnr)
     module_gan, params_gan = load_generator_file(args.gan)
-  except (FileNotFoundError, ValueError) as e:
-    print(f'Cannot interpolate: {e}', file=sys.stderr)
-    return 2
-  try:
     check_same_generator(module_psnr, module_gan, '--psnr and --gan')
-  except ValueError as e:
+  except (FileNotFoundError, ValueError) as e:
     print(f'Cannot interpolate: {e}', file=sys.stderr)
     return 2
   inputs = {args.psnr.resolve(), args.gan.resolve()}

@@ -51,6 +51,8 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from esrgan_jax import user_dirs
+
 if TYPE_CHECKING:  # flax and jax load only when a function needs them, so tools start fast
   import flax.linen as nn
 
@@ -208,8 +210,7 @@ def compile_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
   if COMPILE_CACHE_ENV in environ:
     value = environ[COMPILE_CACHE_ENV]
     return None if value.strip().lower() in _OFF else Path(value).expanduser()
-  cache_home = environ.get('XDG_CACHE_HOME') or Path('~/.cache').expanduser()
-  return Path(cache_home) / 'esrgan_jax' / 'jax'
+  return user_dirs.cache_dir(environ) / 'jax'
 
 
 def use_compile_cache(environ: Mapping[str, str] | None = None) -> Path | None:

@@ -175,9 +175,8 @@ def _upscale_file(
 ) -> tuple[Path, int]:
   """Reads, upscales and writes one file; returns the output path and the input pixel count. Raises on unreadable
   or protected files."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-
   from esrgan_jax.data.image_io import read_image_raw, write_image  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.data.quantize import levels_to_unit  # pylint: disable=g-import-not-at-top
 
   pixels, bits = read_image_raw(in_path)
   has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
@@ -185,9 +184,7 @@ def _upscale_file(
   out_path = output_path(in_path, args.input, args.output, args.suffix, ext, has_alpha)
   if out_path.resolve() in inputs and not args.overwrite:
     raise FileExistsError(f'the output {out_path} is an input file; pass --overwrite, or pick another -o/--suffix.')
-  image = pixels.astype(np.float32)
-  image /= 2**bits - 1
-  out = upscale(image)
+  out = upscale(levels_to_unit(pixels))
   out_path.parent.mkdir(parents=True, exist_ok=True)
   write_image(out_path, out, bit_depth=bits if out_path.suffix.lower() in DEEP_FORMATS else 8)
   return out_path, pixels.shape[0] * pixels.shape[1]

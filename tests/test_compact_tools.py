@@ -12,7 +12,7 @@ from esrgan_jax import evaluate, interpolate, upscale
 from esrgan_jax.data.image_io import read_image_raw
 from esrgan_jax.models.srvgg import SRVGGNetCompact
 from esrgan_jax.training import default_config, steps, train
-from esrgan_jax.weights import model_io, safetensors_io, state_dicts, torch_io
+from esrgan_jax.weights import generator_state_dicts, model_io, safetensors_io, torch_io
 
 MODULE = SRVGGNetCompact(scale=2, num_feat=8, num_conv=2)
 
@@ -24,7 +24,7 @@ def _params(seed: int) -> dict:
 
 
 def _write_pth(path, params) -> None:
-  torch_io.save_state_dict(path, {'params': state_dicts.generator_to_torch(MODULE, params)})
+  torch_io.save_state_dict(path, {'params': generator_state_dicts.generator_to_torch(MODULE, params)})
 
 
 def _expected(params, pixels) -> np.ndarray:
@@ -42,7 +42,7 @@ def photo(tmp_path):
 @pytest.mark.parametrize('file_name', ['compact.pth', 'compact.safetensors'])
 def test_upscale_reads_a_compact_state_dict_file(tmp_path, photo, file_name):
   params = _params(0)
-  state = {'params': state_dicts.generator_to_torch(MODULE, params)}
+  state = {'params': generator_state_dicts.generator_to_torch(MODULE, params)}
   save = safetensors_io.save_state_dict if file_name.endswith('.safetensors') else torch_io.save_state_dict
   save(tmp_path / file_name, state)
   assert upscale.main(['-i', str(photo[0]), '-o', str(tmp_path / 'out'), '--model', str(tmp_path / file_name)]) == 0

@@ -17,7 +17,14 @@ from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.models.srresnet import MSRResNet
 from esrgan_jax.models.vgg import VGG19Features
-from esrgan_jax.weights import model_io, perceptual, safetensors_io, state_dicts, torch_io
+from esrgan_jax.weights import (
+  discriminator_state_dict,
+  generator_state_dicts,
+  model_io,
+  perceptual,
+  safetensors_io,
+  torch_io,
+)
 
 torch = pytest.importorskip('torch')
 from helpers import (
@@ -75,7 +82,7 @@ def test_generator_parity_in_every_scheme_and_format(tmp_path, scheme, zip_forma
     tmp_path / 'g.pth',
     _use_new_zipfile_serialization=zip_format,
   )
-  module, params = state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
+  module, params = generator_state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
   assert (module.scale, module.num_block, module.num_feat, module.num_grow_ch) == (scale, 2, 8, 4)
   x = images((1, 8, 12, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
@@ -96,7 +103,9 @@ def test_wrapped_checkpoint_prefers_params_ema_and_strips_module(tmp_path, via_c
       run_convert('generator', tmp_path / 'g.pth', tmp_path / 'g.msgpack', *flags)
       module, params = model_io.load_generator(tmp_path / 'g.msgpack')
     else:
-      module, params = state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'), params_key)
+      module, params = generator_state_dicts.generator_from_torch(
+        torch_io.load_state_dict(tmp_path / 'g.pth'), params_key
+      )
     assert_close(module.apply({'params': params}, x), torch_apply(nets[expected], x))
 
 
@@ -105,14 +114,14 @@ def test_plain_state_dict_with_module_prefix(tmp_path):
   torch.save(
     {f'module.{k}': v for k, v in net.state_dict().items()}, tmp_path / 'g.pth', _use_new_zipfile_serialization=False
   )
-  module, params = state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
+  module, params = generator_state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'g.pth'))
   x = images((1, 8, 8, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
 
 
 def test_channels_are_inferred_when_input_and_output_differ(tmp_path):
   net = seeded(0, TorchRRDBNet, num_in_ch=1, num_out_ch=3, **TINY)
-  module, params = state_dicts.generator_from_torch({k: v.numpy() for k, v in net.state_dict().items()})
+  module, params = generator_state_dicts.generator_from_torch({k: v.numpy() for k, v in net.state_dict().items()})
   assert (module.num_in_ch, module.num_out_ch, module.scale) == (1, 3, 4)
   x = images((1, 8, 8, 1))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
@@ -234,7 +243,9 @@ def test_generator_round_trip_through_safetensors(tmp_path, capsys, module, torc
   params = random_variables(module, (1, 8, 8, 3))['params']
   model_io.save_generator(tmp_path / 'ours.msgpack', module, params)
   run_convert('to-safetensors', tmp_path / 'ours.msgpack', tmp_path / 'ours.safetensors')
-  written = f'{state_dicts.describe_generator(module)} -> {state_dicts.torch_scheme(module)} key names'
+  written = (
+    f'{generator_state_dicts.describe_generator(module)} -> {generator_state_dicts.torch_scheme(module)} key names'
+  )
   assert written in capsys.readouterr().out
   net = torch_net().eval()
   net.load_state_dict(load_file(tmp_path / 'ours.safetensors'), strict=True)
@@ -331,7 +342,7 @@ def test_broken_msrresnet_state_dict_names_the_bad_keys():
   state['conv_hr.weight'] = np.zeros((8, 4, 3, 3), np.float32)
   state['body.0.bn1.weight'] = np.ones(8, np.float32)
   with pytest.raises(ValueError) as error:
-    state_dicts.generator_from_torch(state)
+    generator_state_dicts.generator_from_torch(state)
   for pattern in (
     r'MSRResNet\(scale 2, 2 blocks, num_feat 8, 3->3 channels\) in MSRResNet key names',
     r'missing keys \(1\): body\.1\.conv2\.bias',
@@ -353,7 +364,9 @@ def test_discriminator_round_trip_through_pth(tmp_path):
   net.load_state_dict(exported['params'], strict=True)
   x = images((2, 128, 128, 3))
   assert_close(module.apply(variables, x, train=False), torch_apply(net, x))
-  back_module, back_variables = state_dicts.discriminator_from_torch(torch_io.load_state_dict(tmp_path / 'd.pth'))
+  back_module, back_variables = discriminator_state_dict.discriminator_from_torch(
+    torch_io.load_state_dict(tmp_path / 'd.pth')
+  )
   assert back_module == module
   assert_trees_equal(back_variables, variables)
 
@@ -374,7 +387,7 @@ def test_bad_keys_are_all_listed_in_one_error(tmp_path, capsys):
     r'wrong shapes \(1\): body\.0\.rdb1\.conv5\.weight has shape \(8, 23, 3, 3\), expected \(8, 24, 3, 3\)',
   ]
   with pytest.raises(ValueError) as error:
-    state_dicts.generator_from_torch(state)
+    generator_state_dicts.generator_from_torch(state)
   for pattern in expected:
     assert re.search(pattern, str(error.value)), pattern
   torch_io.save_state_dict(tmp_path / 'bad.pth', {'params': state})
@@ -386,14 +399,16 @@ def test_bad_keys_are_all_listed_in_one_error(tmp_path, capsys):
 
 def test_errors_name_the_problem():
   with pytest.raises(ValueError, match=r"No 'params_ema' state dict .* plain state dict"):
-    state_dicts.generator_from_torch(tiny_basicsr_state(), params_key='params_ema')
+    generator_state_dicts.generator_from_torch(tiny_basicsr_state(), params_key='params_ema')
   discriminator_state = {k: v.numpy() for k, v in TorchVGGStyleDiscriminator(num_feat=8).state_dict().items()}
   with pytest.raises(ValueError, match=r'Unknown architecture: .* keys conv0_0\.weight.*Supported generator families'):
-    state_dicts.generator_from_torch(discriminator_state)
+    generator_state_dicts.generator_from_torch(discriminator_state)
   with pytest.raises(ValueError, match=r'missing keys \(2\): linear2\.bias, linear2\.weight'):
-    state_dicts.discriminator_from_torch({k: v for k, v in discriminator_state.items() if 'linear2' not in k})
+    discriminator_state_dict.discriminator_from_torch(
+      {k: v for k, v in discriminator_state.items() if 'linear2' not in k}
+    )
   with pytest.raises(ValueError, match=r'missing keys \(32\): features\.0\.bias, features\.0\.weight, features\.2\.'):
-    state_dicts.vgg19_from_torch({'classifier.0.weight': np.zeros(2)})
+    perceptual.vgg19_from_torch({'classifier.0.weight': np.zeros(2)})
 
 
 def test_to_pth_rejects_other_model_files(tmp_path, capsys):

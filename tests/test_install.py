@@ -12,7 +12,7 @@ import pytest
 from helpers import tiny_generator
 from PIL import Image
 
-from esrgan_jax.weights import state_dicts, torch_io
+from esrgan_jax.weights import generator_state_dicts, torch_io
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,9 @@ def test_tools_run_from_outside_the_checkout(installed, tmp_path):
   assert where.returncode == 0, where.stderr
   assert str(REPO) not in where.stdout and 'venv' in where.stdout  # the installed copy, not the source tree
   module, params = tiny_generator(2)
-  torch_io.save_state_dict(tmp_path / 'tiny.pth', {'params_ema': state_dicts.generator_to_torch(module, params)})
+  torch_io.save_state_dict(
+    tmp_path / 'tiny.pth', {'params_ema': generator_state_dicts.generator_to_torch(module, params)}
+  )
   converted = run(python, tmp_path, '-m', 'esrgan_jax.convert', 'generator', 'tiny.pth', 'tiny.msgpack')
   assert converted.returncode == 0, converted.stderr
   Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 16, 3), np.uint8)).save(tmp_path / 'in.png')

@@ -19,7 +19,7 @@ from esrgan_jax.data.image_io import read_image_raw, write_image
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference import apply
 from esrgan_jax.models.srresnet import MSRResNet
-from esrgan_jax.weights import generator_files, state_dicts, torch_io
+from esrgan_jax.weights import generator_files, generator_state_dicts, torch_io
 from esrgan_jax.weights.model_io import save_generator
 
 SCALE = 2
@@ -237,7 +237,9 @@ def test_command_line_smoke(generator, tmp_path):
 
 def test_pth_model_runs_directly_and_says_what_it_loaded(generator, tmp_path, capsys):
   _, module, params = generator
-  torch_io.save_state_dict(tmp_path / 'net_g.pth', {'params_ema': state_dicts.generator_to_torch(module, params)})
+  torch_io.save_state_dict(
+    tmp_path / 'net_g.pth', {'params_ema': generator_state_dicts.generator_to_torch(module, params)}
+  )
   pixels = _pixels((12, 16, 3))
   Image.fromarray(pixels).save(tmp_path / 'a.png')
   args = ['-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '--model', str(tmp_path / 'net_g.pth')]

@@ -16,7 +16,7 @@ from PIL import Image
 
 from esrgan_jax.data import quiet_tensorflow, storage
 from esrgan_jax.data.atomic_write import atomic_path
-from esrgan_jax.data.quantize import quantize
+from esrgan_jax.data.quantize import levels_to_unit, quantize
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -246,7 +246,7 @@ def to_rgb(pixels: np.ndarray, name: str = 'image', *, warn: bool = True) -> np.
 def read_image(path: str | os.PathLike) -> np.ndarray:
   """Reads `path` as float32 HW3 RGB in [0, 1] (gray -> RGB and RGBA -> RGB with a warning)."""
   pixels, bits = read_image_raw(path)
-  return to_rgb(pixels, str(path)).astype(np.float32) / np.float32(2**bits - 1)
+  return levels_to_unit(to_rgb(pixels, str(path)))
 
 
 def encode_png(pixels: np.ndarray, compress_level: int = 3) -> bytes:

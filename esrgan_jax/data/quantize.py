@@ -13,6 +13,13 @@ def quantize(values: np.ndarray, max_value: int = 255) -> np.ndarray:
   return np.clip(np.floor(np.asarray(values, np.float64) + 0.5), 0, max_value).astype(dtype)
 
 
+def levels_to_unit(pixels: np.ndarray) -> np.ndarray:
+  """uint8 or uint16 levels -> float32 in [0, 1]: level / (2**bits - 1), the scale `quantize` rounds back from."""
+  image = pixels.astype(np.float32)
+  image /= np.float32(np.iinfo(pixels.dtype).max)
+  return image
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
   """Float image in [0, 1] (clipped) -> uint8 levels."""
   return quantize(np.clip(np.asarray(image, np.float64), 0.0, 1.0) * 255.0)

@@ -1,10 +1,10 @@
 """Additive Gaussian and Poisson (shot) noise on [H, W, 3] images in [0, 1], colour or gray, as Real-ESRGAN.
 
 Gaussian: N(0, sigma / 255) per pixel and channel, or one draw per pixel shared by the channels (gray).
-Poisson: the image is rounded to 8-bit levels and counted in v = 2^ceil(log2(number of distinct levels)) photons
-per unit; the noise is Poisson(x v) / v - x, times `scale`. Counts are drawn exactly (inverse CDF) for means below
-16 and as rounded N(mean, mean) above: `jax.random.poisson` was ~20x slower on CPU. Gray noise uses the luma
-0.2989 R + 0.587 G + 0.114 B. Both return the noisy image clipped to [0, 1].
+Poisson: the image is rounded to 8-bit levels (half to even, as torch: `levels`) and counted in
+v = 2^ceil(log2(number of distinct levels)) photons per unit; the noise is Poisson(x v) / v - x, times `scale`. Counts
+are drawn exactly (inverse CDF) for means below 16 and as rounded N(mean, mean) above: `jax.random.poisson` was ~20x
+slower on CPU. Gray noise uses the luma 0.2989 R + 0.587 G + 0.114 B. Both return the noisy image clipped to [0, 1].
 """
 
 import dataclasses
@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from esrgan_jax.degradations.kernels import scaled
+from esrgan_jax.degradations.levels import eight_bit_levels
 
 LUMA_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale, used by Real-ESRGAN's gray Poisson noise
 
@@ -27,11 +28,6 @@ class NoiseOptions:
   sigma_range: tuple[float, float] = (1.0, 30.0)
   poisson_scale_range: tuple[float, float] = (0.05, 3.0)
   gray_prob: float = 0.4
-
-
-def _levels(image: jax.Array) -> jax.Array:
-  """[0, 1] -> float 8-bit levels 0..255, rounded half up."""
-  return jnp.clip(jnp.floor(image * 255 + 0.5), 0, 255)
 
 
 def gaussian_noise(key, image: jax.Array, sigma, gray) -> jax.Array:
@@ -72,8 +68,8 @@ def poisson_noise(key, image: jax.Array, scale, gray) -> jax.Array:
   """image [H, W, 3] plus `scale` times Poisson noise of the image (or of its luma, where `gray`); clipped.
 
   Noise: Poisson(x v) / v - x on the 8-bit rounded image x (or luma), v from its number of distinct levels."""
-  colour = _levels(image)
-  luma = _levels(jnp.sum(image * jnp.array(LUMA_WEIGHTS), axis=-1, keepdims=True))
+  colour = eight_bit_levels(image)
+  luma = eight_bit_levels(jnp.sum(image * jnp.array(LUMA_WEIGHTS), axis=-1, keepdims=True))
   photons = jnp.concatenate([jnp.broadcast_to(_photons(colour), (3,)), _photons(luma)[None]])
   rounded = jnp.concatenate([colour, luma], axis=-1) / 255  # colour and luma in one draw: [H, W, 4]
   noise = poisson_counts(key, rounded * photons) / photons - rounded

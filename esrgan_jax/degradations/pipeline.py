@@ -36,6 +36,7 @@ from esrgan_jax.degradations.kernels import (
   random_final_sinc_kernel,
   scaled,
 )
+from esrgan_jax.degradations.levels import eight_bit_levels
 from esrgan_jax.degradations.noise import NOISE_DRAWS, NOISE_TYPE_DRAW, NoiseOptions, random_noise
 from esrgan_jax.degradations.resize import RESIZE_METHODS, fill_beyond, resize
 from esrgan_jax.degradations.usm import usm_sharpen
@@ -206,7 +207,7 @@ def _degrade(key: jax.Array, gt: jax.Array, options: DegradationOptions, batch_k
   )
   compressed = _compress(before_jpeg, quality, jnp.where(jpeg_last, lr, size2), options.jpeg_impl)
   image = jnp.where(jpeg_last, compressed[: lr_hw[0], : lr_hw[1]], to_lr(compressed))
-  return jnp.clip(jnp.round(image * 255), 0, 255) / 255  # 8-bit levels, half to even as torch.round
+  return eight_bit_levels(image) / 255
 
 
 def example_keys(key: jax.Array, indices: jax.Array) -> jax.Array:

@@ -1,10 +1,11 @@
-"""A captioned image strip (docs/realesrgan.md): an LR input, then the SR outputs of several methods, each with NIQE.
+"""Image strips: panels side by side with white gaps (`side_by_side`, also the ablation's strip), and the captioned
+strip of docs/realesrgan.md: an LR input, then the SR outputs of several methods, each with its NIQE.
 
 numpy and Pillow (no JAX, no TensorFlow). The LR panel is shown `scale` times larger by pixel repetition, so
 every panel has the SR size.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,15 @@ def caption(label: str, score: float | None) -> str:
   return f'{label}: NIQE {score:.2f}' if score is not None else label
 
 
+def side_by_side(panels: Sequence[np.ndarray], gap: int) -> np.ndarray:
+  """Panels [H, W, C] of one height, left to right with `gap` white columns between them (255 for uint8 panels,
+  1.0 for float ones in [0, 1]); the dtype is numpy's common one of the panels."""
+  dtype = np.result_type(*panels)
+  white = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1.0
+  blank = np.full((panels[0].shape[0], gap, panels[0].shape[2]), white, dtype)
+  return np.concatenate([part for panel in panels for part in (panel, blank)][:-1], axis=1)
+
+
 def image_strip(lr: np.ndarray, outputs: Mapping[str, np.ndarray], scale: int) -> tuple[np.ndarray, dict[str, float]]:
   """(uint8 strip, {label: NIQE}) of LR input | each output. lr: uint8 [h, w, 3]; outputs: {label: uint8
   [h * scale, w * scale, 3]} in strip order. Each panel is captioned with its label and NIQE (lower is better; the LR
@@ -39,13 +49,12 @@ def image_strip(lr: np.ndarray, outputs: Mapping[str, np.ndarray], scale: int) -
   lr_label = f'LR input {lr.shape[0]}x{lr.shape[1]} (shown x{scale})'
   panels = {lr_label: lr.repeat(scale, 0).repeat(scale, 1), **outputs}
   scores = {label: niqe_or_none(img) for label, img in [(lr_label, lr), *outputs.items()]}
-  width = len(panels) * size[1] + (len(panels) - 1) * GAP
-  canvas = Image.new('RGB', (width, size[0] + CAPTION_HEIGHT), 'white')
+  row = side_by_side(list(panels.values()), GAP)
+  canvas = Image.new('RGB', (row.shape[1], size[0] + CAPTION_HEIGHT), 'white')
+  canvas.paste(Image.fromarray(row), (0, 0))
   draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=14)
-  for i, (label, img) in enumerate(panels.items()):
-    left = i * (size[1] + GAP)
-    canvas.paste(Image.fromarray(img), (left, 0))
-    draw.text((left + 4, size[0] + 6), caption(label, scores[label]), fill='black', font=font)
+  for i, label in enumerate(panels):
+    draw.text((i * (size[1] + GAP) + 4, size[0] + 6), caption(label, scores[label]), fill='black', font=font)
   return np.asarray(canvas), {label: score for label, score in scores.items() if score is not None}
 
 

@@ -1,7 +1,7 @@
 """RRDBNet, the ESRGAN generator (Wang et al. 2018), laid out like BasicSR's `RRDBNet`.
 
 Parameter names follow BasicSR (`conv_first`, `body_{i}/rdb{k}/conv{j}`, `conv_body`, `conv_up1`, `conv_up2`, ...,
-`conv_hr`, `conv_last`), so official weights map one to one (see `esrgan_jax.weights.state_dicts`). `use_bn=True`
+`conv_hr`, `conv_last`), so official weights map one to one (see `esrgan_jax.weights.rrdbnet_state_dict`). `use_bn=True`
 adds a BatchNorm `bn{j}` after each RDB conv (the paper's with-BN ablation); fold them with
 `esrgan_jax.models.fold_batch_norm`. `esrgan_plus=True` adds ESRGAN+'s extra residual paths (`rdb{k}/conv1x1`).
 """

@@ -22,7 +22,7 @@ import numpy as np
 
 from esrgan_jax.configs import CONFIGS_DIR
 from esrgan_jax.data import image_io, input_pipeline
-from esrgan_jax.inference import evaluation
+from esrgan_jax.inference import evaluation, strip
 from esrgan_jax.training import default_config, train, validation
 from esrgan_jax.weights import perceptual
 
@@ -206,54 +206,45 @@ def write_strip(path: Path, item: dict, scale: int, sr_images: list[np.ndarray])
   size = min(STRIP_CROP, *hr.shape[:2]) // scale * scale
   top, left = (hr.shape[0] - size) // 2 // scale * scale, (hr.shape[1] - size) // 2 // scale * scale
   panels = [evaluation.bicubic_upscale(item['lr'], scale) / 255.0, *sr_images, hr]
-  gap = np.ones((size, STRIP_GAP, 3), np.float32)
-  row = [part for img in panels for part in (img[top : top + size, left : left + size], gap)][:-1]
-  image_io.write_image(path, np.concatenate(row, axis=1))
+  image_io.write_image(
+    path, strip.side_by_side([img[top : top + size, left : left + size] for img in panels], STRIP_GAP)
+  )
   return {'top': top, 'left': left, 'size': size}
 
 
-def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> str:
-  """Writes ablation.md, ablation.json and ablation_strip.png into `workdir`; returns the markdown."""
-  config = variants[0].config
-  scale = config.scale
-  val_images = input_pipeline.create_val_images(config.val_data, scale=scale)
-  with_niqe = validation.usable_metrics(validation.metric_names(config.gan), val_images, scale, 'gan', 'val_psnr')
-  bicubic = train.bicubic_metrics(val_images, scale, with_niqe)
-  rows = []
-  for v in variants:
-    gan = _summary(workdir, v.same_as, 'gan')
-    psnr = _summary(workdir, v.psnr_from, 'psnr') if v.psnr_from else {'val_psnr': float('nan')}
-    rows.append(
-      {
-        'variant': v.name,
-        'generator': generator_label(v.config),
-        'arch': v.config.model.arch,
-        'bn': bool(v.config.model.get('use_bn')),
-        'perceptual': v.perceptual,
-        'gan_loss': {'ragan': 'RaGAN', 'vanilla': 'standard'}[v.config.gan.gan_type],
-        'psnr_stage_from': v.psnr_from,
-        'trained_as': v.same_as,
-        'psnr_stage_val_psnr': psnr['val_psnr'],
-        'val_psnr': gan['val_psnr'],
-        'val_ssim': gan['val_ssim'],
-        'val_niqe': gan.get('val_niqe'),  # None where the GAN stage validated without NIQE
-        'val_psnr_bicubic': gan['val_psnr_bicubic'],
-      }
-    )
-  first = val_images[0]
-  samples = [
-    image_io.read_image(workdir / v.same_as / 'gan' / 'samples' / f'{first["name"]}_x{scale}.png') for v in variants
-  ]
-  crop = write_strip(workdir / 'ablation_strip.png', first, scale, samples)
-  order = ['bicubic', *(v.name for v in variants), 'HR']
-  names = ', '.join(item['name'] for item in val_images)
+def variant_row(variant: Variant, workdir: Path) -> dict:
+  """The table row of a trained variant: its config's choices and the final figures of its stages' summaries."""
+  gan = _summary(workdir, variant.same_as, 'gan')
+  psnr = _summary(workdir, variant.psnr_from, 'psnr') if variant.psnr_from else {'val_psnr': float('nan')}
+  config = variant.config
+  return {
+    'variant': variant.name,
+    'generator': generator_label(config),
+    'arch': config.model.arch,
+    'bn': bool(config.model.get('use_bn')),
+    'perceptual': variant.perceptual,
+    'gan_loss': {'ragan': 'RaGAN', 'vanilla': 'standard'}[config.gan.gan_type],
+    'psnr_stage_from': variant.psnr_from,
+    'trained_as': variant.same_as,
+    'psnr_stage_val_psnr': psnr['val_psnr'],
+    'val_psnr': gan['val_psnr'],
+    'val_ssim': gan['val_ssim'],
+    'val_niqe': gan.get('val_niqe'),  # None where the GAN stage validated without NIQE
+    'val_psnr_bicubic': gan['val_psnr_bicubic'],
+  }
+
+
+def render_markdown(results: dict, notes: Sequence[str]) -> str:
+  """ablation.md of `results` (the ablation.json contents) and the notes of variants whose perceptual loss the
+  driver turned off."""
+  scale, rows, bicubic, strip_info = results['scale'], results['variants'], results['bicubic'], results['strip']
   lines = [
     '# ESRGAN ablation (paper §4.3, Fig. 7)',
     '',
-    f'{steps} steps per stage (L1 pre-training, then GAN fine-tuning) for every variant'
-    f'{", on the demo data with demo-size networks" if demo else ""}. Y-PSNR (dB) / SSIM: Y channel, {scale} border '
-    f'pixels cropped, mean over the validation images ({names}); the GAN-stage columns are the final EMA '
-    'generator of each variant.',
+    f'{results["steps_per_stage"]} steps per stage (L1 pre-training, then GAN fine-tuning) for every variant'
+    f'{", on the demo data with demo-size networks" if results["demo"] else ""}. Y-PSNR (dB) / SSIM: Y channel, '
+    f'{scale} border pixels cropped, mean over the validation images ({", ".join(results["validation_images"])}); '
+    'the GAN-stage columns are the final EMA generator of each variant.',
     '',
     '| variant | generator | BN | perceptual feature | GAN loss | PSNR-stage Y-PSNR | Y-PSNR | SSIM | NIQE |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -280,42 +271,58 @@ def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> st
   ]
   if shared:
     lines.append(f'Shared PSNR stages (identical generator config, trained once): {"; ".join(shared)}.')
-  same = [f'{v.name} = {v.same_as}' for v in variants if v.same_as != v.name]
+  same = [f'{r["variant"]} = {r["trained_as"]}' for r in rows if r['trained_as'] != r['variant']]
   if same:
     lines.append(f'Identical training, run once (same numbers and images): {"; ".join(same)}.')
-  notes = sorted({v.note for v in variants if v.note})
   if notes:
     lines.append(
       f'Perceptual loss off where marked "none" ({"; ".join(notes)}): those variants train the same '
       'losses whichever perceptual feature their config names.'
     )
+  crop = strip_info['crop']
   lines += [
     '',
-    f'ablation_strip.png, left to right: {" | ".join(order)}; the central {crop["size"]}x{crop["size"]} '
-    f'HR crop of {first["name"]}.',
+    f'{strip_info["file"]}, left to right: {" | ".join(strip_info["order"])}; the central {crop["size"]}x'
+    f'{crop["size"]} HR crop of {strip_info["image"]}.',
     '',
   ]
-  markdown = '\n'.join(lines)
-  (workdir / 'ablation.md').write_text(markdown)
-  (workdir / 'ablation.json').write_text(
-    json.dumps(
-      {
-        'steps_per_stage': steps,
-        'demo': demo,
-        'scale': scale,
-        'validation_images': [i['name'] for i in val_images],
-        'variants': rows,
-        'bicubic': bicubic,
-        'strip': {'file': 'ablation_strip.png', 'image': first['name'], 'crop': crop, 'order': order},
-      },
-      indent=2,
-    )
-  )
-  return markdown
+  return '\n'.join(lines)
 
 
 def _niqe_cell(value: float | None) -> str:
   return 'n/a' if value is None else f'{value:.3f}'
+
+
+def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> str:
+  """Writes ablation.md, ablation.json and ablation_strip.png into `workdir`; returns the markdown."""
+  scale = variants[0].config.scale
+  val_images = input_pipeline.create_val_images(variants[0].config.val_data, scale=scale)
+  with_niqe = validation.usable_metrics(
+    validation.metric_names(variants[0].config.gan), val_images, scale, 'gan', 'val_psnr'
+  )
+  first = val_images[0]
+  samples = [
+    image_io.read_image(workdir / v.same_as / 'gan' / 'samples' / f'{first["name"]}_x{scale}.png') for v in variants
+  ]
+  crop = write_strip(workdir / 'ablation_strip.png', first, scale, samples)
+  results = {
+    'steps_per_stage': steps,
+    'demo': demo,
+    'scale': scale,
+    'validation_images': [i['name'] for i in val_images],
+    'variants': [variant_row(v, workdir) for v in variants],
+    'bicubic': train.bicubic_metrics(val_images, scale, with_niqe),
+    'strip': {
+      'file': 'ablation_strip.png',
+      'image': first['name'],
+      'crop': crop,
+      'order': ['bicubic', *(v.name for v in variants), 'HR'],
+    },
+  }
+  markdown = render_markdown(results, sorted({v.note for v in variants if v.note}))
+  (workdir / 'ablation.md').write_text(markdown)
+  (workdir / 'ablation.json').write_text(json.dumps(results, indent=2))
+  return markdown
 
 
 def run(variants: list[Variant], workdir: str | Path, steps: int, demo: bool) -> str:

@@ -50,7 +50,7 @@ from esrgan_jax.training.steps import (
   to_file_layout,
 )
 from esrgan_jax.weights import model_io, perceptual, safetensors_io
-from esrgan_jax.weights.state_dicts import generator_to_torch
+from esrgan_jax.weights.generator_state_dicts import generator_to_torch
 
 STAGES = ('psnr', 'gan')
 GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes, BatchNorm folded

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from esrgan_jax.data.quantize import quantize
+from esrgan_jax.data.quantize import levels_to_unit, quantize
 from esrgan_jax.inference import memory
 
 MAX_BATCH_FRAMES = 32  # the default batch never exceeds this, whatever the budget
@@ -43,7 +43,7 @@ def per_frame(upscale: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarr
 
   def run(frames: np.ndarray) -> np.ndarray:
     top = np.iinfo(frames.dtype).max
-    return np.stack([quantize(np.clip(upscale(frame.astype(np.float32) / top), 0, 1) * top, top) for frame in frames])
+    return np.stack([quantize(np.clip(upscale(levels_to_unit(frame)), 0, 1) * top, top) for frame in frames])
 
   return run
 

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from esrgan_jax.data.image_io import read_image, read_image_raw, read_image_size, write_image
+from esrgan_jax.data.quantize import levels_to_unit
 from esrgan_jax.inference import memory, metrics
 from esrgan_jax.inference.lpips_metric import LpipsFn, load_lpips
 from esrgan_jax.webapp import views
 from esrgan_jax.webapp.blend import BlendedGenerator
 from esrgan_jax.webapp.compilations import CompileCounter
 from esrgan_jax.webapp.model_dir import ModelDir
-from esrgan_jax.weights.state_dicts import describe_generator
+from esrgan_jax.weights.generator_state_dicts import describe_generator
 
 COMPARE_BICUBIC = 'bicubic'
 COMPARE_ALPHA0 = 'α = 0'
@@ -113,7 +114,7 @@ class Upscaler:
         '--max-megapixels.'
       )
     pixels, bits = read_image_raw(path)
-    image = pixels.astype(np.float32) / np.float32(2**bits - 1)
+    image = levels_to_unit(pixels)
     return Upload(image, bits, Path(path).stem)
 
   def _generator(self, name_a: str, name_b: str | None) -> BlendedGenerator:

@@ -14,16 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
-from flax import traverse_util
 
 from esrgan_jax.models.dists import CHANNELS, DISTS, MIN_SIZE
 from esrgan_jax.weights import model_io
 from esrgan_jax.weights.locations import weights_file
 from esrgan_jax.weights.lpips_weights import torchvision_index
 from esrgan_jax.weights.official_files import DISTS_FILES
-from esrgan_jax.weights.state_dicts import _torch_keys, _unwrap, _variables_from_torch
+from esrgan_jax.weights.torch_layout import torch_keys, unwrap, variable_shapes, variables_from_torch
 
 
 def package_weights() -> Path:
@@ -47,7 +45,7 @@ def dists_from_torch(backbone: Mapping, alpha_beta: Mapping) -> Any:
 
   ValueError when a file is the other kind or does not fit (every bad key is listed).
   """
-  backbone, alpha_beta = _unwrap(backbone, None), dict(alpha_beta)
+  backbone, alpha_beta = unwrap(backbone, None), dict(alpha_beta)
   if not any(key.startswith('features.') for key in backbone):
     raise ValueError(
       f"The backbone file has no features.N keys; expected torchvision's vgg16 ({DISTS_FILES.backbone})."
@@ -59,11 +57,10 @@ def dists_from_torch(backbone: Mapping, alpha_beta: Mapping) -> Any:
       f"The alpha/beta file should hold alpha and beta of shape {expected} (the {DISTS_FILES.package} wheel's "
       f'{DISTS_FILES.package_weights}), got {shapes or "nothing"}.'
     )
-  image = jax.ShapeDtypeStruct((1, MIN_SIZE, MIN_SIZE, 3), np.float32)
-  shapes = jax.eval_shape(DISTS().init, jax.random.key(0), image, image)
-  shapes = {path: leaf.shape for path, leaf in traverse_util.flatten_dict(shapes).items() if path[1] == 'backbone'}
-  keys = _torch_keys(list(shapes), lambda module: f'features.{torchvision_index("vgg", module.split("/")[1])}')
-  params = _variables_from_torch(
+  image = (1, MIN_SIZE, MIN_SIZE, 3)
+  shapes = {path: shape for path, shape in variable_shapes(DISTS(), image, image).items() if path[1] == 'backbone'}
+  keys = torch_keys(list(shapes), lambda module: f'features.{torchvision_index("vgg", module.split("/")[1])}')
+  params = variables_from_torch(
     backbone,
     shapes,
     keys,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from etils import epath
 
+from esrgan_jax import user_dirs
 from esrgan_jax.data import storage
 
 WEIGHTS_DIR_ENV = 'ESRGAN_JAX_WEIGHTS'
@@ -18,8 +19,7 @@ def weights_dir(environ: Mapping[str, str] | None = None) -> Path:
   environ = os.environ if environ is None else environ
   if environ.get(WEIGHTS_DIR_ENV):
     return Path(environ[WEIGHTS_DIR_ENV]).expanduser()
-  data_home = environ.get('XDG_DATA_HOME') or str(Path.home() / '.local' / 'share')
-  return Path(data_home).expanduser() / 'esrgan_jax' / 'weights'
+  return user_dirs.data_dir(environ) / 'weights'
 
 
 def weights_file(file_name: str, given: str | os.PathLike | None = None) -> epath.Path:

@@ -12,15 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jax
-import numpy as np
-from flax import traverse_util
-
 from esrgan_jax.models.lpips import LPIPS, MIN_SIZE, VGG16_STAGES
 from esrgan_jax.weights import model_io
 from esrgan_jax.weights.locations import weights_file
 from esrgan_jax.weights.official_files import LPIPS_FILES, LpipsFiles
-from esrgan_jax.weights.state_dicts import _torch_keys, _unwrap, _variables_from_torch
+from esrgan_jax.weights.torch_layout import torch_keys, unwrap, variable_shapes, variables_from_torch
 
 _LINEAR_KEY = re.compile(r'lin\d\.model\.1\.weight')
 
@@ -55,7 +51,7 @@ def lpips_from_torch(net: str, backbone: Mapping, linear: Mapping) -> Any:
   ValueError when a file is the other kind, or does not fit `net` (every bad key is listed).
   """
   row = files(net)
-  backbone, linear = _unwrap(backbone, None), _unwrap(linear, None)
+  backbone, linear = unwrap(backbone, None), unwrap(linear, None)
   if not any(key.startswith('features.') for key in backbone):
     raise ValueError(
       f"The backbone file has no features.N keys; expected torchvision's {row.torchvision_model} ({row.backbone})."
@@ -66,11 +62,9 @@ def lpips_from_torch(net: str, backbone: Mapping, linear: Mapping) -> Any:
       f'{row.linear}), got {", ".join(sorted(linear)[:4]) or "nothing"}.'
     )
   size = MIN_SIZE[net]
-  image = jax.ShapeDtypeStruct((1, size, size, 3), np.float32)
-  shapes = jax.eval_shape(LPIPS(net).init, jax.random.key(0), image, image)
-  shapes = {path: leaf.shape for path, leaf in traverse_util.flatten_dict(shapes).items()}
-  keys = _torch_keys(list(shapes), lambda module: _torch_module(net, module))
-  return _variables_from_torch(
+  shapes = variable_shapes(LPIPS(net), (1, size, size, 3), (1, size, size, 3))
+  keys = torch_keys(list(shapes), lambda module: _torch_module(net, module))
+  return variables_from_torch(
     {**backbone, **linear},
     shapes,
     keys,

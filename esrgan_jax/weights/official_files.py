@@ -1,7 +1,8 @@
 """The official PyTorch files the converters read and the files they write, as plain data.
 
 No JAX or flax here: `python -m esrgan_jax.convert --help` builds its subcommands from these tables, and the
-converters (`state_dicts`, `perceptual`, `lpips_weights`, `dists_weights`) read the same rows.
+converters (`generator_state_dicts`, `discriminator_state_dict`, `perceptual`, `lpips_weights`, `dists_weights`)
+read the same rows.
 """
 
 import dataclasses

@@ -2,7 +2,8 @@
 
 `config.gan.perceptual_network` names a row. Weights are converted once from the official file
 (`python -m esrgan_jax.convert <command> <official_file>`) into `esrgan_jax.weights.locations.weights_dir()`, unless
-a path is given (`config.gan.vgg_weights`).
+a path is given (`config.gan.vgg_weights`): `vgg19_from_torch` reads torchvision's VGG19 state dict, `minc_from_torch`
+ESRGAN's MINCNet one.
 """
 
 import dataclasses
@@ -15,10 +16,34 @@ import flax.linen as nn
 
 from esrgan_jax.models.minc import MINCNet
 from esrgan_jax.models.vgg import VGG19_LAYERS, VGG19Features
-from esrgan_jax.weights import model_io
+from esrgan_jax.weights import model_io, torch_layout
 from esrgan_jax.weights.locations import weights_file
 from esrgan_jax.weights.official_files import PERCEPTUAL_FILES, PerceptualFiles
-from esrgan_jax.weights.state_dicts import minc_from_torch, vgg19_from_torch
+
+
+def torchvision_vgg19_module(flax_module: str) -> str:
+  """'conv5_4' -> 'features.34': its VGG19_LAYERS index plus one max-pool per earlier stage."""
+  return f'features.{VGG19_LAYERS.index(flax_module) + int(flax_module[4]) - 1}'
+
+
+def vgg19_from_torch(state: Mapping) -> Any:
+  """`VGG19Features` params from torchvision's vgg19 state dict (`features.N.weight/bias`; `classifier.*` ignored)."""
+  state = torch_layout.unwrap(state, None)
+  shapes = torch_layout.variable_shapes(VGG19Features(), (1, 16, 16, 3))
+  keys = torch_layout.torch_keys(list(shapes), torchvision_vgg19_module)
+  return torch_layout.variables_from_torch(
+    state, shapes, keys, lambda key: key.startswith('classifier.'), "torchvision's vgg19 (features.N)"
+  )['params']
+
+
+def minc_from_torch(state: Mapping) -> Any:
+  """`MINCNet` params from ESRGAN's `VGG16minc_53.pth` (`conv11.weight` ... `conv53.bias`, torch OIHW)."""
+  state = torch_layout.unwrap(state, None)
+  shapes = torch_layout.variable_shapes(MINCNet(), (1, 16, 16, 3))
+  keys = torch_layout.torch_keys(list(shapes), torch_layout.same_torch_module)
+  return torch_layout.variables_from_torch(
+    state, shapes, keys, lambda key: False, "ESRGAN's MINCNet (conv11 .. conv53)"
+  )['params']
 
 
 @dataclasses.dataclass(frozen=True)

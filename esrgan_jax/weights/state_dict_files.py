@@ -10,13 +10,8 @@ import numpy as np
 
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.weights import model_io, safetensors_io, torch_io
-from esrgan_jax.weights.state_dicts import (
-  describe_discriminator,
-  describe_generator,
-  discriminator_to_torch,
-  generator_to_torch,
-  torch_scheme,
-)
+from esrgan_jax.weights.discriminator_state_dict import describe_discriminator, discriminator_to_torch
+from esrgan_jax.weights.generator_state_dicts import describe_generator, generator_to_torch, torch_scheme
 
 
 def is_safetensors(path: str | os.PathLike) -> bool:

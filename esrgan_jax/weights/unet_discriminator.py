@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from esrgan_jax.models.unet_discriminator import UNetDiscriminatorSN
-from esrgan_jax.weights.state_dicts import _unwrap
+from esrgan_jax.weights.torch_layout import kernel_from_torch, kernel_to_torch, unwrap
 
 SPECTRAL_CONVS = tuple(f'conv{i}' for i in range(1, 9))
 PLAIN_CONVS = ('conv0', 'conv9')
@@ -27,7 +27,7 @@ def unet_discriminator_from_torch(
 ) -> tuple[UNetDiscriminatorSN, dict[str, Any]]:
   """A torch state dict (numpy arrays) -> (module, {'params', 'spectral'}). num_in_ch and num_feat come from
   conv0's weight; skip_connection is not in the weights (Real-ESRGAN's models use True)."""
-  state = _unwrap(state, params_key)
+  state = unwrap(state, params_key)
   expected = _expected_keys()
   if set(state) != expected:
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
@@ -37,13 +37,12 @@ def unet_discriminator_from_torch(
     )
   num_feat, num_in_ch = np.shape(state['conv0.weight'])[:2]
   module = UNetDiscriminatorSN(num_in_ch=int(num_in_ch), num_feat=int(num_feat), skip_connection=skip_connection)
-  kernel = lambda w: np.asarray(w, np.float32).transpose(2, 3, 1, 0)  # OIHW -> HWIO
-  params = {name: {'kernel': kernel(state[f'{name}.weight'])} for name in PLAIN_CONVS}
+  params = {name: {'kernel': kernel_from_torch(state[f'{name}.weight'])} for name in PLAIN_CONVS}
   for name in PLAIN_CONVS:
     params[name]['bias'] = np.asarray(state[f'{name}.bias'], np.float32)
   spectral = {}
   for name in SPECTRAL_CONVS:
-    params[name] = {'kernel': kernel(state[f'{name}.weight_orig'])}
+    params[name] = {'kernel': kernel_from_torch(state[f'{name}.weight_orig'])}
     spectral[name] = {leaf: np.asarray(state[f'{name}.weight_{leaf}'], np.float32) for leaf in ('u', 'v')}
   return module, {'params': params, 'spectral': spectral}
 
@@ -51,13 +50,12 @@ def unet_discriminator_from_torch(
 def unet_discriminator_to_torch(variables: Mapping[str, Any]) -> dict[str, np.ndarray]:
   """{'params', 'spectral'} -> torch state dict with Real-ESRGAN's keys (numpy float32)."""
   params, spectral = variables['params'], variables['spectral']
-  weight = lambda k: np.ascontiguousarray(np.asarray(k, np.float32).transpose(3, 2, 0, 1))  # HWIO -> OIHW
   state = {}
   for name in PLAIN_CONVS:
-    state[f'{name}.weight'] = weight(params[name]['kernel'])
+    state[f'{name}.weight'] = kernel_to_torch(params[name]['kernel'])
     state[f'{name}.bias'] = np.asarray(params[name]['bias'], np.float32)
   for name in SPECTRAL_CONVS:
-    state[f'{name}.weight_orig'] = weight(params[name]['kernel'])
+    state[f'{name}.weight_orig'] = kernel_to_torch(params[name]['kernel'])
     state[f'{name}.weight_u'] = np.asarray(spectral[name]['u'], np.float32)
     state[f'{name}.weight_v'] = np.asarray(spectral[name]['v'], np.float32)
   return state

@@ -24,6 +24,22 @@ def test_strip_lays_out_lr_and_outputs_with_their_niqe(tmp_path):
   assert (caption_rows < 128).any() and (caption_rows == 255).mean() > 0.8  # dark text on white
 
 
+@pytest.mark.parametrize('dtype, white', [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)])
+def test_side_by_side_puts_white_gaps_between_panels(dtype, white):
+  panels = [np.full((3, width, 3), value, dtype) for width, value in ((2, 0), (4, 7), (1, 3))]
+  row = strip.side_by_side(panels, 5)
+  assert row.shape == (3, 2 + 5 + 4 + 5 + 1, 3) and row.dtype == dtype
+  assert (row[:, :2] == 0).all() and (row[:, 2:7] == white).all() and (row[:, 7:11] == 7).all()
+  assert (row[:, 11:16] == white).all() and (row[:, 16:] == 3).all()
+  np.testing.assert_array_equal(strip.side_by_side(panels[:1], 5), panels[0])  # one panel: no gap
+
+
+def test_side_by_side_keeps_float64_panels_exact():
+  panels = [np.full((2, 2, 3), 1 / 3), np.zeros((2, 2, 3), np.float32)]
+  row = strip.side_by_side(panels, 1)
+  assert row.dtype == np.float64 and (row[:, :2] == 1 / 3).all() and (row[:, 2] == 1.0).all()
+
+
 def test_caption_names_the_label_and_niqe():
   assert strip.caption('model', 3.14159) == 'model: NIQE 3.14'
   assert strip.caption('LR input 50x64 (shown x4)', None) == 'LR input 50x64 (shown x4)'

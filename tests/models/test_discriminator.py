@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import pytest
 
 from esrgan_jax.models import VGGStyleDiscriminator
-from esrgan_jax.weights import state_dicts
+from esrgan_jax.weights import discriminator_state_dict
 
 
 def test_param_count_128():
@@ -45,7 +45,7 @@ def test_train_mode_passes_match_torch_batch_norm():
 
   net = seeded(0, TorchVGGStyleDiscriminator, num_feat=4).train()
   state = {k: v.numpy().copy() for k, v in net.state_dict().items()}  # copies: torch updates its buffers in place
-  module, variables = state_dicts.discriminator_from_torch(state)
+  module, variables = discriminator_state_dict.discriminator_from_torch(state)
   step = jax.jit(functools.partial(module.apply, train=True, mutable=['batch_stats']))
   stats = variables['batch_stats']
   for seed in range(4):

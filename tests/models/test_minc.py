@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from esrgan_jax.models.minc import MINCNet, max_pool_ceil
-from esrgan_jax.weights import perceptual, state_dicts
+from esrgan_jax.weights import perceptual
 
 torch = pytest.importorskip('torch')
 from helpers import assert_close, images, run_convert, seeded, torch_apply  # noqa: E402  (needs torch)
@@ -64,7 +64,7 @@ def test_bad_state_dict_names_the_keys():
     for leaf in ('weight', 'bias')
   }
   with pytest.raises(ValueError, match=r'(?s)MINCNet.*missing keys \(18\): conv31\.bias.*wrong shapes \(8\): conv11'):
-    state_dicts.minc_from_torch(state)
+    perceptual.minc_from_torch(state)
 
 
 def test_missing_minc_weights_name_the_command(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
 from esrgan_jax.models.srresnet import MSRResNet
-from esrgan_jax.weights import state_dicts
+from esrgan_jax.weights import generator_state_dicts, torch_layout
 
 torch = pytest.importorskip('torch')
 from helpers import assert_close, assert_running_stats_match_torch, images, randomise_batch_norms, seeded, torch_apply  # noqa: E402  (torch)
@@ -68,7 +68,7 @@ def test_rejects_bad_scale_and_channels():
 @pytest.mark.parametrize('scale', [2, 3, 4])
 def test_parity_with_torch(scale):
   net = seeded(scale, TorchMSRResNet, upscale=scale, **TINY)
-  module, params = state_dicts.generator_from_torch({k: v.numpy() for k, v in net.state_dict().items()})
+  module, params = generator_state_dicts.generator_from_torch({k: v.numpy() for k, v in net.state_dict().items()})
   assert module == MSRResNet(scale=scale, **TINY)
   x = images((2, 7, 9, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
@@ -78,10 +78,10 @@ def bn_variables(net) -> tuple[MSRResNet, dict]:
   """(MSRResNet with BN, {'params', 'batch_stats'}) of a torch MSRResNet with BN, by the converter's key mapping (the
   converter itself reads BN-free generators only)."""
   module = MSRResNet(num_feat=net.conv_first.out_channels, num_block=len(net.body), scale=net.upscale, use_bn=True)
-  shapes = state_dicts._variable_shapes(module, (1, 4, 4, 3))
-  keys = state_dicts._torch_keys(list(shapes), state_dicts._generator_torch_module(module, 'BasicSR'))
+  shapes = torch_layout.variable_shapes(module, (1, 4, 4, 3))
+  keys = torch_layout.torch_keys(list(shapes), generator_state_dicts.torch_module(module, 'BasicSR'))
   state = {k: v.numpy().copy() for k, v in net.state_dict().items()}  # copies: torch updates its buffers in place
-  return module, state_dicts._variables_from_torch(
+  return module, torch_layout.variables_from_torch(
     state, shapes, keys, lambda key: key.endswith('.num_batches_tracked'), 'MSRResNet with BN'
   )
 

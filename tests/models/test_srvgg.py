@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from esrgan_jax.models.srvgg import SRVGGNetCompact
-from esrgan_jax.weights.state_dicts import generator_to_torch
+from esrgan_jax.weights.generator_state_dicts import generator_to_torch
 
 torch = pytest.importorskip('torch')
 from helpers import assert_close, images, random_variables, torch_apply

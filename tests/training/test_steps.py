@@ -10,7 +10,7 @@ import pytest
 from helpers import assert_running_stats_match_torch, make_batch, tiny_train_config
 
 from esrgan_jax.training import default_config, steps
-from esrgan_jax.weights import state_dicts
+from esrgan_jax.weights import discriminator_state_dict
 
 
 def basicsr_cosine_restart_lr(t: int, base: float, periods, weights, eta_min: float) -> float:
@@ -83,7 +83,9 @@ def test_gan_step_batch_norm_statistics_equal_basicsr_after_two_iterations():
     )
   )
   net = TorchVGGStyleDiscriminator(num_feat=config.discriminator.num_feat).train()
-  torch_state = state_dicts.discriminator_to_torch(discriminator, {'params': state.d_params, **state.d_collections})
+  torch_state = discriminator_state_dict.discriminator_to_torch(
+    discriminator, {'params': state.d_params, **state.d_collections}
+  )
   net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in torch_state.items()})
   optimizer = torch.optim.Adam(net.parameters(), lr=config.gan.lr_d, betas=(config.gan.b1, config.gan.b2), eps=1e-8)
   g_params = state.g_params  # G's output of both iterations comes from its initial parameters (updated after it)

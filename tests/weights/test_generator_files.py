@@ -6,13 +6,13 @@ import pytest
 from helpers import assert_trees_equal, random_params, tiny_generator
 
 from esrgan_jax.models.srresnet import MSRResNet
-from esrgan_jax.weights import generator_files, model_io, state_dicts, torch_io
+from esrgan_jax.weights import generator_files, generator_state_dicts, model_io, torch_io
 
 
 @pytest.mark.parametrize('name', ['net.pth', 'net_g_5000.pt', 'RealESRGAN_x2.weights'])
 def test_pth_is_converted_in_memory(tmp_path, name):
   module, params = tiny_generator(2)
-  torch_io.save_state_dict(tmp_path / name, {'params_ema': state_dicts.generator_to_torch(module, params)})
+  torch_io.save_state_dict(tmp_path / name, {'params_ema': generator_state_dicts.generator_to_torch(module, params)})
   loaded, loaded_params = generator_files.load_generator_file(tmp_path / name, dtype=jnp.bfloat16)
   assert loaded == module.clone(dtype=jnp.bfloat16)
   assert_trees_equal(loaded_params, params)

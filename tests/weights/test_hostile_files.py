@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from esrgan_jax import convert
-from esrgan_jax.weights import generator_files, model_io, safetensors_io, state_dicts, torch_io
+from esrgan_jax.weights import generator_files, generator_state_dicts, model_io, safetensors_io, torch_io
 
 # Derandomized, so CI sees the same cases on every run; a few hundred in all, under a minute on two cores.
 FUZZ = settings(
@@ -28,7 +28,7 @@ def valid_files(tmp_path_factory) -> dict[str, bytes]:
   """The bytes of one tiny generator as a zip `.pth`, a `.safetensors` file and our `.msgpack` model file."""
   folder = tmp_path_factory.mktemp('valid')
   module, params = tiny_generator(2)
-  state = state_dicts.generator_to_torch(module, params)
+  state = generator_state_dicts.generator_to_torch(module, params)
   torch_io.save_state_dict(folder / 'g.pth', {'params_ema': state})
   safetensors_io.save_state_dict(folder / 'g.safetensors', state)
   model_io.save_generator(folder / 'g.msgpack', module, params)
@@ -135,7 +135,9 @@ def legacy_pth() -> bytes:
   torch = pytest.importorskip('torch')
   buffer = io.BytesIO()
   module, params = tiny_generator(2)
-  tensors = {k: torch.from_numpy(np.array(v)) for k, v in state_dicts.generator_to_torch(module, params).items()}
+  tensors = {
+    k: torch.from_numpy(np.array(v)) for k, v in generator_state_dicts.generator_to_torch(module, params).items()
+  }
   torch.save({'params_ema': tensors}, buffer, _use_new_zipfile_serialization=False)
   return buffer.getvalue()
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from esrgan_jax.models.srvgg import SRVGGNetCompact
-from esrgan_jax.weights import model_io, state_dicts, torch_io
+from esrgan_jax.weights import generator_state_dicts, model_io, torch_io
 
 torch = pytest.importorskip('torch')
 from helpers import assert_close, assert_trees_equal, images, random_variables, run_convert, seeded, torch_apply
@@ -34,7 +34,7 @@ def test_parity_with_torch_at_every_scale(tmp_path, capsys, scale):
 @pytest.mark.parametrize('num_conv', [32, 16], ids=['realesr-general-x4v3', 'realesr-animevideov3'])
 def test_official_sizes_are_inferred(num_conv):
   state = {k: v.numpy() for k, v in TorchSRVGGNetCompact(num_feat=64, num_conv=num_conv).state_dict().items()}
-  module, _ = state_dicts.generator_from_torch({'params': state})
+  module, _ = generator_state_dicts.generator_from_torch({'params': state})
   assert module == SRVGGNetCompact(num_feat=64, num_conv=num_conv, scale=4, act_type='prelu')
 
 
@@ -56,7 +56,7 @@ def test_round_trip_through_pth(tmp_path):
 def test_activation_without_weights_is_refused():
   state = {k: v.numpy() for k, v in TorchSRVGGNetCompact(num_feat=8, num_conv=1, act_type='relu').state_dict().items()}
   with pytest.raises(ValueError, match=r'no PReLU weights \(body\.1\.weight\).*ReLU or LeakyReLU'):
-    state_dicts.generator_from_torch(state)
+    generator_state_dicts.generator_from_torch(state)
 
 
 def test_last_conv_that_is_no_pixel_shuffle_is_named(tmp_path):
@@ -64,4 +64,4 @@ def test_last_conv_that_is_no_pixel_shuffle_is_named(tmp_path):
   state['body.4.weight'], state['body.4.bias'] = np.zeros((10, 8, 3, 3), np.float32), np.zeros(10, np.float32)
   torch_io.save_state_dict(tmp_path / 'bad.pth', state)
   with pytest.raises(ValueError, match=r'body\.4\.weight has 10 output channels.*3 \* scale\*\*2'):
-    state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'bad.pth'))
+    generator_state_dicts.generator_from_torch(torch_io.load_state_dict(tmp_path / 'bad.pth'))

@@ -9,7 +9,7 @@ import pytest
 
 from esrgan_jax import convert
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.weights import families, model_io, state_dicts, torch_io
+from esrgan_jax.weights import families, generator_state_dicts, model_io, torch_io
 
 torch = pytest.importorskip('torch')
 from helpers import assert_close, assert_trees_equal, images, random_variables, run_convert, seeded, torch_apply
@@ -40,7 +40,9 @@ def _randomised(net):
 
 
 def _check_parity(tmp_path, net, state: dict, size: int, expected: dict) -> RRDBNet:
-  scheme, module, params = state_dicts.generator_from_torch_with_scheme(_saved_and_loaded(tmp_path, state), None)
+  scheme, module, params = generator_state_dicts.generator_from_torch_with_scheme(
+    _saved_and_loaded(tmp_path, state), None
+  )
   assert {field: getattr(module, field) for field in expected} == expected, scheme
   x = images((1, size, size, module.num_in_ch))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
@@ -66,7 +68,7 @@ def test_esrgan_plus(tmp_path):
   net = _randomised(seeded(2, TorchSequentialRRDBNet, plus=True, num_feat=8, num_block=2, num_grow_ch=4))
   assert 'model.1.sub.1.RDB3.conv1x1.weight' in net.state_dict()
   module = _check_parity(tmp_path, net, net.state_dict(), 6, dict(esrgan_plus=True, num_block=2, scale=4))
-  assert 'ESRGAN+' in state_dicts.describe_generator(module)
+  assert 'ESRGAN+' in generator_state_dicts.describe_generator(module)
 
 
 def test_esrgan_plus_goes_back_to_its_numbered_scheme(tmp_path, capsys):
@@ -107,7 +109,9 @@ def test_other_scales_round_trip_in_basicsr_names(tmp_path, num_upsample):
   module = RRDBNet(scale=2**num_upsample, num_upsample=num_upsample, **TINY)
   params = random_variables(module, (1, 8, 8, 3))['params']
   net = TorchRRDBNet(scale=2**num_upsample, num_upsample=num_upsample, **TINY).eval()
-  net.load_state_dict({k: torch.from_numpy(v) for k, v in state_dicts.generator_to_torch(module, params).items()})
+  net.load_state_dict(
+    {k: torch.from_numpy(v) for k, v in generator_state_dicts.generator_to_torch(module, params).items()}
+  )
   x = images((1, 5, 5, 3))
   assert_close(module.apply({'params': params}, x), torch_apply(net, x))
 
@@ -130,7 +134,7 @@ def _arrays(*keys: str) -> dict:
 def test_recognised_families_we_cannot_run_are_named(family):
   state = _arrays(*families.UNSUPPORTED_FAMILIES[family], 'some.other.weight')
   with pytest.raises(ValueError, match=rf'This is a {re.escape(family)} model, .* cannot run\. Supported generator'):
-    state_dicts.generator_from_torch({'params_ema': state})
+    generator_state_dicts.generator_from_torch({'params_ema': state})
 
 
 def test_unknown_architecture_names_some_keys_and_the_families(tmp_path, capsys):

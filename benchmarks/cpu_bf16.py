@@ -13,7 +13,8 @@ the table gives the median of those over all rounds, the ratios (> 1: faster) to
 RealESRGANer, the process's peak RSS (VmHWM, the largest round) and the PSNR of each (unclipped) output against
 ours fp32 with its range as the peak.
 Ours fp32 and bf16 (XLA) run as the upscale CLI (fast CPU flags, one device per core); ours bf16 (oneDNN) with one
-device, oneDNN spreading each conv over the cores as torch does. --quick: 2 rounds of 2 repeats.
+device, oneDNN spreading each conv over the cores as torch does. --quick: 2 rounds of 2 repeats. --convs: single
+convs of RRDBNet's shapes instead, oneDNN vs XLA bf16 vs XLA fp32 in one process (rounds x repeats calls each).
 """
 
 import argparse
@@ -127,6 +128,50 @@ def child(args) -> None:
   print(json.dumps({'times': times, 'peak_rss_mb': int(hwm[0].split()[1]) / 1024}))
 
 
+# RRDBNet x4's conv shapes on a 128x128 input: (side, Cin, Cout) of the dense-block convs, the trunk, the HR convs
+CONV_SHAPES = ((128, 64, 32), (128, 128, 32), (128, 192, 64), (256, 64, 64), (512, 64, 64), (512, 64, 3))
+
+
+def conv_rows(rounds: int) -> None:
+  """One 3x3 conv (stride 1, padding 1, bias) of each of `CONV_SHAPES` by oneDNN (bf16), XLA in bf16 (as layers.Conv)
+  and XLA in fp32 (with the upscale CLI's fast CPU flags), taking turns call by call in this process: milliseconds
+  and GFLOP/s."""
+  from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
+
+  runtime.use_fast_cpu_flags()
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from esrgan_jax.cpu_kernels import onednn_conv  # pylint: disable=g-import-not-at-top
+
+  xla = jax.jit(
+    lambda x, k, b: (
+      jax.lax.conv_general_dilated(x, k, (1, 1), [(1, 1)] * 2, dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+      + b.astype(x.dtype)
+    )
+  )
+  ours = jax.jit(onednn_conv.onednn_conv)
+  rng = np.random.default_rng(0)
+  print(
+    '| conv (input side, Cin -> Cout) | oneDNN bf16 ms | XLA bf16 ms | XLA fp32 ms | oneDNN GFLOP/s | vs XLA fp32 |'
+  )
+  print('|---|---|---|---|---|---|')
+  with timing.OtherLoad() as load:
+    for side, cin, cout in CONV_SHAPES:
+      x = rng.standard_normal((1, side, side, cin)).astype(np.float32)
+      k, b = rng.normal(0, (9 * cin) ** -0.5, (3, 3, cin, cout)).astype(np.float32), np.zeros(cout, np.float32)
+      x16, k16 = jnp.asarray(x, jnp.bfloat16), jnp.asarray(k, jnp.bfloat16)
+      calls = {'onednn': (ours, x16, k16, b), 'bf16': (xla, x16, k16, b), 'fp32': (xla, x, k, b)}
+      fns = {name: lambda fn=fn, a=a: fn(*a).block_until_ready() for name, (fn, *a) in calls.items()}
+      ms = {name: 1e3 * statistics.median(t) for name, t in timing.interleave(fns, rounds).items()}
+      gflops = 2 * side * side * 9 * cin * cout / ms['onednn'] / 1e6
+      print(
+        f'| {side}x{side}, {cin} -> {cout} | {ms["onednn"]:.1f} | {ms["bf16"]:.1f} | {ms["fp32"]:.1f} | {gflops:.0f} | '
+        f'{ms["fp32"] / ms["onednn"]:.2f}x |'
+      )
+  print(f'{rounds} calls each; other processes kept {load.cores:.2f} cores busy')
+
+
 def _psnr(out: np.ndarray, reference: np.ndarray) -> float:
   """PSNR with the reference's range as the peak: random weights give outputs far from [0, 1], so the outputs are
   compared unclipped."""
@@ -141,6 +186,7 @@ def main() -> None:
   parser.add_argument('--repeats', type=int, default=None, help='timed upscales per process; default 3')
   parser.add_argument('--impls', nargs='+', default=list(IMPLS), choices=IMPLS)
   parser.add_argument('--json', default=None)
+  parser.add_argument('--convs', action='store_true', help='time single convs of RRDBNet shapes instead (one process)')
   parser.add_argument('--child', default=None, help=argparse.SUPPRESS)
   parser.add_argument('--case', default=None, help=argparse.SUPPRESS)
   parser.add_argument('--weights-dir', default=None, help=argparse.SUPPRESS)
@@ -150,6 +196,9 @@ def main() -> None:
   args.repeats = args.repeats or (2 if args.quick else 3)
   if args.child:
     child(args)
+    return
+  if args.convs:
+    conv_rows(args.repeats * args.rounds)
     return
   results = {(impl, case): {'times': [], 'peak_rss_mb': 0.0} for case in CASES for impl in args.impls}
   output = lambda impl, case: Path(tmp) / f'{args.impls.index(impl)}_{list(CASES).index(case)}.npy'

@@ -59,6 +59,7 @@ def test_wheel_holds_the_library_and_the_configs(installed):
     assert f'esrgan_jax/{subpackage}/__init__.py' in names
   assert {'esrgan_jax/configs/demo.py', 'esrgan_jax/configs/gan.py', 'esrgan_jax/configs/ablation/esrgan.py'} <= names
   assert {'esrgan_jax/inference/data/niqe_pris_params.npz', 'esrgan_jax/inference/data/PROVENANCE.md'} <= names
+  assert 'esrgan_jax/cpu_kernels/onednn_conv.cc' in names  # the source the optional oneDNN kernel is built from
   assert not any(name.startswith(('tests/', 'benchmarks/', 'reference/')) for name in names)
 
 

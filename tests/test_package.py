@@ -32,6 +32,7 @@ assert dict(os.environ) == environ, 'importing {module} changed the environment'
     'esrgan_jax.degradations.pipeline',
     'esrgan_jax.inference.strip',
     'esrgan_jax.weights.unet_discriminator',
+    'esrgan_jax.cpu_kernels.onednn_conv',
   ],
 )
 def test_library_imports_without_tensorflow(module):

@@ -341,6 +341,29 @@ def fake_gcs(bucket: str = 'bucket') -> Iterator[dict[str, str]]:
       process.wait()
 
 
+@contextlib.contextmanager
+def gcs_in_this_process() -> Iterator[str]:
+  """`fake_gcs` with this process's environment pointing etils.epath (gcsfs) at it while it lasts; yields its bucket's
+  URL, gs://bucket."""
+  import os  # pylint: disable=g-import-not-at-top
+
+  from etils.epath import gpath  # pylint: disable=g-import-not-at-top
+
+  with fake_gcs() as env:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    gpath._is_tf_installed.cache_clear()  # etils caches its backend choice (EPATH_USE_TF) at the first URL
+    try:
+      yield 'gs://bucket'
+    finally:
+      for k, v in saved.items():
+        if v is None:
+          os.environ.pop(k)
+        else:
+          os.environ[k] = v
+      gpath._is_tf_installed.cache_clear()
+
+
 def read_gcs_object(env: dict[str, str], url: str) -> bytes:
   """The bytes of object `url` (gs://bucket/name) in the emulator of `fake_gcs`'s environment `env`."""
   import urllib.parse  # pylint: disable=g-import-not-at-top

@@ -95,7 +95,13 @@ def _lpips_problems(config: ml_collections.ConfigDict) -> list[str]:
 def input_problems(config: ml_collections.ConfigDict, workdir: str | Path) -> list[str]:
   """One line per input file or folder that `config` names and that is missing; [] when training can start."""
   workdir = storage.path(workdir)
-  problems = _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
+  problems = []
+  if storage.is_url(workdir) and not storage.bucket(workdir).exists():
+    problems.append(
+      f'--workdir={workdir}: the bucket {storage.bucket(workdir)} does not exist (create it first, e.g. '
+      f'`gcloud storage buckets create {storage.bucket(workdir)}`, or choose another --workdir)'
+    )
+  problems += _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
   problems += _lpips_problems(config)
   if 'gan' in config.stages:
     problems += _gan_problems(config, workdir)

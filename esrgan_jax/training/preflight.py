@@ -96,10 +96,11 @@ def input_problems(config: ml_collections.ConfigDict, workdir: str | Path) -> li
   """One line per input file or folder that `config` names and that is missing; [] when training can start."""
   workdir = storage.path(workdir)
   problems = []
-  if storage.is_url(workdir) and not storage.bucket(workdir).exists():
+  bucket = storage.bucket(workdir) if storage.is_url(workdir) else None
+  if bucket and not bucket.exists():
     problems.append(
-      f'--workdir={workdir}: the bucket {storage.bucket(workdir)} does not exist (create it first, e.g. '
-      f'`gcloud storage buckets create {storage.bucket(workdir)}`, or choose another --workdir)'
+      f'--workdir={workdir}: the bucket {bucket} does not exist or this account cannot see it (create it with '
+      f'`gcloud storage buckets create {bucket}`, grant access, or choose another --workdir)'
     )
   problems += _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
   problems += _lpips_problems(config)

@@ -15,7 +15,9 @@ def test_a_url_workdir_needs_its_bucket():
   with helpers.gcs_in_this_process() as bucket:
     assert preflight.input_problems(get_config(), f'{bucket}/run') == []
     [problem] = preflight.input_problems(get_config(), 'gs://no-bucket/run')
-  assert problem.startswith('--workdir=gs://no-bucket/run: the bucket gs://no-bucket does not exist (create it first')
+  assert problem.startswith(
+    '--workdir=gs://no-bucket/run: the bucket gs://no-bucket does not exist or this account cannot see it'
+  )
 
 
 def test_each_missing_input_is_named(tmp_path, monkeypatch):

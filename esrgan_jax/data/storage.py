@@ -25,6 +25,12 @@ def path(value: str | os.PathLike) -> epath.Path:
   return epath.Path(value) if is_url(value) else epath.Path(os.path.expanduser(os.fspath(value)))
 
 
+def bucket(url: str | os.PathLike) -> epath.Path:
+  """The `scheme://bucket` that URL `url` lies in: object stores create folders, never buckets."""
+  scheme, rest = os.fspath(url).split('://', 1)
+  return epath.Path(f'{scheme}://{rest.split("/", 1)[0]}')
+
+
 def glob(pattern: str) -> list[str]:
   """The files matching `pattern` (a local glob or a URL with wildcards after the bucket), sorted."""
   if not is_url(pattern):

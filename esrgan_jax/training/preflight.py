@@ -95,7 +95,14 @@ def _lpips_problems(config: ml_collections.ConfigDict) -> list[str]:
 def input_problems(config: ml_collections.ConfigDict, workdir: str | Path) -> list[str]:
   """One line per input file or folder that `config` names and that is missing; [] when training can start."""
   workdir = storage.path(workdir)
-  problems = _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
+  problems = []
+  bucket = storage.bucket(workdir) if storage.is_url(workdir) else None
+  if bucket and not bucket.exists():
+    problems.append(
+      f'--workdir={workdir}: the bucket {bucket} does not exist or this account cannot see it (create it with '
+      f'`gcloud storage buckets create {bucket}`, grant access, or choose another --workdir)'
+    )
+  problems += _data_problems(config.train_data, 'train_data') + _data_problems(config.val_data, 'val_data')
   problems += _lpips_problems(config)
   if 'gan' in config.stages:
     problems += _gan_problems(config, workdir)

@@ -5,7 +5,6 @@ import os
 import helpers
 import numpy as np
 import pytest
-from etils.epath import gpath
 
 from esrgan_jax.data import image_io, storage
 from esrgan_jax.training import history_log
@@ -14,26 +13,15 @@ from esrgan_jax.weights import model_io
 
 @pytest.fixture(scope='module')
 def gcs():
-  """gs://bucket on an emulator, with this process's environment pointing etils.epath (gcsfs) at it."""
-  with helpers.fake_gcs() as env:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    gpath._is_tf_installed.cache_clear()  # etils caches its backend choice (EPATH_USE_TF) at the first URL
-    try:
-      yield 'gs://bucket'
-    finally:
-      for k, v in saved.items():
-        if v is None:
-          os.environ.pop(k)
-        else:
-          os.environ[k] = v
-      gpath._is_tf_installed.cache_clear()
+  with helpers.gcs_in_this_process() as bucket:
+    yield bucket
 
 
 def test_urls_stay_urls_and_local_paths_expand_the_home_folder():
   assert os.fspath(storage.path('gs://bucket/run/psnr')) == 'gs://bucket/run/psnr'
   assert storage.is_url('gs://bucket/run') and not storage.is_url('/tmp/run')
   assert os.fspath(storage.path('~/run')) == os.path.expanduser('~/run')
+  assert os.fspath(storage.bucket('gs://bucket/run/psnr')) == os.fspath(storage.bucket('gs://bucket')) == 'gs://bucket'
 
 
 def test_glob_matches_local_files_and_objects(tmp_path, gcs):

@@ -1,13 +1,16 @@
-"""Multi-process mistakes and failures: flags, the roll call (in threads), and `main --distributed` in subprocesses.
+"""Multi-process mistakes and failures: flags, the roll call (in threads), and `main --distributed` in subprocesses,
+also on an emulated gs:// workdir (killed and resumed).
 
 Every subprocess test has a timeout, so a hang fails the test instead of blocking the suite.
 """
 
 import json
+import signal
 import subprocess
 import threading
 from pathlib import Path
 
+import helpers
 import pytest
 from test_main import env, free_port, main_command, start_two_processes
 
@@ -136,3 +139,35 @@ def test_gan_stage_waits_for_process_0_to_finish_writing_the_psnr_generator(tmp_
   outputs = [p.communicate(timeout=600) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in outputs]
   assert json.loads((tmp_path / 'gan' / 'summary.json').read_text())['steps'] == 1
+
+
+def test_two_processes_on_a_gs_workdir_finish_and_resume_byte_identically(tmp_path):
+  """The demo, shortened, on an emulated gs:// bucket: one run uninterrupted; one killed (kill -9 of both processes)
+  after its checkpoint of step 2, then rerun. Same history and generator, byte for byte."""
+  with helpers.fake_gcs() as gcs:
+
+    def start(run: str, runner=('-m', 'esrgan_jax.main')) -> list[subprocess.Popen]:
+      # TensorBoard writes through TensorFlow's GCS client, which cannot be pointed at the emulator
+      overrides = (
+        '--config.stages=("psnr",)',
+        '--config.psnr.num_steps=4',
+        f'--config.tensorboard_dir={tmp_path / run}',
+      )
+      return start_two_processes(f'gs://bucket/{run}', 1, *overrides, runner=runner, extra_env=gcs)
+
+    def stderr_of(procs: list[subprocess.Popen], returncode: int) -> list[str]:
+      errors = [p.communicate(timeout=600)[1] for p in procs]
+      assert [p.returncode for p in procs] == [returncode] * 2, [e[-3000:] for e in errors]
+      return errors
+
+    # both at once: each process spends much of its time waiting for the other or for the emulator
+    whole, killed = start('whole'), start('run', runner=(FAULTY_MAIN, 'kill_at_save_4'))
+    stderr_of(whole, 0)
+    stderr_of(killed, -signal.SIGKILL)
+    history = helpers.read_gcs_object(gcs, 'gs://bucket/run/psnr/history.jsonl').decode()
+    assert [json.loads(line)['step'] for line in history.splitlines()] == [1, 2, 3, 4]  # the last checkpoint: 2
+    for err in stderr_of(start('run'), 0):
+      assert 'Resumed stage psnr from step 2 (gs://bucket/run/psnr/checkpoints)' in err
+    for name in ('history.jsonl', 'generator.msgpack'):
+      got, expected = (helpers.read_gcs_object(gcs, f'gs://bucket/{run}/psnr/{name}') for run in ('run', 'whole'))
+      assert got == expected, name

@@ -1,5 +1,6 @@
 """esrgan_jax.training.preflight: every missing input a config names, found before anything is built."""
 
+import helpers
 import pytest
 from tiny_config import get_config
 
@@ -8,6 +9,15 @@ from esrgan_jax.training import preflight, train
 
 def test_demo_config_needs_no_files(tmp_path):
   assert preflight.input_problems(get_config(), tmp_path) == []
+
+
+def test_a_url_workdir_needs_its_bucket():
+  with helpers.gcs_in_this_process() as bucket:
+    assert preflight.input_problems(get_config(), f'{bucket}/run') == []
+    [problem] = preflight.input_problems(get_config(), 'gs://no-bucket/run')
+  assert problem.startswith(
+    '--workdir=gs://no-bucket/run: the bucket gs://no-bucket does not exist or this account cannot see it'
+  )
 
 
 def test_each_missing_input_is_named(tmp_path, monkeypatch):

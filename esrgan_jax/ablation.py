@@ -5,13 +5,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from esrgan_jax import cli_help, runtime
+from esrgan_jax import cli_help, extras, runtime
 from esrgan_jax.configs import CONFIGS_DIR
-from esrgan_jax.training.ablation import COLUMNS, prepare, run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  """Runs the CLI; returns 0 when the report is written, 2 on unusable arguments or configs."""
+  """Runs the CLI; returns 0 when the report is written, 2 on unusable arguments or configs (or without the [train]
+  extra)."""
+  extras.require('train')
+  from esrgan_jax.training.ablation import COLUMNS, prepare, run  # pylint: disable=g-import-not-at-top  (TensorFlow)
+
   parser = argparse.ArgumentParser(
     prog='python -m esrgan_jax.ablation', description=__doc__.split('\n')[0], formatter_class=cli_help.HelpFormatter
   )

@@ -11,7 +11,6 @@ compiled program until a TPU run confirms them. Needs libtpu (`pip install "esrg
 runs in a child process with the TPU runtime's start-up warnings filtered out, so no other tool loads libtpu.
 """
 
-import importlib.util
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ from pathlib import Path
 from absl import app, flags
 from ml_collections import config_flags
 
-from esrgan_jax import configs
+from esrgan_jax import configs, extras
 from esrgan_jax.planning import topology
 from esrgan_jax.training import config_errors
 
@@ -131,10 +130,8 @@ def main(argv: list[str]) -> int:
   _per_chip_batch(FLAGS.per_chip_batch)
   if os.environ.get(CHILD_ENV) == '1':
     return compile_and_report()
-  if importlib.util.find_spec('libtpu') is None:
-    config_errors.exit_with(
-      'libtpu is not installed; it compiles for TPUs: pip install "esrgan_jax[tpu]" (or "jax[tpu]").'
-    )
+  if extras.missing_modules('tpu'):
+    config_errors.exit_with(extras.install_hint('tpu'))
   return run_child(sys.argv)
 
 

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from esrgan_jax import cli_help, runtime  # gradio and JAX load in main(): --help answers at once
+from esrgan_jax import cli_help, extras, runtime  # gradio and JAX load in main(): --help answers at once
 
 
 def free_port(host: str) -> int:
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     page = start(argv)
   except ImportError as e:
-    print(f'The web app needs gradio ({e}): pip install "esrgan_jax[app]".', file=sys.stderr)
+    print(f'{extras.install_hint("app")} ({e})', file=sys.stderr)
     return 2
   except (FileNotFoundError, ValueError) as e:
     print(f'Cannot start the app: {e}', file=sys.stderr)

@@ -14,7 +14,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from esrgan_jax import configs, runtime
+from esrgan_jax import configs, extras, runtime
 from esrgan_jax.data import storage
 from esrgan_jax.training import config_errors, distributed, workdir_lock
 
@@ -53,6 +53,7 @@ config_flags.DEFINE_config_file(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  extras.require('train')
   # Orbax logs every save step by step at INFO; keep its warnings and errors only.
   logging.get_absl_logger().addFilter(lambda r: r.levelno >= std_logging.WARNING or '/orbax/' not in r.pathname)
   try:

@@ -12,8 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from esrgan_jax import cli_help
-from esrgan_jax.data.records import TFRECORD_SUFFIX
+from esrgan_jax import cli_help, extras
 from esrgan_jax.data.subimages import prepare
 
 
@@ -33,7 +32,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     default=0,
     help='add an edge-flush last window when more than this many pixels are left',
   )
-  parser.add_argument('--format', choices=('png', 'tfrecord'), default='png', help='PNG files or TFRecord shards')
+  parser.add_argument(
+    '--format', choices=('png', 'tfrecord'), default='png', help='PNG files or TFRecord shards (the [train] extra)'
+  )
   parser.add_argument(
     '--num-shards',
     '--num_shards',
@@ -52,6 +53,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
   """Runs the CLI; returns the exit code."""
   args = _parse_args(argv)
+  if args.format == 'tfrecord':
+    extras.require('train')
   try:
     count = prepare(
       args.input,
@@ -68,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(e, file=sys.stderr)
     return 2
   if args.format == 'tfrecord':
+    from esrgan_jax.data.records import TFRECORD_SUFFIX  # pylint: disable=g-import-not-at-top  (loaded by prepare)
+
     where = f"data.source = 'tfrecord', data.tfrecord_pattern = '{Path(args.output) / ('*' + TFRECORD_SUFFIX)}'"
   else:
     where = f"data.source = 'folder', data.hr_dir = '{args.output}'"

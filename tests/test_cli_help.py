@@ -51,20 +51,28 @@ def test_python_m_tool_prints_no_runtime_warning(tmp_path):
   assert result.returncode == 0 and result.stderr == ''
 
 
+# What --help must not load: JAX, TensorFlow and the rest of the [train] extra, torch, and scipy (NIQE's, 0.4 s).
+HEAVY_MODULES = ('jax', 'flax', 'tensorflow', 'tensorflow_datasets', 'tensorboard', 'clu', 'torch', 'scipy')
+
+
 @pytest.mark.parametrize(
   'tool, argv',
-  [pytest.param(tool, (), id=tool) for tool in ('evaluate', 'upscale', 'interpolate', 'app', 'convert')]
+  [
+    pytest.param(tool, (), id=tool)
+    for tool in ('evaluate', 'upscale', 'interpolate', 'app', 'convert', 'prepare', 'main')
+  ]
   + [
     pytest.param('convert', (command,), id=f'convert {command}')
     for command in (*CONVERT_COMMANDS, 'lpips', 'dists', 'to-safetensors', 'to-onnx')
   ],
 )
-def test_help_loads_no_jax(tool, argv):
-  """--help answers at once: the parsers read plain tables (`weights.official_files`), the tools load JAX later."""
+def test_help_loads_no_jax_nor_tensorflow(tool, argv):
+  """--help answers at once: the parsers read plain tables (`weights.official_files`), the tools load JAX later, and
+  TensorFlow only where training needs it."""
   probe = (
     f'import runpy, sys\nsys.argv = ["{tool}", *{list(argv)!r}, "--help"]\n'
     f'try:\n  runpy.run_module("esrgan_jax.{tool}", run_name="__main__")\nexcept SystemExit as e:\n'
-    '  print("exit", e.code, [m for m in ("jax", "flax", "tensorflow", "torch") if m in sys.modules])\n'
+    f'  print("exit", e.code, [m for m in {HEAVY_MODULES!r} if m in sys.modules])\n'
   )
   result = subprocess.run(
     [sys.executable, '-c', probe],

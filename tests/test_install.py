@@ -1,5 +1,7 @@
 """A non-editable install works outside the checkout: the wheel holds every subpackage and the bundled configs, and
-`upscale`, `convert` and `main` (on the bundled demo config) run from a folder that is not the source tree."""
+`upscale`, `convert` and `main` (on the bundled demo config) run from a folder that is not the source tree. Without
+the [train] extra (its modules blocked) the base tools convert, interpolate, upscale and evaluate 8- and 16-bit PNGs,
+and the training tools say in one line which pip install brings it."""
 
 import os
 import subprocess
@@ -12,7 +14,10 @@ import pytest
 from helpers import tiny_generator
 from PIL import Image
 
+from esrgan_jax import extras
+from esrgan_jax.data.image_io import read_image_raw, write_image
 from esrgan_jax.weights import generator_state_dicts, torch_io
+from esrgan_jax.weights.model_io import load_generator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,3 +110,94 @@ def test_main_runs_the_bundled_demo_config_from_outside_the_checkout(installed, 
   assert result.returncode == 0, result.stderr[-3000:]
   assert (tmp_path / 'run' / 'gan' / 'generator.msgpack').is_file()
   assert 'gan: 1 steps' in result.stdout
+
+
+# Runs `python -m MODULE ARGS...` (sys.argv[1:]) with the [train] extra's modules absent as far as the process can
+# tell: None in sys.modules makes `import tensorflow` raise ModuleNotFoundError and find_spec('tensorflow') None.
+WITHOUT_TRAIN_EXTRA = f"""
+import runpy, sys
+for name in {extras.EXTRAS['train'][1]!r}:
+  sys.modules[name] = None
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)
+"""
+
+
+def run_without_train_extra(cwd: Path, module: str, *args: str) -> subprocess.CompletedProcess:
+  return subprocess.run(
+    [sys.executable, '-c', WITHOUT_TRAIN_EXTRA, module, *args],
+    cwd=cwd,
+    env={**os.environ, 'PYTHONPATH': str(REPO), 'JAX_PLATFORMS': 'cpu', 'ESRGAN_JAX_WEIGHTS': str(cwd / 'weights')},
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+
+
+def test_base_tools_run_on_8_and_16_bit_pngs_without_the_train_extra(tmp_path):
+  module, params = tiny_generator(2)
+  torch_io.save_state_dict(tmp_path / 'a.pth', {'params_ema': generator_state_dicts.generator_to_torch(module, params)})
+  other = {k: v * 0.9 for k, v in generator_state_dicts.generator_to_torch(module, params).items()}
+  torch_io.save_state_dict(tmp_path / 'b.pth', other)
+  for name in ('a', 'b'):
+    converted = run_without_train_extra(tmp_path, 'esrgan_jax.convert', 'generator', f'{name}.pth', f'{name}.msgpack')
+    assert converted.returncode == 0, converted.stderr
+  mixed = run_without_train_extra(
+    tmp_path,
+    'esrgan_jax.interpolate',
+    '--psnr',
+    'a.msgpack',
+    '--gan',
+    'b.msgpack',
+    '--alpha',
+    '0.5',
+    '--out',
+    'g.msgpack',
+  )
+  assert mixed.returncode == 0, mixed.stderr
+  rng = np.random.default_rng(0)
+  image = rng.random((16, 20, 3))
+  for folder, bits in (('eight', 8), ('sixteen', 16)):
+    (tmp_path / folder).mkdir()
+    write_image(tmp_path / folder / f'{folder}.png', image, bit_depth=bits)
+  for folder in ('eight', 'sixteen'):
+    upscaled = run_without_train_extra(
+      tmp_path, 'esrgan_jax.upscale', '-i', folder, '-o', 'out', '--model', 'g.msgpack'
+    )
+    assert upscaled.returncode == 0, upscaled.stderr
+  generator, generator_params = load_generator(tmp_path / 'g.msgpack')
+  for name, bits in (('eight', 8), ('sixteen', 16)):
+    pixels, read_bits = read_image_raw(tmp_path / 'out' / f'{name}_out.png')
+    assert read_bits == bits and pixels.shape == (32, 40, 3)
+    stored = np.round(image * (2**bits - 1)) / (2**bits - 1)
+    network = np.clip(generator.apply({'params': generator_params}, stored[None].astype(np.float32))[0], 0, 1)
+    # every bit kept (8-bit pixels would be up to 128 steps off); 1 step for float32 sums in another process
+    assert np.abs(pixels - np.round(np.asarray(network, np.float64) * (2**bits - 1))).max() <= 1
+  scored = run_without_train_extra(
+    tmp_path, 'esrgan_jax.evaluate', 'eight', '--model', 'g.msgpack', '--metrics', 'psnr,ssim', '--out', 'scores'
+  )
+  assert scored.returncode == 0, scored.stderr
+  assert 'eight' in scored.stdout and (tmp_path / 'scores' / 'metrics.csv').is_file()
+  # evaluate decodes the 16-bit PNG and refuses it by design (read_hr: the paper's metrics are on 8-bit images)
+  refused = run_without_train_extra(tmp_path, 'esrgan_jax.evaluate', 'sixteen', '--bicubic', '--scale', '2')
+  assert refused.returncode == 2 and 'sixteen.png is 16-bit; the paper metrics are defined on 8-bit' in refused.stderr
+
+
+@pytest.mark.parametrize(
+  'module, args',
+  [
+    ('esrgan_jax.main', ('--config', 'demo', '--workdir', 'run')),
+    ('esrgan_jax.ablation', ('--workdir', 'run', '--steps', '1', '--demo')),
+    ('esrgan_jax.prepare', ('--input', 'in', '--output', 'run', '--format', 'tfrecord')),
+  ],
+)
+def test_training_tools_without_the_train_extra_name_the_pip_install(tmp_path, module, args):
+  (tmp_path / 'in').mkdir()
+  write_image(tmp_path / 'in' / 'a.png', np.zeros((8, 8, 3)))
+  result = run_without_train_extra(tmp_path, module, *args)
+  assert result.returncode == 2
+  assert result.stderr.splitlines() == [
+    "training needs tensorflow, tensorflow_datasets, tensorboard, clu: pip install 'esrgan_jax[train]' "
+    "(in a checkout: pip install -e '.[train]')"
+  ]
+  assert not (tmp_path / 'run').exists()

@@ -1,8 +1,8 @@
 """Reading and writing image files: 8/16-bit PNG and TIFF, JPEG, BMP, WebP.
 
-Pillow decodes everything except 16-bit colour, which it truncates to 8 bits:
-16-bit colour PNGs go through TensorFlow's PNG codec and 16-bit colour TIFFs
-through tifffile (installed with scikit-image).
+Pillow decodes everything except 16-bit colour, which it truncates to 8 bits: 16-bit colour PNGs go through
+imagecodecs' libpng and 16-bit colour TIFFs through tifffile (which decodes LZW, JPEG, ... with imagecodecs). PNGs
+are written with imagecodecs at every depth, the other formats with Pillow (8 bits) or tifffile (16 bits).
 """
 
 import io
@@ -10,11 +10,12 @@ import os
 import struct
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 from absl import logging
 from PIL import Image
 
-from esrgan_jax.data import quiet_tensorflow, storage
+from esrgan_jax.data import storage
 from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.data.quantize import levels_to_unit, quantize
 
@@ -22,10 +23,11 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _TIFF_SIGNATURES = (b'II*\x00', b'MM\x00*')
 _TIFF_BITS_PER_SAMPLE = 258
+_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # by IHDR colour type: gray, RGB, gray+alpha, RGBA
 _QUANTIZE_ROWS = 256  # rows per band when write_image quantizes
 _FORMAT_NAMES = 'PNG, JPEG, BMP, TIFF or WebP'
 # Pillow's own refusal threshold for decompression bombs (2 x Image.MAX_IMAGE_PIXELS), checked on the header of every
-# format before any pixel memory is allocated (Pillow checks only the formats it decodes, not TF's 16-bit PNG path).
+# format before any pixel memory is allocated (Pillow checks only the formats it decodes, not the 16-bit colour PNGs).
 MAX_PIXELS = 2 * 89_478_485
 
 
@@ -145,9 +147,8 @@ def _tifffile_pixels(data: bytes) -> tuple[np.ndarray, int]:
 
 def _decode(data: bytes) -> tuple[np.ndarray, int]:
   if _is_16bit_color_png(data):
-    tf = quiet_tensorflow.import_tensorflow()  # heavy; only for 16-bit colour PNG
-
-    return tf.io.decode_png(data, channels=0, dtype=tf.uint16).numpy(), 16
+    # libpng adds an alpha channel for a tRNS chunk; the pixels are returned as stored, without it.
+    return imagecodecs.png_decode(data)[..., : _PNG_CHANNELS[data[25]]], 16
   is_tiff = data[:4] in _TIFF_SIGNATURES
   try:
     image = Image.open(io.BytesIO(data))
@@ -175,7 +176,7 @@ def decode_image_raw(data: bytes, name: str) -> tuple[np.ndarray, int]:
     raise ImageReadError(f'{name}: {_too_large(_format_of(data), size)}.')
   try:
     pixels, bits = _decode(data)
-  except Exception as e:  # Pillow, tifffile and TF raise many types for bad data.
+  except Exception as e:  # Pillow, tifffile and imagecodecs raise many types for bad data.
     raise ImageReadError(f'{name}: {_why_unreadable(data, e)}.') from e
   if pixels.ndim == 3 and pixels.shape[-1] == 1:
     pixels = pixels[..., 0]
@@ -250,12 +251,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def encode_png(pixels: np.ndarray, compress_level: int = 3) -> bytes:
-  """PNG bytes of uint8 or uint16 HW or HWC (C = 1..4) pixels."""
-  tf = quiet_tensorflow.import_tensorflow()  # Pillow cannot write 16-bit colour
-
+  """PNG bytes of uint8 or uint16 HW or HWC (C = 1..4) pixels; `compress_level` is zlib's, 0-9."""
   if pixels.dtype not in (np.uint8, np.uint16):
     raise ValueError(f'encode_png needs uint8 or uint16 pixels, got {pixels.dtype}.')
-  return tf.io.encode_png(pixels if pixels.ndim == 3 else pixels[..., None], compression=compress_level).numpy()
+  return imagecodecs.png_encode(np.ascontiguousarray(pixels), level=compress_level)  # Pillow: no 16-bit colour
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) -> None:

@@ -3,7 +3,8 @@
 Windows follow BasicSR's extract_subimages: `crop`-sized windows every `step` pixels, plus a last window flush with
 the bottom/right edge when more than `thresh_size` pixels would be left over. An axis shorter than `crop` is kept
 whole. Sub-image k (1-based, row-major) of `name.ext` is `name_s{k:03d}.png`. Gray and RGBA inputs are converted to
-RGB (with a warning); 16-bit stays 16-bit. Shards hold `esrgan_jax.data.records` examples.
+RGB (with a warning); 16-bit stays 16-bit. Shards hold `esrgan_jax.data.records` examples (TensorFlow loads only
+for them).
 """
 
 import concurrent.futures
@@ -18,9 +19,6 @@ from absl import logging
 from esrgan_jax.data import quiet_tensorflow
 from esrgan_jax.data.atomic_write import atomic_path
 from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, encode_png, list_images, read_image_raw, to_rgb
-from esrgan_jax.data.records import TFRECORD_SUFFIX, serialize_record
-
-tf = quiet_tensorflow.import_tensorflow()
 
 
 def window_starts(length: int, crop: int, step: int, thresh_size: int = 0) -> list[int]:
@@ -79,14 +77,13 @@ def prepare(
   if output_dir.exists() and any(output_dir.iterdir()):
     raise FileExistsError(f'{output_dir} is not empty; choose a new output folder.')
   output_dir.mkdir(parents=True, exist_ok=True)
-  writers = (
-    [
-      tf.io.TFRecordWriter(str(output_dir / f'subimages-{i:05d}-of-{num_shards:05d}{TFRECORD_SUFFIX}'))
-      for i in range(num_shards)
-    ]
-    if output_format == 'tfrecord'
-    else []
-  )
+  writers = []
+  if output_format == 'tfrecord':
+    from esrgan_jax.data import records  # pylint: disable=g-import-not-at-top  (TensorFlow, for shards only)
+
+    tf = quiet_tensorflow.import_tensorflow()
+    names = [f'subimages-{i:05d}-of-{num_shards:05d}{records.TFRECORD_SUFFIX}' for i in range(num_shards)]
+    writers = [tf.io.TFRecordWriter(str(output_dir / name)) for name in names]
   count = 0
 
   def encode(path: Path) -> list[tuple[str, bytes]]:
@@ -100,7 +97,7 @@ def prepare(
     for subimages in tqdm.tqdm(pool.map(encode, files), total=len(files), desc='sub-images', unit='image'):
       for name, png in subimages:
         if writers:
-          writers[count % num_shards].write(serialize_record(name, png))
+          writers[count % num_shards].write(records.serialize_record(name, png))
         else:
           with atomic_path(output_dir / name) as partial:
             partial.write_bytes(png)

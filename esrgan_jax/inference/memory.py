@@ -6,9 +6,9 @@ three float32 feature maps of `num_feat` channels at the output resolution alive
 whole-image inference when that fits the budget, else the largest core tile whose window does.
 """
 
-import os
-from pathlib import Path
 from typing import Any
+
+import psutil
 
 GIB = 2**30
 DEFAULT_BUDGET_CAP = 4 * GIB  # `default_budget` never exceeds this
@@ -22,13 +22,8 @@ def activation_bytes(module: Any, height: int, width: int) -> int:
 
 
 def available_bytes() -> int:
-  """Memory available to new allocations: MemAvailable of /proc/meminfo, else free physical pages."""
-  meminfo = Path('/proc/meminfo')
-  if meminfo.is_file():
-    for line in meminfo.read_text().splitlines():
-      if line.startswith('MemAvailable:'):
-        return int(line.split()[1]) * 1024
-  return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+  """Memory available to new allocations without swapping (psutil's `available`: MemAvailable on Linux)."""
+  return psutil.virtual_memory().available
 
 
 def default_budget() -> int:

@@ -10,11 +10,11 @@ Conventions (BasicSR `metrics/psnr_ssim.py`, Wang et al.'s MATLAB `ssim_index.m`
 """
 
 import numpy as np
+import skimage.metrics  # its submodules (and scipy) load at the first SSIM
 
 # Row of MATLAB rgb2ycbcr for Y, on RGB in [0, 1]; Y = _Y_WEIGHTS @ rgb + 16 lies in [16, 235].
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
-_SSIM_SIZE, _SSIM_SIGMA = 11, 1.5
-_SSIM_C1, _SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+_SSIM_SIZE, _SSIM_SIGMA = 11, 1.5  # skimage's Gaussian window: 2 * int(3.5 * sigma + 0.5) + 1 = 11 taps
 
 
 def rgb_to_y(image: np.ndarray) -> np.ndarray:
@@ -68,39 +68,18 @@ def psnr(a: np.ndarray, b: np.ndarray, crop_border: int, test_y_channel: bool = 
   return float('inf') if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 
 
-def _gaussian_window() -> np.ndarray:
-  """The 1-D factor of MATLAB's `fspecial('gaussian', 11, 1.5)`, summing to 1."""
-  x = np.arange(_SSIM_SIZE) - (_SSIM_SIZE - 1) / 2
-  g = np.exp(-(x**2) / (2 * _SSIM_SIGMA**2))
-  return g / g.sum()
-
-
-def _filter_valid(image: np.ndarray, window: np.ndarray) -> np.ndarray:
-  """Separable 2-D correlation of HW with window x window, 'valid' region (MATLAB `filter2(w, x, 'valid')`)."""
-  rows = np.lib.stride_tricks.sliding_window_view(image, window.size, axis=0) @ window
-  return np.lib.stride_tricks.sliding_window_view(rows, window.size, axis=1) @ window
-
-
-def _ssim_channel(a: np.ndarray, b: np.ndarray) -> float:
-  """Mean SSIM of two HW float64 images on the 0-255 scale over the valid region of the 11x11 window."""
-  w = _gaussian_window()
-  mu_a, mu_b = _filter_valid(a, w), _filter_valid(b, w)
-  var_a = _filter_valid(a * a, w) - mu_a**2
-  var_b = _filter_valid(b * b, w) - mu_b**2
-  cov = _filter_valid(a * b, w) - mu_a * mu_b
-  ssim_map = (
-    (2 * mu_a * mu_b + _SSIM_C1) * (2 * cov + _SSIM_C2) / ((mu_a**2 + mu_b**2 + _SSIM_C1) * (var_a + var_b + _SSIM_C2))
-  )
-  return float(ssim_map.mean())
-
-
 def ssim(a: np.ndarray, b: np.ndarray, crop_border: int, test_y_channel: bool = True) -> float:
   """SSIM (Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03, L 255), mean over the valid region, averaged per channel.
 
   Like BasicSR there is no automatic downsampling of large images (the later MATLAB `ssim.m` has one).
-  Images smaller than 11x11 after cropping have no valid region and raise.
+  Images smaller than 11x11 after cropping have no valid region and raise. skimage filters the whole image and
+  averages the SSIM map without its 5-pixel border, i.e. over MATLAB's `filter2(..., 'valid')` region.
   """
   a, b = _prepare(a, b, crop_border, test_y_channel)
   if min(a.shape[:2]) < _SSIM_SIZE:
     raise ValueError(f'SSIM needs at least {_SSIM_SIZE}x{_SSIM_SIZE} pixels after cropping, got {a.shape[:2]}.')
-  return float(np.mean([_ssim_channel(a[..., c], b[..., c]) for c in range(a.shape[-1])]))
+  return float(
+    skimage.metrics.structural_similarity(
+      a, b, gaussian_weights=True, sigma=_SSIM_SIGMA, use_sample_covariance=False, data_range=255, channel_axis=-1
+    )
+  )

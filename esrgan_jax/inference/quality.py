@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from esrgan_jax.inference import metrics, niqe
+from esrgan_jax.inference import metrics
 
 # (sr uint8 HW3, hr HW3 (uint8, or float in [0, 1]) or None, crop_border, test_y_channel) -> score
 ScoreFn = Callable[[np.ndarray, np.ndarray | None, int, bool], float]
@@ -27,10 +27,16 @@ class Metric:
   decimals: int  # in tables (2 more in CSV files)
 
 
+def _niqe(sr: np.ndarray, crop_border: int) -> float:
+  from esrgan_jax.inference import niqe  # pylint: disable=g-import-not-at-top  (scipy: at the first NIQE, not --help)
+
+  return niqe.niqe(sr, crop_border)
+
+
 METRICS: dict[str, Metric] = {
   'psnr': Metric('psnr', 'PSNR', True, True, lambda sr, hr, crop, y: metrics.psnr(sr, hr, crop, y), 2),
   'ssim': Metric('ssim', 'SSIM', True, True, lambda sr, hr, crop, y: metrics.ssim(sr, hr, crop, y), 4),
-  'niqe': Metric('niqe', 'NIQE', False, False, lambda sr, hr, crop, y: niqe.niqe(sr, crop), 4),
+  'niqe': Metric('niqe', 'NIQE', False, False, lambda sr, hr, crop, y: _niqe(sr, crop), 4),
 }
 DISTORTION = ('psnr', 'ssim')
 DEFAULT = ('psnr', 'ssim', 'niqe')

@@ -4,8 +4,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from esrgan_jax import extras
+
 VIDEO_EXTENSIONS = ('.mp4', '.m4v', '.mkv', '.mov', '.webm', '.avi')
-INSTALL_HINT = "video needs PyAV: pip install 'esrgan_jax[video]' (or: pip install av)"
+INSTALL_HINT = extras.install_hint('video')
 
 
 class VideoReadError(ValueError):

@@ -15,11 +15,12 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from esrgan_jax import extras
 from esrgan_jax.data.atomic_write import atomic_path
 
 # Candidate size multiples, smallest first (pixel-unshuffle factors of the generators we run).
 _SIZE_MULTIPLES = (1, 2, 4, 8, 16)
-INSTALL_HINT = "ONNX export needs the export extra: pip install 'esrgan_jax[export]' (jax2onnx, onnx, onnxruntime)."
+INSTALL_HINT = extras.install_hint('export')
 
 
 def size_multiple_and_scale(module: nn.Module, params: Any) -> tuple[int, int]:

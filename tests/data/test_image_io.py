@@ -1,10 +1,14 @@
 """Tests for esrgan_jax.data.image_io: formats, bit depths, channel handling, errors naming the file."""
 
+import io
+import zlib
+
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
 
+from esrgan_jax.data import quiet_tensorflow
 from esrgan_jax.data.image_io import (
   ImageReadError,
   decode_image_raw,
@@ -161,3 +165,36 @@ def test_encode_png_and_decode_image_raw_round_trip():
     assert bits == 8 * pixels.itemsize
   with pytest.raises(ImageReadError, match='rec: the file is empty'):
     decode_image_raw(b'', 'rec')
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.uint16])
+@pytest.mark.parametrize('channels', [1, 2, 3, 4])
+def test_png_codec_agrees_with_tensorflows_both_ways(dtype, channels):
+  """The PNG pixels are those TensorFlow's codec (which wrote and read them before imagecodecs) writes and reads."""
+  tf = quiet_tensorflow.import_tensorflow()  # the [test] extra installs the [train] one
+  pixels = np.random.default_rng(channels).integers(0, np.iinfo(dtype).max + 1, (9, 11, channels), dtype=dtype)
+  tf_dtype = tf.uint8 if dtype == np.uint8 else tf.uint16
+  np.testing.assert_array_equal(tf.io.decode_png(encode_png(pixels), channels=0, dtype=tf_dtype).numpy(), pixels)
+  decoded, bits = decode_image_raw(tf.io.encode_png(pixels).numpy(), 'tf.png')
+  np.testing.assert_array_equal(decoded, pixels if channels > 1 else pixels[..., 0])
+  assert bits == 8 * pixels.itemsize
+
+
+def test_16bit_rgb_png_with_a_transparent_colour_keeps_its_three_channels():
+  """A tRNS chunk (one colour marked transparent) is not turned into an alpha channel: the pixels come as stored."""
+  pixels = np.random.default_rng(7).integers(0, 65536, (5, 6, 3), dtype=np.uint16)
+  data = encode_png(pixels)
+  trns = b'tRNS' + np.asarray(pixels[0, 0], '>u2').tobytes()
+  chunk = len(trns[4:]).to_bytes(4, 'big') + trns + zlib.crc32(trns).to_bytes(4, 'big')
+  with_trns = data[:33] + chunk + data[33:]  # after the signature (8 bytes) and IHDR (25 bytes)
+  decoded, bits = decode_image_raw(with_trns, 'trns.png')
+  np.testing.assert_array_equal(decoded, pixels)
+  assert bits == 16
+
+
+def test_16bit_lzw_tiff_is_read():
+  """tifffile decodes LZW (the usual compression of image editors' 16-bit TIFFs) with imagecodecs."""
+  pixels = np.random.default_rng(8).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+  encoded = io.BytesIO()
+  tifffile.imwrite(encoded, pixels, photometric='rgb', compression='lzw')
+  np.testing.assert_array_equal(decode_image_raw(encoded.getvalue(), 'lzw.tif')[0], pixels)

@@ -1,5 +1,7 @@
 """Tests for esrgan_jax.inference.memory: the activation estimate against XLA's own figure, and tile choice."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -45,3 +47,10 @@ def test_tile_for_budget():
   four = memory.tile_for_budget(module, 1080, 1920, budget=2 * memory.GIB, tile_pad=16, batch_tiles=4)
   assert four % 8 == 0 and 4 * (four + 32) ** 2 * per_pixel <= 2 * memory.GIB < 4 * (four + 40) ** 2 * per_pixel
   assert 0 < memory.default_budget() <= memory.DEFAULT_BUDGET_CAP
+
+
+def test_available_bytes_is_the_kernels_estimate():
+  """On Linux psutil reads MemAvailable: the two readings agree up to what other processes did in between."""
+  fields = dict(line.split(':') for line in Path('/proc/meminfo').read_text().splitlines())
+  available, total = (int(fields[key].split()[0]) * 1024 for key in ('MemAvailable', 'MemTotal'))
+  assert abs(memory.available_bytes() - available) < 0.05 * total

@@ -178,9 +178,31 @@ def test_base_tools_run_on_8_and_16_bit_pngs_without_the_train_extra(tmp_path):
   )
   assert scored.returncode == 0, scored.stderr
   assert 'eight' in scored.stdout and (tmp_path / 'scores' / 'metrics.csv').is_file()
-  # evaluate decodes the 16-bit PNG and refuses it by design (read_hr: the paper's metrics are on 8-bit images)
-  refused = run_without_train_extra(tmp_path, 'esrgan_jax.evaluate', 'sixteen', '--bicubic', '--scale', '2')
-  assert refused.returncode == 2 and 'sixteen.png is 16-bit; the paper metrics are defined on 8-bit' in refused.stderr
+  # a 16-bit HR image is scored rounded to 8 bits: the same levels stored in 16 bits (k * 257) score as the 8-bit file
+  (tmp_path / 'wide').mkdir()
+  write_image(
+    tmp_path / 'wide' / 'eight.png', read_image_raw(tmp_path / 'eight' / 'eight.png')[0] / 255.0, bit_depth=16
+  )
+  assert read_image_raw(tmp_path / 'wide' / 'eight.png')[1] == 16
+  for folder in ('eight', 'wide'):
+    scored = run_without_train_extra(
+      tmp_path,
+      'esrgan_jax.evaluate',
+      folder,
+      '--model',
+      'g.msgpack',
+      '--metrics',
+      'psnr,ssim',
+      '--out',
+      folder + '_scores',
+    )
+    assert scored.returncode == 0, scored.stderr
+  assert 'eight.png is 16-bit; evaluated rounded to 8 bits' in scored.stderr
+
+  def scores(folder):  # the rows without the set's name
+    return [line.split(',')[1:] for line in (tmp_path / f'{folder}_scores' / 'metrics.csv').read_text().splitlines()]
+
+  assert scores('wide') == scores('eight')
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import tqdm
 
 from esrgan_jax.data.image_io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image_raw, to_rgb
 from esrgan_jax.data.imresize import imresize, modcrop
-from esrgan_jax.data.quantize import quantize, to_uint8
+from esrgan_jax.data.quantize import levels_to_unit, quantize, to_uint8
 from esrgan_jax.inference import quality
 from esrgan_jax.inference.apply import make_apply_fn
 from esrgan_jax.inference.tiling import upscale_image
@@ -94,10 +94,12 @@ def evaluate_pairs(
 
 
 def read_hr(path: Path) -> np.ndarray:
-  """An 8-bit HR image as uint8 HW3 (gray repeated to RGB, alpha dropped)."""
+  """An HR image as uint8 HW3 (gray repeated to RGB, alpha dropped). The paper's metrics are defined on 8-bit
+  images, so a 16-bit one is rounded to 8 bits (level * 255 / 65535, half up) first, with a note on stderr."""
   pixels, bits = read_image_raw(path)
   if bits != 8:
-    raise ValueError(f'{path} is {bits}-bit; the paper metrics are defined on 8-bit images.')
+    print(f'note: {path} is {bits}-bit; evaluated rounded to 8 bits, as the paper metrics are defined', file=sys.stderr)
+    pixels = to_uint8(levels_to_unit(pixels))
   return to_rgb(pixels, str(path))
 
 

@@ -83,3 +83,22 @@ def test_bad_topology_is_one_line_exit_2():
 def test_bad_per_chip_batch_is_one_line_exit_2():
   result = run_aot(*TINY[:-1], 'many', '--topology', 'v5e:2x2')
   assert result.returncode == 2 and "--per_chip_batch must be a positive integer, 'auto'" in result.stderr
+
+
+@needs_libtpu
+def test_gan_step_reduces_each_gradient_once():
+  """bf16 compute reduces the gradients in bf16: G's and D's once each (half their float32 bytes), plus BatchNorm
+  moments and loss means; D's passes (real, SR) must add their contributions before the all-reduce."""
+  env = {
+    **os.environ,
+    'PYTHONPATH': os.pathsep.join([str(ROOT), str(ROOT / 'tests'), os.environ.get('PYTHONPATH', '')]),
+    'JAX_PLATFORMS': 'cpu',
+    'TPU_SKIP_MDS_QUERY': '1',
+    'ALLOW_MULTIPLE_LIBTPU_LOAD': '1',
+  }
+  worker = ROOT / 'tests' / 'planning' / 'gan_collectives_worker.py'
+  result = subprocess.run([sys.executable, str(worker)], capture_output=True, text=True, env=env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = json.loads(result.stdout.splitlines()[-1])
+  gradients_bf16 = (out['g_bytes'] + out['d_bytes']) / 2
+  assert gradients_bf16 <= out['all_reduce_bytes'] <= 1.05 * gradients_bf16 + 2**16, out

@@ -10,7 +10,7 @@ GT patches and the step synthesises its LR inputs first, in the same sharded pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import flax.linen as nn
@@ -243,6 +243,22 @@ def psnr_train_step(
   return new_state, {'l_pix': loss, **({'grad_norm_g': optax.tree.norm(grads)} if log_grad_norm else {})}
 
 
+def _layer_weights_in_compute_dtype(discriminator: nn.Module, params: Any) -> Any:
+  """VGG-style D's params with every Conv/Dense kernel and bias (a module's params holding 'kernel') cast to D's
+  compute dtype, as those layers cast them themselves (BatchNorm's scale and bias stay: it normalises in float32).
+  Unchanged for float32 compute and for the U-Net D (its spectral norm works on the float32 kernel)."""
+  dtype = discriminator.dtype
+  if dtype is None or not isinstance(discriminator, VGGStyleDiscriminator):
+    return params
+
+  def cast(tree):
+    if 'kernel' in tree:
+      return {name: leaf.astype(dtype) for name, leaf in tree.items()}
+    return {name: cast(sub) if isinstance(sub, Mapping) else sub for name, sub in tree.items()}
+
+  return cast(params)
+
+
 def gan_train_step(
   state: GANState,
   batch: dict[str, jax.Array],
@@ -320,6 +336,10 @@ def gan_train_step(
   d_collections = keep_if_frozen(d_collections, state.d_collections)
 
   def d_loss_fn(d_params):
+    # one cast of D's layer weights for all its passes: their weight-gradient contributions add in the compute dtype
+    # before XLA's cross-device all-reduce, so D's gradient is reduced once (with a cast per pass, bf16 compute
+    # reduced each pass's contribution separately: twice the bytes)
+    d_params = _layer_weights_in_compute_dtype(discriminator, d_params)
     collections = d_collections
     if stage.gan_type == 'ragan':  # ESRGANModel's first D-step pass: SR logits, detached, for the real term's mean
       detached_fake, collections = d_apply(d_params, collections, sr)

@@ -60,6 +60,7 @@ END_TO_END = {
   'app': 'tests/test_app.py',
   'aot': 'tests/test_aot.py',
   'benchmarks/accelerator.py': 'tests/test_benchmarks_accelerator.py',
+  'cpu_kernels.build': 'tests/cpu_kernels/test_build.py',
 }
 # Documented scripts that only a person runs (minutes to an hour): their arguments are parsed here, nothing more.
 PARSED_ONLY = {

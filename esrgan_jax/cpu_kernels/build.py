@@ -7,6 +7,7 @@ The library lands in `$ESRGAN_JAX_CPU_KERNELS_DIR`, else `$XDG_CACHE_HOME/esrgan
 ~/.cache/...), named by a digest of the source, the compiler and the jax and oneDNN versions, so an upgrade rebuilds.
 """
 
+import argparse
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -15,7 +16,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from esrgan_jax import user_dirs
 
 SOURCE = Path(__file__).with_name('onednn_conv.cc')
 DIR_ENV = 'ESRGAN_JAX_CPU_KERNELS_DIR'
@@ -37,13 +41,12 @@ class Toolchain:
   onednn_version: str
 
 
-def cache_dir(environ: dict[str, str] | None = None) -> Path:
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
   """The folder of built libraries (see the module docstring)."""
   environ = os.environ if environ is None else environ
   if environ.get(DIR_ENV):
     return Path(environ[DIR_ENV]).expanduser()
-  cache_home = environ.get('XDG_CACHE_HOME') or Path('~/.cache').expanduser()
-  return Path(cache_home) / 'esrgan_jax' / 'cpu_kernels'
+  return user_dirs.cache_dir(environ) / 'cpu_kernels'
 
 
 def _installed_file(distribution: str, suffix: str) -> Path | None:
@@ -135,7 +138,10 @@ def build(toolchain: Toolchain | None = None) -> Path:
   return path
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+  argparse.ArgumentParser(
+    prog='python -m esrgan_jax.cpu_kernels.build', description=__doc__.split('\n\n')[0]
+  ).parse_args(argv)
   try:
     print(build())
   except Unavailable as e:

@@ -1,6 +1,6 @@
 """One prepared GPU check: ours vs PyTorch on one accelerator, in one command that stays under 8 minutes.
 
-    PYTHONPATH=. python benchmarks/accelerator.py OUT_DIR [--budget 400] [--tiny]
+    PYTHONPATH=.:.whl/site python benchmarks/accelerator.py OUT_DIR [--budget 400] [--tiny]
 
 Writes OUT_DIR/RESULTS_gpu.md and OUT_DIR/results_gpu.json, rewritten after every row (a crash late keeps the rows
 before it). Sections, in order of priority (each starts only with enough of `--budget` left; a watchdog ends the run
@@ -33,6 +33,7 @@ seconds (torch.compile skipped there), set as config fields (TINY_FIELDS).
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -637,6 +638,13 @@ def main() -> int:
     '--budget', type=float, default=None, help='seconds for the sections (watchdog: +40 s); default 400, --tiny 3600'
   )
   args = parser.parse_args()
+  if importlib.util.find_spec('ml_collections') is None:
+    print(
+      'error: ml_collections is not installed (the shipped configs need it): bring its wheel in .whl/ and install it '
+      'as benchmarks/README.md says.',
+      file=sys.stderr,
+    )
+    return 2
   size = TINY if args.tiny else FULL
   args.budget = args.budget or (3600.0 if args.tiny else 400.0)
   jax_device = jax.devices()[0]  # JAX's backend (and its cuDNN) starts before torch touches CUDA

@@ -139,6 +139,8 @@ def test_resume_mid_accumulation_is_bit_exact(tmp_path):
   restore = lambda step: manager.restore(step, args=train.ocp.args.Composite(state=train.ocp.args.StandardRestore()))
   final = restore(4)['state']
   assert int(restore(3)['state']['g_opt_state']['mini_step']) == 1  # mid-accumulation
+  meta = manager.restore(4, args=train.ocp.args.Composite(meta=train.ocp.args.JsonRestore()))['meta']
+  assert meta == {'stage': 'psnr', 'seed': 0, 'scan_blocks': False, 'step': 4}  # what a resume reads, and the step
 
   shutil.rmtree(stage_dir / 'checkpoints' / '4')
   for name in ('summary.json', *exported):

@@ -413,6 +413,24 @@ def test_load_pretrained_generator_checks_arch_and_every_field(tmp_path):
     train.load_pretrained_generator(config, tmp_path)
 
 
+def test_train_stage_trains_the_step_builders_step(tmp_path, monkeypatch):
+  """train_stage takes its step from `step_builder.build_train_step(config, stage, mesh)` with nothing replaced (no
+  extra arguments or optimiser of its own): the step benchmarks/accelerator.py times and esrgan_jax.aot compiles."""
+  calls = []
+
+  def build(*args, **kwargs):
+    calls.append((args, kwargs))
+    raise InterruptedError
+
+  monkeypatch.setattr(train.step_builder, 'build_train_step', build)
+  config = tiny_train_config()
+  with pytest.raises(InterruptedError):
+    train.train_stage(config, 'psnr', tmp_path)
+  [((got_config, stage_name, mesh), kwargs)] = calls
+  assert got_config is config and stage_name == 'psnr' and not kwargs
+  assert mesh.axis_names == ('data',) and mesh.devices.size == jax.device_count()
+
+
 def test_restore_reads_checkpoints_with_the_old_meta_fields(tmp_path):
   """Checkpoints written before `best_val_psnr` and `data_position` left the meta still resume; a layout that is
   not the config's is refused."""

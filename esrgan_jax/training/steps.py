@@ -406,8 +406,5 @@ def init_state(
   d_collections = dict(create_discriminator(config).init(rng_d, sample_hr, train=False))
   d_params = d_collections.pop('params')
   return GANState(
-    **fields,
-    d_params=d_params,
-    d_collections=d_collections,
-    d_opt_state=optimizer(stage.lr_d).init(d_params),
+    **fields, d_params=d_params, d_collections=d_collections, d_opt_state=optimizer(stage.lr_d).init(d_params)
   )

@@ -1,15 +1,16 @@
 """One prepared GPU check: ours vs PyTorch on one accelerator, in one command that stays under 8 minutes.
 
-    PYTHONPATH=. python benchmarks/accelerator.py OUT_DIR [--budget 400] [--tiny]
+    PYTHONPATH=.:.whl/site python benchmarks/accelerator.py OUT_DIR [--budget 400] [--tiny]
 
 Writes OUT_DIR/RESULTS_gpu.md and OUT_DIR/results_gpu.json, rewritten after every row (a crash late keeps the rows
 before it). Sections, in order of priority (each starts only with enough of `--budget` left; a watchdog ends the run
 `--budget` + 40 s after start with exit code 3, the rows so far written):
 
-1. train bf16: the PSNR step and the GAN step (BasicSR's recipe: L1; L1 1e-2 + VGG19 conv5_4 1.0 + RaGAN 5e-3,
-   Adam, EMA 0.999) at batch 16, gt 128, ours with bfloat16 compute vs PyTorch with AMP (autocast bf16,
-   channels_last, cudnn.benchmark). Our 50 timed steps on one fixed synthetic batch are also the correctness smoke:
-   no loss may be non-finite and the content loss (L1, + perceptual for GAN) must fall.
+1. train bf16: the PSNR step and the GAN step that `main` runs for the shipped configs `esrgan_jax.configs.psnr` and
+   `esrgan_jax.configs.gan` (BasicSR's recipe: L1; L1 1e-2 + VGG19 conv5_4 1.0 + RaGAN 5e-3, Adam, EMA 0.999, batch
+   16, gt 128), built by `esrgan_jax.training.step_builder` with `half_precision` set, vs PyTorch with AMP (autocast
+   bf16, channels_last, cudnn.benchmark). Our 50 timed steps on one fixed synthetic batch are also the correctness
+   smoke: no loss may be non-finite and the content loss (L1, + perceptual for GAN) must fall.
 2. inference: RRDBNet x4 at LR 128 and 256 px, batch 1 and 8: ours jit fp32 / bf16 vs torch fp32, AMP fp16 and AMP
    bf16 (channels_last, cudnn.benchmark). Ours bf16 must stay within BF16_PSNR_DB of ours fp32.
 3. tiled: a 1920x1080 frame x4 through our tiled upscale (bf16), vs torch AMP bf16 on the whole frame.
@@ -25,11 +26,14 @@ before it). Sections, in order of priority (each starts only with enough of `--b
 FLOPs per call come from XLA's cost analysis of our lowered function (the same count for the torch rows); the rate
 is compared with BF16_PEAK_TFLOPS. Peak device memory: PyTorch's per row (reset before it), JAX's peak so far
 (JAX cannot reset it). All weights are random (no network on the GPU machine): the smoke checks that training runs
-and learns, not image quality. Needs no TensorFlow, tensorflow_datasets, ml_collections, clu or psutil.
-`--tiny` runs every path with tiny nets and sizes on CPU in seconds (torch.compile skipped there).
+and learns, not image quality. Needs ml_collections (the configs; a pure-Python wheel, see benchmarks/README.md) but
+no TensorFlow, tensorflow_datasets, clu or psutil. `--tiny` runs every path with tiny nets and sizes on CPU in
+seconds (torch.compile skipped there), set as config fields (TINY_FIELDS).
 """
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -40,6 +44,7 @@ import time
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 START = time.monotonic()
 REPO = Path(__file__).resolve().parent.parent
@@ -58,46 +63,37 @@ from esrgan_jax import runtime
 from esrgan_jax.degradations.pipeline import DegradationOptions, synthesize_batch
 from esrgan_jax.inference.apply import make_apply_fn
 from esrgan_jax.inference.tiling import upscale_image
-from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
-from esrgan_jax.training import steps
+from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD
+from esrgan_jax.training import step_builder, steps
 from esrgan_jax.weights import discriminator_state_dict, generator_state_dicts, perceptual
 
-BF16_PEAK_TFLOPS = 790.0  # H200 dense bf16, measured with PyTorch (reference/round2_facts.md)
+BF16_PEAK_TFLOPS = 790.0  # H200 dense bf16, as measured with PyTorch on the lent H200
 # Ours bf16 vs ours fp32 inference: at least this PSNR, peak = the fp32 output's value range (random weights give
 # outputs far from [0, 1], so neither clipping nor a peak of 1 would test anything).
 BF16_PSNR_DB = 30.0
-EMA_DECAY = 0.999
-# BasicSR's ESRGAN recipe (esrgan_jax.training.default_config; tests check that they agree), constant lr for timing.
-RECIPE = {
-  'psnr': dict(lr=2e-4, pixel_weight=1.0),
-  'gan': dict(
-    lr_g=1e-4,
-    lr_d=1e-4,
-    pixel_weight=1e-2,
-    perceptual_weight=1.0,
-    perceptual_layers={'conv5_4': 1.0},
-    gan_type='ragan',
-    gan_weight=5e-3,
-    net_d_iters=1,
-    net_d_init_iters=0,
-    ldl_weight=0.0,
-  ),
+# The shipped config whose stage each train section runs, as `python -m esrgan_jax.main --config NAME` would.
+TRAIN_CONFIGS = {'psnr': 'esrgan_jax.configs.psnr', 'gan': 'esrgan_jax.configs.gan'}
+# --tiny's changes to those configs, as --config.FIELD=VALUE would make them: tiny nets and patches (the VGG-style
+# discriminator takes GT 128 or 256), a shallow VGG19 layer (seconds on CPU) and 10x the learning rates, so that ten
+# steps of a tiny net show the loss falling.
+TINY_FIELDS = {
+  'model.num_feat': 8,
+  'model.num_block': 1,
+  'model.num_grow_ch': 4,
+  'discriminator.num_feat': 4,
+  'psnr.batch_size': 2,
+  'psnr.gt_size': 32,
+  'psnr.lr': 2e-3,
+  'gan.batch_size': 2,
+  'gan.lr_g': 1e-3,
+  'gan.lr_d': 1e-3,
+  'gan.perceptual_layers': {'conv1_2': 1.0},
 }
-# Adam as the default config has it: no schedule-free, weight decay, clipping, accumulation or warmup.
-ADAM = dict(
-  schedule='constant', b1=0.9, b2=0.99, optimizer='adam', weight_decay=0.0, grad_clip=0.0, accum_iter=1, warmup_iter=0
-)
 FULL = SimpleNamespace(
-  net=dict(num_feat=64, num_block=23, num_grow_ch=32),
-  d_feat=64,
-  layers={'conv5_4': 1.0},
-  batch=16,
-  gt={'psnr': 128, 'gan': 128},
+  config_fields={},  # the shipped configs as they are
   train_steps=50,
   torch_steps=20,
-  lr_factor=1.0,
   shapes=((128, 1), (128, 8), (256, 1), (256, 8)),
   rounds=10,
   frame=(1080, 1920),
@@ -106,14 +102,9 @@ FULL = SimpleNamespace(
   video=dict(frames=96, height=270, width=480, compact=dict(num_feat=64, num_conv=16)),  # 1080p out
 )
 TINY = SimpleNamespace(
-  net=dict(num_feat=8, num_block=1, num_grow_ch=4),
-  d_feat=4,
-  layers={'conv1_2': 1.0},  # a shallow VGG19 layer: seconds on CPU
-  batch=2,
-  gt={'psnr': 32, 'gan': 128},  # the discriminator takes 128 or 256
+  config_fields=TINY_FIELDS,
   train_steps=10,
   torch_steps=2,
-  lr_factor=10.0,  # so ten steps of a tiny net show the loss falling
   shapes=((8, 1), (16, 2)),
   rounds=2,
   frame=(36, 64),
@@ -233,15 +224,17 @@ def median_seconds(call, rounds: int) -> float:
 # ---------------------------------------------------------------------------------------------------------- training
 
 
-def stage_fields(stage_name: str, size: SimpleNamespace) -> SimpleNamespace:
-  """The step functions' `stage` (attribute access only, no ml_collections)."""
-  fields = {**ADAM, **RECIPE[stage_name], 'batch_size': size.batch, 'gt_size': size.gt[stage_name]}
-  for key in ('lr', 'lr_g', 'lr_d'):
-    if key in fields:
-      fields[key] *= size.lr_factor
-  if stage_name == 'gan':
-    fields['perceptual_layers'] = size.layers
-  return SimpleNamespace(**fields)
+def train_config(stage_name: str, precision: str, size: SimpleNamespace) -> Any:
+  """The shipped config of `stage_name` (TRAIN_CONFIGS) with `size.config_fields` set and bfloat16 compute for
+  precision 'bf16' (`half_precision`)."""
+  config = importlib.import_module(TRAIN_CONFIGS[stage_name]).get_config()
+  config.update_from_flattened_dict({'half_precision': precision == 'bf16', **size.config_fields})
+  return config
+
+
+def net_fields(config: Any) -> dict[str, int]:
+  """The RRDBNet size of `config` (num_feat, num_block, num_grow_ch), as our inference rows and torch's nets take it."""
+  return {name: config.model[name] for name in ('num_feat', 'num_block', 'num_grow_ch')}
 
 
 def synthetic_batch(batch: int, gt_size: int, scale: int = 4) -> dict[str, np.ndarray]:
@@ -254,89 +247,45 @@ def synthetic_batch(batch: int, gt_size: int, scale: int = 4) -> dict[str, np.nd
   return {'lr': hr.reshape(batch, lr_size, scale, lr_size, scale, 3).mean((2, 4)), 'hr': hr}
 
 
-def ours_train(stage_name: str, stage: SimpleNamespace, size: SimpleNamespace, dtype, batch: dict):
-  """(jitted step, initial state, extra args, nets): our step as esrgan_jax.training.train builds it."""
-  generator = runtime.for_platform(RRDBNet(dtype=dtype, **size.net))
-  g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
-  discriminator = VGGStyleDiscriminator(num_feat=size.d_feat, input_size=stage.gt_size, dtype=dtype)
-  vgg = VGG19Features(layers=tuple(stage.perceptual_layers), dtype=dtype) if stage_name == 'gan' else None
-
-  def init():
-    g_params = generator.init(jax.random.key(0), jnp.asarray(batch['lr'][:1]))['params']
-    fields = dict(
-      step=jnp.zeros((), jnp.int32),
-      g_params=g_params,
-      g_opt_state=steps.create_optimizer(stage, g_lr).init(g_params),
-      ema_params=g_params,
-      g_batch_stats={},
-    )
-    if stage_name == 'psnr':
-      return steps.PSNRState(**fields)
-    d_vars = discriminator.init(jax.random.key(1), jnp.asarray(batch['hr'][:1]), train=False)
-    return steps.GANState(
-      **fields,
-      d_params=d_vars['params'],
-      d_collections={'batch_stats': d_vars['batch_stats']},
-      d_opt_state=steps.create_optimizer(stage, stage.lr_d).init(d_vars['params']),
-    )
-
-  state = jax.jit(init)()  # jit gives the EMA params their own buffers, so the state can be donated
-  if stage_name == 'psnr':
-    step = jax.jit(
-      lambda s, b: steps.psnr_train_step(
-        s,
-        b,
-        generator=generator,
-        tx=steps.create_optimizer(stage, g_lr),
-        pixel_weight=stage.pixel_weight,
-        ema_decay=EMA_DECAY,
-      ),
-      donate_argnums=0,
-    )
-    extra = ()
-  else:
-    vgg_params = jax.jit(vgg.init)(jax.random.key(2), jnp.asarray(batch['hr'][:1]))['params']
-    step = jax.jit(
-      lambda s, b, p: steps.gan_train_step(
-        s,
-        b,
-        p,
-        generator=generator,
-        discriminator=discriminator,
-        perceptual=vgg,
-        g_tx=steps.create_optimizer(stage, g_lr),
-        d_tx=steps.create_optimizer(stage, stage.lr_d),
-        stage=stage,
-        ema_decay=EMA_DECAY,
-      ),
-      donate_argnums=0,
-    )
-    extra = (vgg_params,)
-  return step, state, extra, (generator, discriminator)
+def ours_train(config: Any, stage_name: str, batch: dict[str, np.ndarray]) -> tuple:
+  """(step, its fresh state, `batch` on the device): `step_builder.build_train_step` of `config`, the step `main`
+  trains with, on one device; the GAN stage's perceptual network has random weights (no weight files here)."""
+  extra_args = ()
+  if stage_name == 'gan':  # ({},) without a perceptual loss, as `step_builder.perceptual_params` gives main
+    gt = config.gan.gt_size
+    init = jax.jit(steps.create_perceptual_network(config).init)
+    extra_args = (init(jax.random.key(2), jnp.zeros((1, gt, gt, 3)))['params'] if config.gan.perceptual_weight else {},)
+  step = step_builder.build_train_step(config, stage_name, steps.create_mesh(jax.devices()[:1]), extra_args)
+  return step, step.init(), step.place(batch)
 
 
 class TorchTrainStep:
-  """The same step in PyTorch from ours' initial weights; `amp` = autocast dtype or None; channels_last."""
+  """The same step of `config` in PyTorch from ours' initial weights (at the base learning rate: over tens of steps
+  the config's schedule stays there); `amp` = autocast dtype or None; channels_last."""
 
-  def __init__(self, stage_name, stage, size, state, modules, batch, device, amp):
+  def __init__(self, config, stage_name, state, batch, device, amp):
+    stage = config[stage_name]
     self.stage_name, self.stage, self.device, self.amp = stage_name, stage, device, amp
+    self.ema_decay = config.ema_decay
     memory = torch.channels_last
     to_torch = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(
       device, memory_format=memory
     )
     self.lr, self.hr = to_torch(batch['lr']), to_torch(batch['hr'])
     tensors = lambda sd: {k: torch.from_numpy(np.array(v)) for k, v in sd.items()}
-    generator, discriminator = modules
-    self.g = torch_archs.TorchRRDBNet(**size.net)
-    self.g.load_state_dict(tensors(generator_state_dicts.generator_to_torch(generator, state.g_params)))
+    self.g = torch_archs.TorchRRDBNet(**net_fields(config))
+    self.g.load_state_dict(
+      tensors(generator_state_dicts.generator_to_torch(steps.create_generator(config), state.g_params))
+    )
     self.g.to(device, memory_format=memory)
     self.g_ema = [p.detach().clone() for p in self.g.parameters()]
     betas = (stage.b1, stage.b2)
     self.opt_g = torch.optim.Adam(self.g.parameters(), stage.lr if stage_name == 'psnr' else stage.lr_g, betas=betas)
     if stage_name == 'gan':
-      self.d = torch_archs.TorchVGGStyleDiscriminator(num_feat=size.d_feat, input_size=stage.gt_size)
+      self.d = torch_archs.TorchVGGStyleDiscriminator(num_feat=config.discriminator.num_feat, input_size=stage.gt_size)
       d_vars = {'params': state.d_params, **state.d_collections}
-      self.d.load_state_dict(tensors(discriminator_state_dict.discriminator_to_torch(discriminator, d_vars)))
+      d_module = steps.create_discriminator(config)
+      self.d.load_state_dict(tensors(discriminator_state_dict.discriminator_to_torch(d_module, d_vars)))
       self.d.to(device, memory_format=memory)
       self.opt_d = torch.optim.Adam(self.d.parameters(), stage.lr_d, betas=betas)
       ((layer, self.layer_weight),) = stage.perceptual_layers.items()
@@ -387,7 +336,7 @@ class TorchTrainStep:
       self.opt_d.step()
     with torch.no_grad():
       for ema, p in zip(self.g_ema, self.g.parameters()):
-        ema.mul_(EMA_DECAY).add_(p, alpha=1 - EMA_DECAY)
+        ema.mul_(self.ema_decay).add_(p, alpha=1 - self.ema_decay)
 
 
 def smoke_check(stage_name: str, history: list[dict]) -> str:
@@ -404,14 +353,15 @@ def smoke_check(stage_name: str, history: list[dict]) -> str:
 
 def train_section(results, size, device, stage_name: str, precision: str) -> None:
   section = f'train {precision}'
-  dtype, amp = (jnp.bfloat16, torch.bfloat16) if precision == 'bf16' else (None, None)
-  stage = stage_fields(stage_name, size)
-  batch = synthetic_batch(size.batch, stage.gt_size)
-  case = f'{stage_name} b{size.batch} gt{stage.gt_size}'
-  step, state, extra, modules = ours_train(stage_name, stage, size, dtype, batch)
+  amp = torch.bfloat16 if precision == 'bf16' else None
+  config = train_config(stage_name, precision, size)
+  stage = config[stage_name]
+  batch = synthetic_batch(stage.batch_size, stage.gt_size, config.scale)
+  case = f'{stage_name} b{stage.batch_size} gt{stage.gt_size}'
+  step, state, device_batch = ours_train(config, stage_name, batch)
+  extra = step.extra_args
   host_state = jax.device_get(state)
-  device_batch = jax.device_put(batch)
-  lowered = step.lower(state, device_batch, *extra)
+  lowered = step.lower(state, device_batch)
   cost = lowered.cost_analysis()
   flops = (cost[0] if isinstance(cost, list) else cost)['flops']
   start = time.perf_counter()
@@ -434,7 +384,7 @@ def train_section(results, size, device, stage_name: str, precision: str) -> Non
   torch_name = 'torch AMP bf16' if amp else 'torch fp32'
   torch_s, torch_mem, torch_note = None, None, ''
   try:
-    torch_step = TorchTrainStep(stage_name, stage, size, host_state, modules, batch, device, amp)
+    torch_step = TorchTrainStep(config, stage_name, host_state, batch, device, amp)
     for _ in range(2):
       torch_step()
     sync()
@@ -492,9 +442,10 @@ def make_torch_infer(net, x: np.ndarray, device, amp, memory=torch.channels_last
 
 def inference_nets(size, device):
   """(ours module, params, torch net in channels_last) with the same random weights."""
-  module = runtime.for_platform(RRDBNet(**size.net))
+  fields = net_fields(train_config('psnr', 'fp32', size))
+  module = runtime.for_platform(RRDBNet(**fields))
   params = jax.device_get(jax.jit(module.init)(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))['params'])
-  net = torch_archs.TorchRRDBNet(**size.net).eval()
+  net = torch_archs.TorchRRDBNet(**fields).eval()
   net.load_state_dict(
     {k: torch.from_numpy(np.array(v)) for k, v in generator_state_dicts.generator_to_torch(module, params).items()}
   )
@@ -691,6 +642,13 @@ def main() -> int:
     '--budget', type=float, default=None, help='seconds for the sections (watchdog: +40 s); default 400, --tiny 3600'
   )
   args = parser.parse_args()
+  if importlib.util.find_spec('ml_collections') is None:
+    print(
+      'error: ml_collections is not installed (the shipped configs need it): bring its wheel in .whl/ and install it '
+      'as benchmarks/README.md says.',
+      file=sys.stderr,
+    )
+    return 2
   size = TINY if args.tiny else FULL
   args.budget = args.budget or (3600.0 if args.tiny else 400.0)
   jax_device = jax.devices()[0]  # JAX's backend (and its cuDNN) starts before torch touches CUDA

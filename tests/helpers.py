@@ -5,7 +5,6 @@ Torch is imported only by the functions that need it (tests without torch still 
 
 import contextlib
 import copy
-import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,11 @@ import ml_collections
 import numpy as np
 import optax
 import pytest
+import tiny_config
 
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.training import default_config, step_builder, steps
+from esrgan_jax.training import step_builder, steps
 
 # Why the web app's tests skip without gradio (.ci/run installs it without its pillow<13 pin; see setup.cfg).
 GRADIO_MISSING = 'gradio is not installed: pip install --no-deps "gradio==6.31.0" (as the README test command does)'
@@ -199,13 +199,11 @@ def write_image_set(folder: Path, images_by_name: dict[str, np.ndarray]) -> Path
 
 
 def tiny_train_config(**stage_overrides) -> ml_collections.ConfigDict:
-  """The default config at toy size: 1 RRDB of 8 features, batch 8, GT 128, no perceptual loss."""
-  config = default_config.get_config()
-  config.model.update(num_feat=8, num_block=1, num_grow_ch=4)
-  config.discriminator.num_feat = 4
+  """tests/tiny_config.py's config (what the end-to-end tests train) with both stages' GT patches at 128 (the size of
+  `make_batch`'s batches) and `stage_overrides` set on both stages."""
+  config = tiny_config.get_config()
   for name in ('psnr', 'gan'):
-    config[name].update(batch_size=8, gt_size=128, **stage_overrides)
-  config.gan.perceptual_weight = 0.0
+    config[name].update(gt_size=128, **stage_overrides)
   return config
 
 
@@ -218,30 +216,24 @@ def make_batch(n=8, gt=128, scale=4, seed=0) -> dict[str, np.ndarray]:
 
 
 def run_steps(config, stage_name, devices, num_steps=2, sgd_lr=None, generator_variables=None):
-  """`num_steps` jitted steps on a mesh of `devices`; returns the host states and metrics after each step.
-  `generator_variables`: G's start (see `steps.init_state`).
+  """`num_steps` steps of `step_builder.build_train_step` (what train.py runs) from its fresh state on a mesh of
+  `devices`, on `make_batch`'s batch; returns the host states and metrics after each step. `generator_variables`:
+  G's start (see `steps.init_state`).
 
   `sgd_lr` replaces Adam by SGD, whose update is linear in the gradient (Adam's first step is lr * sign(g) for
   |g| >> eps but arbitrarily sensitive for |g| near eps, which hides nothing yet makes comparisons flaky).
   """
   config = copy.deepcopy(config)
   config.ema_decay = 0.9
-  mesh = steps.create_mesh(devices)
-  batch = make_batch()
   optimizer = (lambda base_lr: optax.sgd(sgd_lr)) if sgd_lr else None
-  step = step_builder.build_train_step(config, stage_name, mesh, optimizer=optimizer)  # what train.py runs
-  state = jax.jit(functools.partial(steps.init_state, config, stage_name), out_shardings=step.state_sharding)(
-    jnp.zeros((1, 32, 32, 3)), generator_variables=generator_variables
-  )
-  if sgd_lr:
-    state = state.replace(g_opt_state=optax.sgd(sgd_lr).init(state.g_params))
-    if stage_name == 'gan':
-      state = state.replace(d_opt_state=optax.sgd(sgd_lr).init(state.d_params))
+  step = step_builder.build_train_step(config, stage_name, steps.create_mesh(devices), optimizer=optimizer)
+  state = step.init(generator_variables)
+  batch = make_batch(gt=config[stage_name].gt_size, scale=config.scale)
   n_local = len(batch['lr']) // jax.process_count()  # each process feeds its own slice of the global batch
   local = {k: v[jax.process_index() * n_local : (jax.process_index() + 1) * n_local] for k, v in batch.items()}
   states, history = [], []
   for _ in range(num_steps):
-    state, metrics = step(state, steps.global_batch(local, step.batch_sharding))
+    state, metrics = step(state, step.place(local))
     states.append(jax.device_get(state))
     history.append(jax.device_get(metrics))
   return states, history

@@ -1,18 +1,22 @@
-"""benchmarks/accelerator.py --tiny in a subprocess, without TensorFlow, ml_collections, clu or psutil (as on the
-GPU machine): every section writes its rows and the correctness checks pass."""
+"""benchmarks/accelerator.py: its --tiny run in a subprocess, without TensorFlow, clu or psutil (as on the GPU
+machine; ml_collections comes as a wheel), writes every section's rows and passes the correctness checks; its train
+steps are the ones `main` runs for the shipped configs."""
 
+import functools
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import TEST_XLA_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
-# Runs the script with the packages the GPU machine lacks made unimportable.
+# Runs the script with the packages the GPU machine lacks made unimportable (its ml_collections comes as a wheel).
 RUNNER = """
 import runpy, sys
-for name in ('tensorflow', 'tensorflow_datasets', 'ml_collections', 'clu', 'psutil'):
+for name in ('tensorflow', 'tensorflow_datasets', 'clu', 'psutil'):
   sys.modules[name] = None
 sys.argv = [sys.argv[1], *sys.argv[2:]]
 runpy.run_path(sys.argv[0], run_name='__main__')
@@ -69,57 +73,54 @@ def test_tiny_run_writes_every_section(tmp_path):
   assert 'torch.compile skipped' in markdown and 'Correctness checks: all passed' in markdown
 
 
-def test_recipe_matches_the_default_config():
-  sys.path.insert(0, str(ROOT / 'benchmarks'))
-  import accelerator  # pylint: disable=g-import-not-at-top
-
-  from esrgan_jax.training import default_config  # pylint: disable=g-import-not-at-top
-
-  config = default_config.get_config()
-  for stage_name, fields in accelerator.RECIPE.items():
-    stage = config[stage_name].to_dict()
-    assert {k: stage[k] for k in fields} == fields
-    assert {k: config[stage_name][k] for k in ('b1', 'b2')} == {k: accelerator.ADAM[k] for k in ('b1', 'b2')}
-    assert config[stage_name].batch_size == accelerator.FULL.batch == 16
-    assert config[stage_name].gt_size == accelerator.FULL.gt[stage_name]
-  assert config.ema_decay == accelerator.EMA_DECAY
-  assert dict(config.model) == {
-    'arch': 'RRDBNet',
-    'res_scale': 0.2,
-    'init_scale': 0.1,
-    'use_bn': False,
-    **accelerator.FULL.net,
-  }
-  assert config.discriminator.num_feat == accelerator.FULL.d_feat
+def test_imports_no_tensorflow():
+  """The GPU machine has no TensorFlow: importing the script and building its train steps' configs must not load it
+  (nor tensorflow_datasets, clu or psutil), even where they are installed."""
+  code = (
+    'import sys; sys.path.insert(0, "benchmarks"); import accelerator; '
+    '[accelerator.train_config(s, "bf16", accelerator.FULL) for s in accelerator.TRAIN_CONFIGS]; '
+    'print(sorted({"tensorflow", "tensorflow_datasets", "clu", "psutil"} & set(sys.modules)))'
+  )
+  env = {'PATH': '/usr/bin:/bin', 'JAX_PLATFORMS': 'cpu', 'PYTHONPATH': str(ROOT), 'XLA_FLAGS': TEST_XLA_FLAGS}
+  result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip().splitlines()[-1] == '[]'
 
 
-def test_train_steps_compute_what_mains_step_computes():
-  """accelerator.ours_train's jitted steps, from their own state, give what `step_builder.build_train_step` (the
-  step `main` runs and `esrgan_jax.aot` compiles) gives from the same state and batch, at --tiny sizes."""
+@pytest.mark.parametrize('stage_name', ['psnr', 'gan'])
+def test_train_steps_are_mains_step_of_the_shipped_configs(stage_name):
+  """The step accelerator.py times is the one `main` trains with for the shipped config (`step_builder`), changed
+  only in the fields the script names: the configs differ from the shipped one in --tiny's fields and
+  `half_precision` alone, both steps lower to the same program, and one step from the same state gives bit-identical
+  states and losses."""
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   sys.path.insert(0, str(ROOT / 'benchmarks'))
   import accelerator  # pylint: disable=g-import-not-at-top
 
-  from esrgan_jax.training import default_config, step_builder, steps  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.training import step_builder, steps  # pylint: disable=g-import-not-at-top
 
-  size = accelerator.TINY
-  config = default_config.get_config()
-  config.model.update(**size.net)
-  config.discriminator.num_feat = size.d_feat
-  config.ema_decay = accelerator.EMA_DECAY
-  mesh = steps.create_mesh(jax.devices()[:1])
-  for stage_name in ('psnr', 'gan'):
-    stage = accelerator.stage_fields(stage_name, size)
-    fields = {k: v for k, v in vars(stage).items() if k in config[stage_name] and k != 'perceptual_layers'}
-    config[stage_name].update(fields)
-    if stage_name == 'gan':
-      config.gan.perceptual_layers = size.layers  # replaced, not merged into the default's
-    batch = accelerator.synthetic_batch(size.batch, stage.gt_size)
-    step, state, extra, _ = accelerator.ours_train(stage_name, stage, size, None, batch)
-    mains = step_builder.build_train_step(config, stage_name, mesh, extra_args=extra)
-    expected, expected_metrics = jax.device_get(mains(jax.tree.map(jax.numpy.copy, state), batch))
-    got, got_metrics = jax.device_get(step(state, batch, *extra))
-    for a, b in zip(jax.tree.leaves((got, got_metrics)), jax.tree.leaves((expected, expected_metrics)), strict=True):
-      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=stage_name)
+  shipped = importlib.import_module(accelerator.TRAIN_CONFIGS[stage_name]).get_config()
+  assert shipped.stages == (stage_name,) and not shipped.half_precision
+  expected = shipped.to_dict()
+  assert accelerator.train_config(stage_name, 'bf16', accelerator.FULL).to_dict() == {
+    **expected,
+    'half_precision': True,
+  }
+  for path, value in accelerator.TINY_FIELDS.items():
+    *parents, name = path.split('.')
+    functools.reduce(dict.__getitem__, parents, expected)[name] = value
+  config = accelerator.train_config(stage_name, 'fp32', accelerator.TINY)
+  assert config.to_dict() == expected
+
+  stage = config[stage_name]
+  batch = accelerator.synthetic_batch(stage.batch_size, stage.gt_size, config.scale)
+  step, state, device_batch = accelerator.ours_train(config, stage_name, batch)
+  mains = step_builder.build_train_step(config, stage_name, steps.create_mesh(jax.devices()[:1]), step.extra_args)
+  assert mains.lower(state, device_batch).as_text() == step.lower(state, device_batch).as_text()
+  expected = jax.device_get(mains(jax.tree.map(jax.numpy.copy, state), device_batch))
+  got = jax.device_get(step(state, device_batch))
+  assert int(got[0].step) == 1
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+    np.testing.assert_array_equal(a, b, err_msg=stage_name)

@@ -1,7 +1,8 @@
-"""The one train step of a stage, as `train.train_stage` runs it and `esrgan_jax.aot` compiles it: the step function
-(PSNR or GAN, on Real-ESRGAN GT patches when the config degrades in the step), its `jax.jit` with the state
-replicated, the batch sharded on 'data' and the state donated, and the arguments that follow the batch (the
-perceptual network's params in the GAN stage). Real arrays or `jax.ShapeDtypeStruct`s go through the same builder.
+"""The one train step of a stage, as `train.train_stage` runs it, `esrgan_jax.aot` compiles it and
+benchmarks/accelerator.py times it: the step function (PSNR or GAN, on Real-ESRGAN GT patches when the config
+degrades in the step), its `jax.jit` with the state replicated, the batch sharded on 'data' and the state donated,
+the arguments that follow the batch (the perceptual network's params in the GAN stage), and the stage's fresh state
+with the same optimisers and sharding. Real arrays or `jax.ShapeDtypeStruct`s go through the same builder.
 """
 
 import dataclasses
@@ -27,6 +28,7 @@ from esrgan_jax.training.steps import (
   degradation_key,
   degradation_options,
   gan_train_step,
+  global_batch,
   init_state,
   on_gt_patches,
   psnr_train_step,
@@ -36,12 +38,15 @@ from esrgan_jax.weights import perceptual
 
 @dataclasses.dataclass(frozen=True)
 class TrainStep:
-  """A stage's jitted step `jitted(state, batch, *extra_args) -> (state, metrics)` and its shardings."""
+  """A stage's jitted step `jitted(state, batch, *extra_args) -> (state, metrics)`, its shardings and its state's
+  initialiser."""
 
   jitted: Any  # jax.jit(step_fn, in_shardings=(state, batch, *extras), out_shardings=state, donate_argnums=0)
   state_sharding: NamedSharding  # replicated
   batch_sharding: NamedSharding  # leading (batch) axis over 'data'
   extra_args: tuple  # after the batch: (perceptual params,) in the GAN stage, () in the PSNR stage
+  # init(generator_variables=None) -> the fresh state (`steps.init_state`), placed with `state_sharding`
+  init: Callable[..., PSNRState] | None
 
   def __call__(self, state: PSNRState, batch: dict[str, jax.Array]) -> tuple[PSNRState, dict[str, jax.Array]]:
     return self.jitted(state, batch, *self.extra_args)
@@ -49,6 +54,10 @@ class TrainStep:
   def lower(self, state: Any, batch: dict[str, Any]) -> jax.stages.Lowered:
     """The step lowered for `state` and `batch` (arrays or ShapeDtypeStructs with these shardings)."""
     return self.jitted.lower(state, batch, *self.extra_args)
+
+  def place(self, local_batch: dict[str, Any]) -> dict[str, jax.Array]:
+    """This process's slice of the global batch (numpy) as global arrays sharded like the step's batch."""
+    return global_batch(local_batch, self.batch_sharding)
 
 
 def step_function(
@@ -107,7 +116,8 @@ def build_train_step(
   optimizer: Callable[[float], optax.GradientTransformation] | None = None,
 ) -> TrainStep:
   """The stage's step jitted over `mesh` (state replicated and donated, batch sharded on 'data'). `extra_args`:
-  what follows the batch; None loads the perceptual params (GAN stage) and places them replicated."""
+  what follows the batch; None loads the perceptual params (GAN stage) and places them replicated. `optimizer(base_lr)`
+  replaces `create_optimizer(stage, base_lr)` in the step and the initial state alike (tests use SGD)."""
   replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
   if extra_args is None:
     extra_args = () if stage_name == 'psnr' else (jax.device_put(perceptual_params(config, stage_name), replicated),)
@@ -117,7 +127,16 @@ def build_train_step(
     out_shardings=(replicated, replicated),
     donate_argnums=0,
   )
-  return TrainStep(jitted, replicated, data, tuple(extra_args))
+  lr = config[stage_name].gt_size // config.scale
+  init = jax.jit(  # compiled once, unoptimised; its own output buffers, so the state can be donated
+    functools.partial(init_state, config, stage_name, optimizer=optimizer),
+    out_shardings=replicated,
+    compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS,
+  )
+  fresh_state = lambda generator_variables=None: init(
+    jnp.zeros((1, lr, lr, 3), jnp.float32), generator_variables=generator_variables
+  )
+  return TrainStep(jitted, replicated, data, tuple(extra_args), fresh_state)
 
 
 def abstract_extra_args(config: ml_collections.ConfigDict, stage_name: str, mesh: jax.sharding.Mesh) -> tuple:
@@ -136,18 +155,6 @@ def batch_shapes(config: ml_collections.ConfigDict, stage_name: str, global_batc
     return {'hr': hr, 'index': jax.ShapeDtypeStruct((global_batch_size,), jnp.int32)}
   lr = gt // config.scale
   return {'lr': jax.ShapeDtypeStruct((global_batch_size, lr, lr, 3), jnp.float32), 'hr': hr}
-
-
-def initial_state(
-  config: ml_collections.ConfigDict, stage_name: str, mesh: jax.sharding.Mesh, generator_variables: Any = None
-) -> PSNRState:
-  """The stage's fresh state (`steps.init_state`), replicated over `mesh`; compiled once, unoptimised."""
-  lr = config[stage_name].gt_size // config.scale
-  return jax.jit(
-    functools.partial(init_state, config, stage_name),
-    out_shardings=NamedSharding(mesh, P()),
-    compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS,
-  )(jnp.zeros((1, lr, lr, 3), jnp.float32), generator_variables=generator_variables)
 
 
 def state_shapes(config: ml_collections.ConfigDict, stage_name: str, generator_variables: Any = None) -> PSNRState:

@@ -397,11 +397,14 @@ def init_state(
   sample_lr: jax.Array,
   *,
   generator_variables: dict[str, Any] | None = None,
+  optimizer: Callable[[float], optax.GradientTransformation] | None = None,
 ) -> PSNRState | GANState:
   """Fresh state of a stage; `generator_variables` ({'params'[, 'batch_stats']} in the layout of files, e.g. the PSNR
   model) replace G's random init and seed the EMA. G's variables are in `to_train_layout`. With `config.scan_blocks`
-  G is initialised as scanned (one block's initialisers to compile, not num_block; other random draws)."""
+  G is initialised as scanned (one block's initialisers to compile, not num_block; other random draws).
+  `optimizer(base_lr)` replaces `create_optimizer(stage, base_lr)` (see `step_builder.build_train_step`)."""
   stage = config[stage_name]
+  optimizer = optimizer or (lambda base_lr: create_optimizer(stage, base_lr))
   rng_g, rng_d = jax.random.split(jax.random.key(config.seed))
   generator = create_generator(config)
   if generator_variables is None:
@@ -413,7 +416,7 @@ def init_state(
   fields = dict(
     step=jnp.zeros((), jnp.int32),
     g_params=g_params,
-    g_opt_state=create_optimizer(stage, g_lr).init(g_params),
+    g_opt_state=optimizer(g_lr).init(g_params),
     ema_params=g_params,
     g_batch_stats=variables.get('batch_stats', {}),
   )
@@ -423,8 +426,5 @@ def init_state(
   d_collections = dict(create_discriminator(config).init(rng_d, sample_hr, train=False))
   d_params = d_collections.pop('params')
   return GANState(
-    **fields,
-    d_params=d_params,
-    d_collections=d_collections,
-    d_opt_state=create_optimizer(stage, stage.lr_d).init(d_params),
+    **fields, d_params=d_params, d_collections=d_collections, d_opt_state=optimizer(stage.lr_d).init(d_params)
   )

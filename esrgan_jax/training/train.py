@@ -12,17 +12,19 @@ on its leading axis and the train state replicated. Each process feeds its own s
 Batch statistics and the RaGAN means are taken over the global batch, so N devices compute what one device would.
 """
 
+import dataclasses
 import functools
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flax.linen as nn
 import jax
 import ml_collections
 import numpy as np
+import optax
 import orbax.checkpoint as ocp
 from absl import logging
 from clu import metric_writers, periodic_actions
@@ -46,7 +48,6 @@ from esrgan_jax.training.steps import (
   create_mesh,
   degradation_key,
   degradation_options,
-  global_batch,
   to_file_layout,
 )
 from esrgan_jax.weights import model_io, perceptual, safetensors_io
@@ -221,6 +222,13 @@ def export_generator(stage_dir: epath.Path, module: nn.Module, params: Any) -> N
   safetensors_io.save_state_dict(stage_dir / GENERATOR_SAFETENSORS_FILE, generator_to_torch(module, params))
 
 
+def evaluate_state(
+  generator: nn.Module, state: PSNRState, val_images: list[dict], names: tuple[str, ...], available: dict
+) -> tuple[dict[str, float], dict[str, float], list[np.ndarray]]:
+  """`evaluate` of the EMA generator of `state` (`inference_generator`)."""
+  return evaluate(*inference_generator(generator, state), val_images, names, available)
+
+
 def evaluate(
   generator: nn.Module,
   params: Any,
@@ -267,159 +275,213 @@ def _check_finite(step: int, values: dict[str, float], ckpt_dir: epath.Path, las
 
 def train_stage(config: ml_collections.ConfigDict, stage_name: str, workdir: epath.Path) -> dict[str, float]:
   """Trains one stage into `workdir/stage_name`, resuming from its latest checkpoint; returns final val metrics."""
-  stage = config[stage_name]
-  workdir = storage.path(workdir)  # a local folder or a URL (gs://bucket/run)
+  stage, workdir = config[stage_name], storage.path(workdir)  # a local folder or a URL (gs://bucket/run)
   stage_dir = workdir / stage_name
   summary_path = stage_dir / 'summary.json'
   if summary_path.is_file():
     logging.info('Stage %s already complete (%s); skipping.', stage_name, summary_path)
     return json.loads(summary_path.read_text())
-  is_writer = jax.process_index() == 0
-  mesh = create_mesh()
-  generator, scale = create_generator(config), config.scale
+  generator = create_generator(config)
   pretrained = load_pretrained_generator(config, workdir) if stage_name == 'gan' else None
-  state = step_builder.initial_state(config, stage_name, mesh, generator_variables=pretrained)
-
-  ckpt_dir = stage_dir / 'checkpoints'
-  manager = _checkpoint_manager(ckpt_dir, config, stage.best_metric)
-  last_saved = manager.latest_step()
-  best_psnr = -math.inf
+  train_step = step_builder.build_train_step(config, stage_name, create_mesh())
+  manager = _checkpoint_manager(stage_dir / 'checkpoints', config, stage.best_metric)
   scan_blocks = bool(getattr(generator, 'scan_blocks', False))
-  if last_saved is not None:
-    meta = manager.restore(last_saved, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
-    if meta.get('scan_blocks', False) != scan_blocks:
-      raise ValueError(
-        f'The checkpoint of step {last_saved} in {ckpt_dir} holds the RRDB blocks '
-        f'{"stacked" if meta.get("scan_blocks") else "unstacked"} (config.scan_blocks={not scan_blocks}), but '
-        f'config.scan_blocks is {scan_blocks}: resume with --config.scan_blocks={not scan_blocks} (the setting '
-        f'changes the compile time, not the results).'
-      )
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, serialization.to_state_dict(state))
-    restored = manager.restore(last_saved, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
-    state = serialization.from_state_dict(state, restored['state'])
-    best_psnr = meta.get('best_val_psnr', best_psnr)
-    logging.info('Resumed stage %s from step %d (%s).', stage_name, last_saved, ckpt_dir)
-  start_step = int(state.step)
+  state = restore_latest(manager, train_step.init(pretrained), scan_blocks, stage_name)
+  val_images = load_val_images(config)
+  names = validation.usable_metrics(
+    validation.metric_names(stage), val_images, config.scale, stage_name, stage.best_metric
+  )
+  validate = functools.partial(
+    evaluate_state, generator, val_images=val_images, names=names, available=validation.available_metrics(stage)
+  )
+  bicubic = bicubic_metrics(val_images, config.scale)['val_psnr'] if val_images else None
+  logdir = storage.path(config.tensorboard_dir) / stage_name if config.tensorboard_dir else stage_dir
+  writer = metric_writers.create_default_writer(os.fspath(logdir), just_logging=jax.process_index() != 0)
+  if int(state.step) == 0 and val_images:
+    writer.write_scalars(0, {'val_psnr_bicubic': bicubic})
+  loop = TrainLoop(
+    stage_name=stage_name,
+    stage_dir=stage_dir,
+    num_steps=stage.num_steps,
+    intervals=(config.log_every_steps, config.eval_every_steps, config.checkpoint_every_steps),
+    manager=manager,
+    meta={'stage': stage_name, 'seed': config.seed, 'scan_blocks': scan_blocks},  # scan_blocks: the params' layout
+    writer=writer,
+    val_images=val_images,
+    validate=validate,
+  )
+  batches = train_batches(config, stage_name, int(state.step), train_step)
+  state, val, sr_images = loop.run(train_step, state, batches, stage_lr_schedule(stage_name, stage))
+  if val_images and sr_images is None:  # resumed from the final checkpoint
+    val, _, sr_images = validate(state)
+  summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
+  if val_images:
+    summary['val_psnr_bicubic'] = bicubic
+  if jax.process_index() == 0:
+    export_stage(stage_dir, generator, state, val_images, sr_images, config.scale)
+    summary_path.write_text(json.dumps(summary, indent=2))
+  if jax.process_count() > 1:  # the next stage and rerun checks on every process read what process 0 just wrote
+    multihost_utils.sync_global_devices(f'esrgan_jax: stage {stage_name} exported')
+  return summary
 
-  train_step = step_builder.build_train_step(config, stage_name, mesh)
-  data_sharding = train_step.batch_sharding
-  g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
-  lr_schedule = optimizers.iteration_learning_rate(stage, g_lr, create_learning_rate_fn(stage, g_lr))
 
+def restore_latest(manager: ocp.CheckpointManager, state: PSNRState, scan_blocks: bool, stage_name: str) -> PSNRState:
+  """The state of the latest checkpoint in `manager` (`state`, a fresh one, gives the structure and shardings), or
+  `state` itself if there is none. Raises ValueError if the checkpoint's RRDB layout is not `scan_blocks`'."""
+  last_saved = manager.latest_step()
+  if last_saved is None:
+    return state
+  meta = manager.restore(last_saved, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
+  if meta.get('scan_blocks', False) != scan_blocks:
+    raise ValueError(
+      f'The checkpoint of step {last_saved} in {manager.directory} holds the RRDB blocks '
+      f'{"stacked" if meta.get("scan_blocks") else "unstacked"} (config.scan_blocks={not scan_blocks}), but '
+      f'config.scan_blocks is {scan_blocks}: resume with --config.scan_blocks={not scan_blocks} (the setting '
+      f'changes the compile time, not the results).'
+    )
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, serialization.to_state_dict(state))
+  restored = manager.restore(last_saved, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+  logging.info('Resumed stage %s from step %d (%s).', stage_name, last_saved, manager.directory)
+  return serialization.from_state_dict(state, restored['state'])
+
+
+def train_batches(
+  config: ml_collections.ConfigDict, stage_name: str, start_step: int, train_step: step_builder.TrainStep
+) -> Iterator[dict[str, jax.Array]]:
+  """The stage's global batches from step `start_step` + 1 on, placed as `train_step` takes them, transferred ahead."""
+  stage = config[stage_name]
   dataset = input_pipeline.create_train_dataset(
     config.train_data,
-    scale=scale,
+    scale=config.scale,
     gt_size=stage.gt_size,
     global_batch_size=stage.batch_size,
     seed=config.seed,
     start_step=start_step,
   )
-  batches: Iterator = prefetch_to_device(dataset.as_numpy_iterator(), lambda b: global_batch(b, data_sharding))
-  val_images = load_val_images(config)
-  val_metrics = validation.usable_metrics(
-    validation.metric_names(stage), val_images, scale, stage_name, stage.best_metric
-  )
-  available_metrics = validation.available_metrics(stage)
+  return prefetch_to_device(dataset.as_numpy_iterator(), train_step.place)
 
-  logdir = storage.path(config.tensorboard_dir) / stage_name if config.tensorboard_dir else stage_dir
-  writer = metric_writers.create_default_writer(os.fspath(logdir), just_logging=not is_writer)
-  report = periodic_actions.ReportProgress(num_train_steps=stage.num_steps, writer=writer)
-  history = history_log.open_for_append(stage_dir / 'history.jsonl', start_step) if is_writer else None
-  val, sr_images = {}, None
-  bicubic = bicubic_metrics(val_images, scale)['val_psnr'] if val_images else None
-  if start_step == 0 and val_images:
-    writer.write_scalars(0, {'val_psnr_bicubic': bicubic})
-  log_steps = functools.partial(
-    _log_steps,
-    writer=writer,
-    history=history,
-    lr_schedule=lr_schedule,
-    log_every_steps=config.log_every_steps,
-    num_steps=stage.num_steps,
-    ckpt_dir=ckpt_dir,
-    time_left=progress.TimeLeft(stage.num_steps),
-  )
-  # (step, metrics on device) not yet logged: fetched in one transfer every log_every_steps steps, the newest left
-  # pending, so the host never waits for the step it just dispatched
-  pending = []
-  try:  # on any error, still finish the pending async save: it is the last good checkpoint
-    with metric_writers.ensure_flushes(writer):
-      for step in range(start_step + 1, stage.num_steps + 1):
-        with jax.profiler.StepTraceAnnotation('train', step_num=step):
-          state, step_metrics = train_step(state, next(batches))
-        pending.append((step, step_metrics))
-        if len(pending) > config.log_every_steps:
-          log_steps(pending[:-1], last_saved=last_saved)
-          pending = pending[-1:]
-        report(step)
-        is_last = step == stage.num_steps
-        do_eval = val_images and (step % config.eval_every_steps == 0 or is_last)
-        do_save = step % config.checkpoint_every_steps == 0 or is_last
-        if do_eval or do_save:
-          log_steps(pending, last_saved=last_saved)
-          pending = []
-        if do_eval:
-          with report.timed('eval'):
-            val, val_per_image, sr_images = evaluate(
-              *inference_generator(generator, state), val_images, val_metrics, available_metrics
-            )
-          best_psnr = max(best_psnr, val['val_psnr'])
-          writer.write_scalars(step, {**val, **val_per_image})
-          if is_writer:
-            validation.append_record(stage_dir / 'validation.jsonl', step, {**val, **val_per_image})
-          writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(val_images, sr_images)})
-          logging.info(
-            '[%s] step %d: val Y-PSNR %.3f dB, SSIM %.4f (EMA generator)',
-            stage_name,
-            step,
-            val['val_psnr'],
-            val['val_ssim'],
-          )
-        if do_save:
-          manager.save(
-            step,
-            args=ocp.args.Composite(
-              state=ocp.args.StandardSave(serialization.to_state_dict(state)),
-              meta=ocp.args.JsonSave(
-                {
-                  'stage': stage_name,
-                  'step': step,
-                  'seed': config.seed,
-                  'data_position': step,
-                  'best_val_psnr': best_psnr,
-                  'scan_blocks': scan_blocks,  # the layout of the generator's params in `state`
-                }
-              ),
-            ),
-            metrics=val if do_eval else None,
-          )
-          last_saved = step
-  finally:
-    manager.wait_until_finished()
-    if history:
-      history.close()
-  if val_images and sr_images is None:  # resumed from the final checkpoint
-    val, _, sr_images = evaluate(*inference_generator(generator, state), val_images, val_metrics, available_metrics)
-  summary = {'stage': stage_name, 'steps': stage.num_steps, **val}
+
+def stage_lr_schedule(stage_name: str, stage: ml_collections.ConfigDict) -> optax.Schedule:
+  """G's learning rate at each 0-based step of the stage (micro-batch steps share their update's)."""
+  g_lr = stage.lr if stage_name == 'psnr' else stage.lr_g
+  return optimizers.iteration_learning_rate(stage, g_lr, create_learning_rate_fn(stage, g_lr))
+
+
+@dataclasses.dataclass
+class TrainLoop:
+  """The steps of one stage with their logging, validation and checkpoints."""
+
+  stage_name: str
+  stage_dir: epath.Path  # history.jsonl and validation.jsonl go here (process 0)
+  num_steps: int
+  intervals: tuple[int, int, int]  # log, eval, checkpoint: every this many steps (and at the last step)
+  manager: ocp.CheckpointManager
+  meta: dict[str, Any]  # saved beside each checkpoint's state, with the step
+  writer: metric_writers.MetricWriter
+  val_images: list[dict]  # none: no validation
+  validate: Callable[[PSNRState], tuple[dict, dict, list]]  # `evaluate_state` on `val_images`
+
+  def run(
+    self, train_step: step_builder.TrainStep, state: PSNRState, batches: Iterator, lr_schedule: optax.Schedule
+  ) -> tuple[PSNRState, dict[str, float], list | None]:
+    """Steps from `state.step` + 1 to `num_steps`: (final state, the last validation's means, its SR images)."""
+    log_every, eval_every, checkpoint_every = self.intervals
+    start_step, last_saved = int(state.step), self.manager.latest_step()
+    is_writer = jax.process_index() == 0
+    history = history_log.open_for_append(self.stage_dir / 'history.jsonl', start_step) if is_writer else None
+    report = periodic_actions.ReportProgress(num_train_steps=self.num_steps, writer=self.writer)
+    log_steps = functools.partial(
+      _log_steps,
+      writer=self.writer,
+      history=history,
+      lr_schedule=lr_schedule,
+      log_every_steps=log_every,
+      num_steps=self.num_steps,
+      ckpt_dir=self.manager.directory,
+      time_left=progress.TimeLeft(self.num_steps),
+    )
+    val, sr_images = {}, None
+    # (step, metrics on device) not yet logged: fetched in one transfer every log_every steps, the newest left
+    # pending, so the host never waits for the step it just dispatched
+    pending = []
+    try:  # on any error, still finish the pending async save: it is the last good checkpoint
+      with metric_writers.ensure_flushes(self.writer):
+        for step in range(start_step + 1, self.num_steps + 1):
+          with jax.profiler.StepTraceAnnotation('train', step_num=step):
+            state, step_metrics = train_step(state, next(batches))
+          pending.append((step, step_metrics))
+          if len(pending) > log_every:
+            log_steps(pending[:-1], last_saved=last_saved)
+            pending = pending[-1:]
+          report(step)
+          is_last = step == self.num_steps
+          do_eval = self.val_images and (step % eval_every == 0 or is_last)
+          do_save = step % checkpoint_every == 0 or is_last
+          if do_eval or do_save:
+            log_steps(pending, last_saved=last_saved)
+            pending = []
+          if do_eval:
+            with report.timed('eval'):
+              val, sr_images = self._validate_at(step, state)
+          if do_save:
+            self._save(step, state, val if do_eval else None)
+            last_saved = step
+    finally:
+      self.manager.wait_until_finished()
+      if history:
+        history.close()
+    return state, val, sr_images
+
+  def _validate_at(self, step: int, state: PSNRState) -> tuple[dict[str, float], list[np.ndarray]]:
+    """Validates the EMA generator; writes the scores (TensorBoard, validation.jsonl) and the SR images."""
+    val, val_per_image, sr_images = self.validate(state)
+    self.writer.write_scalars(step, {**val, **val_per_image})
+    if jax.process_index() == 0:
+      validation.append_record(self.stage_dir / 'validation.jsonl', step, {**val, **val_per_image})
+    self.writer.write_images(step, {f'val/{item["name"]}': img[None] for item, img in zip(self.val_images, sr_images)})
+    logging.info(
+      '[%s] step %d: val Y-PSNR %.3f dB, SSIM %.4f (EMA generator)',
+      self.stage_name,
+      step,
+      val['val_psnr'],
+      val['val_ssim'],
+    )
+    return val, sr_images
+
+  def _save(self, step: int, state: PSNRState, metrics: dict[str, float] | None) -> None:
+    """Starts saving checkpoint `step` (asynchronously), ranked by `metrics` (None: not validated at this step)."""
+    self.manager.save(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardSave(serialization.to_state_dict(state)),
+        meta=ocp.args.JsonSave({**self.meta, 'step': step}),
+      ),
+      metrics=metrics,
+    )
+
+
+def export_stage(
+  stage_dir: epath.Path,
+  generator: nn.Module,
+  state: PSNRState,
+  val_images: list[dict],
+  sr_images: list[np.ndarray] | None,
+  scale: int,
+) -> None:
+  """Writes a finished stage's EMA generator (`export_generator`; unfolded too if it has BatchNorm) and its uint8
+  SR images of the validation images as samples/NAME_xSCALE.png."""
+  export_generator(stage_dir, *inference_generator(generator, state))
+  if state.g_batch_stats:
+    model_io.save_model(
+      stage_dir / BN_GENERATOR_FILE,
+      type(generator).__name__,
+      {f: getattr(generator, f) for f in model_io.generator_fields(type(generator))},
+      ema_generator(generator, state)[1],
+    )
   if val_images:
-    summary['val_psnr_bicubic'] = bicubic
-  if is_writer:
-    export_generator(stage_dir, *inference_generator(generator, state))
-    if state.g_batch_stats:
-      model_io.save_model(
-        stage_dir / BN_GENERATOR_FILE,
-        type(generator).__name__,
-        {f: getattr(generator, f) for f in model_io.generator_fields(type(generator))},
-        ema_generator(generator, state)[1],
-      )
-    if val_images:
-      (stage_dir / 'samples').mkdir(exist_ok=True)
-      for item, img in zip(val_images, sr_images):
-        image_io.write_image(stage_dir / 'samples' / f'{item["name"]}_x{scale}.png', img / 255.0)
-    summary_path.write_text(json.dumps(summary, indent=2))
-  if jax.process_count() > 1:  # the next stage and rerun checks on every process read what process 0 just wrote
-    multihost_utils.sync_global_devices(f'esrgan_jax: stage {stage_name} exported')
-  return summary
+    (stage_dir / 'samples').mkdir(exist_ok=True)
+  for item, img in zip(val_images, sr_images or ()):
+    image_io.write_image(stage_dir / 'samples' / f'{item["name"]}_x{scale}.png', img / 255.0)
 
 
 def _log_steps(

@@ -23,7 +23,7 @@ def gathered_batch_problems(config, devices) -> list[str]:
   step_fn = step_builder.step_function(config, 'psnr')
   gathered = lambda state, batch: step_fn(state, jax.lax.with_sharding_constraint(batch, replicated))
   jitted = jax.jit(gathered, in_shardings=(replicated, data), out_shardings=(replicated, replicated), donate_argnums=0)
-  step = step_builder.TrainStep(jitted, replicated, data, ())
+  step = step_builder.TrainStep(jitted, replicated, data, (), init=None)
   global_batch = PER_CHIP_BATCH * len(devices)
   state, batch = step_builder.abstract_arguments(config, 'psnr', step, global_batch)
   found = hlo_collectives.collectives(step.lower(state, batch).compile().as_text())

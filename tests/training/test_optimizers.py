@@ -1,5 +1,6 @@
 """Optimiser pieces of a stage: warmup, gradient clipping, accumulation (also through the train loop and its
-checkpoints), schedule-free AdamW's evaluation params. Tiny nets on one CPU device."""
+checkpoints), schedule-free AdamW's evaluation params. Tiny nets on one CPU device, in the steps `step_builder`
+builds for train.py."""
 
 import functools
 import json
@@ -13,7 +14,7 @@ import pytest
 from helpers import make_batch, tiny_train_config
 
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.training import default_config, optimizers, steps, train
+from esrgan_jax.training import default_config, optimizers, step_builder, steps, train
 from esrgan_jax.weights import model_io
 
 
@@ -43,28 +44,25 @@ def test_grad_clip_scales_the_gradient_to_the_global_norm_before_adam():
     np.testing.assert_allclose(updates[name], -0.1 * clipped / (clipped + eps), rtol=1e-5)
 
 
+def _train_step(config, stage_name, ema_decay):
+  """The stage's step as train.py builds it (`step_builder`), on one device, with `ema_decay`."""
+  config.ema_decay = ema_decay
+  return step_builder.build_train_step(config, stage_name, steps.create_mesh(jax.devices()[:1]))
+
+
 def _psnr_states(config, batch, num_steps, split=1):
-  """States after each of `num_steps` PSNR steps, each on the batch cut into `split` micro-batches in turn."""
-  generator = steps.create_generator(config)
-  state = steps.init_state(config, 'psnr', jnp.zeros((1, 8, 8, 3)))
-  step = jax.jit(
-    functools.partial(
-      steps.psnr_train_step,
-      generator=generator,
-      tx=steps.create_optimizer(config.psnr, config.psnr.lr),
-      pixel_weight=1.0,
-      ema_decay=0.5,
-      log_grad_norm=True,
-    )
-  )
-  states, metrics = [], []
+  """(fresh state, states after each of `num_steps` PSNR steps, each on the batch cut into `split` micro-batches in
+  turn, their metrics)."""
+  step = _train_step(config, 'psnr', ema_decay=0.5)
+  state = step.init()
+  initial, states, metrics = jax.device_get(state), [], []
   n = len(batch['lr']) // split
   for _ in range(num_steps):
     for i in range(split):
-      state, m = step(state, {k: v[i * n : (i + 1) * n] for k, v in batch.items()})
+      state, m = step(state, step.place({k: v[i * n : (i + 1) * n] for k, v in batch.items()}))
       states.append(jax.device_get(state))
       metrics.append(jax.device_get(m))
-  return states, metrics
+  return initial, states, metrics
 
 
 def test_accumulated_micro_batches_update_as_one_batch():
@@ -73,11 +71,10 @@ def test_accumulated_micro_batches_update_as_one_batch():
   logged gradient norm is the one before clipping."""
   config = tiny_train_config(lr=1e-4, warmup_iter=3, grad_clip=1e-3)
   batch = make_batch(8, gt=32)
-  whole, whole_metrics = _psnr_states(config, batch, 2)
+  _, whole, whole_metrics = _psnr_states(config, batch, 2)
   config.psnr.accum_iter = 2
-  micro, micro_metrics = _psnr_states(config, batch, 2, split=2)
+  initial, micro, micro_metrics = _psnr_states(config, batch, 2, split=2)
   assert len(micro) == 4
-  initial = jax.device_get(steps.init_state(config, 'psnr', jnp.zeros((1, 8, 8, 3))))
   for start, mid in ((initial, micro[0]), (micro[1], micro[2])):  # the micro-batches that complete no update
     jax.tree.map(np.testing.assert_array_equal, mid.g_params, start.g_params)
     jax.tree.map(np.testing.assert_array_equal, mid.ema_params, start.ema_params)
@@ -104,23 +101,11 @@ def test_gan_step_accumulates_gates_g_by_update_and_logs_norms():
   """GAN stage, 2 micro-batches per update, G frozen in update 1 (net_d_init_iters 1), LDL and clipping on: D moves
   on the last micro-batch of each update only, G and the EMA on the last of update 2 only."""
   config = tiny_train_config(lr_g=1e-4, lr_d=1e-4, accum_iter=2, grad_clip=10.0, net_d_init_iters=1, ldl_weight=1.0)
-  config.gan.schedule = 'constant'
+  assert config.gan.schedule == 'constant' and not config.gan.perceptual_weight
   train.validate_gan_config(config.gan)
-  state = steps.init_state(config, 'gan', jnp.zeros((1, 32, 32, 3)))
-  step = jax.jit(
-    functools.partial(
-      steps.gan_train_step,
-      perceptual_params={},
-      generator=steps.create_generator(config),
-      discriminator=steps.create_discriminator(config),
-      perceptual=None,
-      g_tx=steps.create_optimizer(config.gan, 1e-4),
-      d_tx=steps.create_optimizer(config.gan, 1e-4),
-      stage=config.gan,
-      ema_decay=0.5,
-    )
-  )
-  batch = make_batch(4)
+  step = _train_step(config, 'gan', ema_decay=0.5)
+  state = step.init()
+  batch = step.place(make_batch(4))
   history = [jax.device_get(state)]
   for _ in range(4):
     state, metrics = step(state, batch)
@@ -154,6 +139,8 @@ def test_resume_mid_accumulation_is_bit_exact(tmp_path):
   restore = lambda step: manager.restore(step, args=train.ocp.args.Composite(state=train.ocp.args.StandardRestore()))
   final = restore(4)['state']
   assert int(restore(3)['state']['g_opt_state']['mini_step']) == 1  # mid-accumulation
+  meta = manager.restore(4, args=train.ocp.args.Composite(meta=train.ocp.args.JsonRestore()))['meta']
+  assert meta == {'stage': 'psnr', 'seed': 0, 'scan_blocks': False, 'step': 4}  # what a resume reads, and the step
 
   shutil.rmtree(stage_dir / 'checkpoints' / '4')
   for name in ('summary.json', *exported):
@@ -173,19 +160,10 @@ def test_schedule_free_ema_and_exports_use_its_evaluation_params():
   config = tiny_train_config(lr=1e-3, schedule='constant', optimizer='schedule_free_adamw')
   config.psnr.grad_clip = 1.0
   train.validate_config(config)
-  generator = steps.create_generator(config)
-  state = steps.init_state(config, 'psnr', jnp.zeros((1, 8, 8, 3)))
-  step = jax.jit(
-    functools.partial(
-      steps.psnr_train_step,
-      generator=generator,
-      tx=steps.create_optimizer(config.psnr, config.psnr.lr),
-      pixel_weight=1.0,
-      ema_decay=0.0,
-    )
-  )
+  step = _train_step(config, 'psnr', ema_decay=0.0)
+  state = step.init()
   for seed in range(3):
-    state, _ = step(state, make_batch(4, gt=32, seed=seed))
+    state, _ = step(state, step.place(make_batch(4, gt=32, seed=seed)))
   free_state = state.g_opt_state[1]
   assert isinstance(free_state, optax.contrib.ScheduleFreeState)
   expected = optax.contrib.schedule_free_eval_params(free_state, state.g_params)

@@ -3,6 +3,7 @@ arguments are the real state and batch, and the step lowered from them runs on r
 
 import jax
 import numpy as np
+import optax
 from helpers import make_batch, tiny_train_config
 
 from esrgan_jax.training import step_builder, steps
@@ -17,8 +18,8 @@ def test_abstract_arguments_are_the_real_ones_and_compile_to_the_real_step():
   config.ema_decay = 0.9
   mesh = steps.create_mesh(jax.devices()[:2])
   step = step_builder.build_train_step(config, 'psnr', mesh)
-  state = step_builder.initial_state(config, 'psnr', mesh)
-  batch = steps.global_batch(make_batch(n=4), step.batch_sharding)
+  state = step.init()
+  batch = step.place(make_batch(n=4))
   abstract_state, abstract_batch = step_builder.abstract_arguments(config, 'psnr', step, 4)
   assert shapes(abstract_state) == shapes(state) and shapes(abstract_batch) == shapes(batch)
   assert all(x.sharding == step.state_sharding for x in jax.tree.leaves(abstract_state))
@@ -26,6 +27,22 @@ def test_abstract_arguments_are_the_real_ones_and_compile_to_the_real_step():
   assert compiled.memory_analysis().alias_size_in_bytes > 0  # the state is donated
   new_state, metrics = compiled(state, batch)
   assert int(new_state.step) == 1 and np.isfinite(float(metrics['l_pix']))
+
+
+def test_fresh_state_takes_the_steps_optimiser_and_sharding():
+  """`init` builds the state with the optimiser the step updates with (SGD here: no Adam moments) and the
+  generator variables it is given, replicated."""
+  config = tiny_train_config()
+  mesh = steps.create_mesh(jax.devices()[:2])
+  step = step_builder.build_train_step(config, 'gan', mesh, extra_args=({},), optimizer=lambda lr: optax.sgd(lr))
+  state = step.init()
+  assert jax.tree.leaves((state.g_opt_state, state.d_opt_state)) == []  # Adam's would hold moments
+  assert all(x.sharding == step.state_sharding for x in jax.tree.leaves(state))
+  variables = jax.tree.map(lambda x: np.full(x.shape, 0.5, x.dtype), {'params': jax.device_get(state.g_params)})
+  started = step.init(variables)
+  assert all((np.asarray(x) == 0.5).all() for x in jax.tree.leaves((started.g_params, started.ema_params)))
+  new_state, _ = step(started, step.place(make_batch(n=4)))
+  assert int(new_state.step) == 1
 
 
 def test_realesrgan_batches_are_gt_patches_with_indices():

@@ -413,6 +413,40 @@ def test_load_pretrained_generator_checks_arch_and_every_field(tmp_path):
     train.load_pretrained_generator(config, tmp_path)
 
 
+def test_train_stage_trains_the_step_builders_step(tmp_path, monkeypatch):
+  """train_stage takes its step from `step_builder.build_train_step(config, stage, mesh)` with nothing replaced (no
+  extra arguments or optimiser of its own): the step benchmarks/accelerator.py times and esrgan_jax.aot compiles."""
+  calls = []
+
+  def build(*args, **kwargs):
+    calls.append((args, kwargs))
+    raise InterruptedError
+
+  monkeypatch.setattr(train.step_builder, 'build_train_step', build)
+  config = tiny_train_config()
+  with pytest.raises(InterruptedError):
+    train.train_stage(config, 'psnr', tmp_path)
+  [((got_config, stage_name, mesh), kwargs)] = calls
+  assert got_config is config and stage_name == 'psnr' and not kwargs
+  assert mesh.axis_names == ('data',) and mesh.devices.size == jax.device_count()
+
+
+def test_restore_reads_checkpoints_with_the_old_meta_fields(tmp_path):
+  """Checkpoints written before `best_val_psnr` and `data_position` left the meta still resume; a layout that is
+  not the config's is refused."""
+  manager = train._checkpoint_manager(tmp_path, tiny_train_config())  # pylint: disable=protected-access
+  saved = {'step': jnp.array(3, jnp.int32), 'g_params': {'w': jnp.arange(4, dtype=jnp.float32)}}
+  old_meta = {'stage': 'psnr', 'step': 3, 'seed': 0, 'data_position': 3, 'best_val_psnr': 21.5, 'scan_blocks': False}
+  manager.save(3, args=ocp.args.Composite(state=ocp.args.StandardSave(saved), meta=ocp.args.JsonSave(old_meta)))
+  manager.wait_until_finished()
+  fresh = {'step': jnp.array(0, jnp.int32), 'g_params': {'w': jnp.zeros(4, jnp.float32)}}
+  restored = train.restore_latest(manager, fresh, scan_blocks=False, stage_name='psnr')
+  assert int(restored['step']) == 3
+  np.testing.assert_array_equal(restored['g_params']['w'], saved['g_params']['w'])
+  with pytest.raises(ValueError, match='holds the RRDB blocks unstacked'):
+    train.restore_latest(manager, fresh, scan_blocks=True, stage_name='psnr')
+
+
 def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path):
   import tiny_config  # pylint: disable=g-import-not-at-top (tests/ is on sys.path under pytest)
 

@@ -69,7 +69,7 @@ BF16_PEAK_TFLOPS = 790.0  # H200 dense bf16, measured with PyTorch (reference/ro
 # outputs far from [0, 1], so neither clipping nor a peak of 1 would test anything).
 BF16_PSNR_DB = 30.0
 EMA_DECAY = 0.999
-# BasicSR's ESRGAN recipe (esrgan_jax.training.default_config; tests check that they agree), constant lr for timing.
+# BasicSR's ESRGAN recipe (esrgan_jax.configs.default; tests check that they agree), constant lr for timing.
 RECIPE = {
   'psnr': dict(lr=2e-4, pixel_weight=1.0),
   'gan': dict(

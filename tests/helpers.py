@@ -17,9 +17,10 @@ import numpy as np
 import optax
 import pytest
 
+from esrgan_jax.configs import default
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.training import default_config, step_builder, steps
+from esrgan_jax.training import step_builder, steps
 
 # Why the web app's tests skip without gradio (.ci/run installs it without its pillow<13 pin; see setup.cfg).
 GRADIO_MISSING = 'gradio is not installed: pip install --no-deps "gradio==6.31.0" (as the README test command does)'
@@ -200,7 +201,7 @@ def write_image_set(folder: Path, images_by_name: dict[str, np.ndarray]) -> Path
 
 def tiny_train_config(**stage_overrides) -> ml_collections.ConfigDict:
   """The default config at toy size: 1 RRDB of 8 features, batch 8, GT 128, no perceptual loss."""
-  config = default_config.get_config()
+  config = default.get_config()
   config.model.update(num_feat=8, num_block=1, num_grow_ch=4)
   config.discriminator.num_feat = 4
   for name in ('psnr', 'gan'):

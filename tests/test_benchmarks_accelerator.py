@@ -73,9 +73,9 @@ def test_recipe_matches_the_default_config():
   sys.path.insert(0, str(ROOT / 'benchmarks'))
   import accelerator  # pylint: disable=g-import-not-at-top
 
-  from esrgan_jax.training import default_config  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.configs import default  # pylint: disable=g-import-not-at-top
 
-  config = default_config.get_config()
+  config = default.get_config()
   for stage_name, fields in accelerator.RECIPE.items():
     stage = config[stage_name].to_dict()
     assert {k: stage[k] for k in fields} == fields
@@ -102,10 +102,11 @@ def test_train_steps_compute_what_mains_step_computes():
   sys.path.insert(0, str(ROOT / 'benchmarks'))
   import accelerator  # pylint: disable=g-import-not-at-top
 
-  from esrgan_jax.training import default_config, step_builder, steps  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.configs import default
+  from esrgan_jax.training import step_builder, steps  # pylint: disable=g-import-not-at-top
 
   size = accelerator.TINY
-  config = default_config.get_config()
+  config = default.get_config()
   config.model.update(**size.net)
   config.discriminator.num_feat = size.d_feat
   config.ema_decay = accelerator.EMA_DECAY

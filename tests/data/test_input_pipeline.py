@@ -8,17 +8,17 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from esrgan_jax.configs import default
 from esrgan_jax.data import input_pipeline
 from esrgan_jax.data.imresize import imresize, modcrop
 from esrgan_jax.data.input_pipeline import create_train_dataset, create_val_images, validate_batch_config
 from esrgan_jax.prepare import prepare
-from esrgan_jax.training import default_config
 
 SCALE, GT = 4, 16
 
 
 def _config(**fields):
-  config = default_config.data_config()
+  config = default.data_config()
   config.update(fields)
   return config
 
@@ -84,7 +84,7 @@ def hr_folder(tmp_path_factory):
 
 
 def test_default_config_has_the_agreed_fields():
-  assert set(default_config.data_config()) == {
+  assert set(default.data_config()) == {
     'source',
     'hr_dir',
     'lr_dir',

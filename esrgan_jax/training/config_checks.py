@@ -244,7 +244,10 @@ def _gan_problems(config: ml_collections.ConfigDict, workdir: Path) -> list[str]
   if gan.pretrained and not storage.path(gan.pretrained).is_file():
     problems.append(f'config.gan.pretrained = {gan.pretrained!r} is not a file')
   elif not gan.pretrained and 'psnr' not in config.stages:
-    from esrgan_jax.training import train  # pylint: disable=g-import-not-at-top  (TensorFlow: only when needed)
+    from esrgan_jax.data import quiet_tensorflow  # pylint: disable=g-import-not-at-top  (TensorFlow: only when needed)
+
+    quiet_tensorflow.import_tensorflow()  # before the trainer's libraries import it with its load-time banner
+    from esrgan_jax.training import train  # pylint: disable=g-import-not-at-top
 
     start = workdir / 'psnr' / train.pretrained_file_name(config)
     if not start.is_file():

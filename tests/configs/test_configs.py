@@ -48,6 +48,27 @@ def test_every_field_has_a_comment(module):
   assert uncommented_fields(Path(module.__file__).read_text()) == []
 
 
+def test_data_config_has_the_agreed_fields():
+  assert set(default.data_config()) == {
+    'source',
+    'hr_dir',
+    'lr_dir',
+    'tfds_name',
+    'tfds_split',
+    'tfds_data_dir',
+    'tfds_image_key',
+    'tfrecord_pattern',
+    'names',
+    'cache',
+    'shuffle_buffer',
+    'num_parallel_calls',
+    'degradation',
+    'degradation_draws',
+    'jpeg_impl',
+    'sharpen_gt',
+  }
+
+
 def test_no_argument_is_the_default_config():
   assert esrgan.get_config().to_dict() == default.get_config().to_dict()
   assert esrgan.get_config('').to_dict() == default.get_config().to_dict()

@@ -47,7 +47,7 @@ loaded = sorted(m for m in ('jax', 'flax', 'tensorflow', 'tensorflow_datasets') 
 assert not loaded, loaded
 print(config.psnr.num_steps)
 """
-  for name in ('demo', 'gan', 'ablation/srgan_bn', 'realesrgan_demo'):
+  for name in ('demo', 'gan', 'esrgan', 'gpu', 'tpu', 'ablation/srgan_bn', 'realesrgan_demo'):
     path = configs.resolve(name).partition(':')[0]
     result = subprocess.run([sys.executable, '-c', script, path], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

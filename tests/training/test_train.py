@@ -48,9 +48,7 @@ def test_multistep_schedule_halves_at_milestones():
 
 
 def test_cosine_restart_schedule_matches_basicsr_formula():
-  stage = default.stage_config(
-    schedule='cosine_restarts', periods=(4, 6), restart_weights=(1.0, 0.5), eta_min=0.1
-  )
+  stage = default.stage_config(schedule='cosine_restarts', periods=(4, 6), restart_weights=(1.0, 0.5), eta_min=0.1)
   fn = steps.create_learning_rate_fn(stage, 1.0)
   # Steps 0..4 are the first cycle (step 4 reaches eta_min); the second starts at step 5 with offset 1.
   expected = [0.1 + 0.5 * (1.0 - 0.1) * (1 + np.cos(np.pi * t / 4)) for t in range(5)]

@@ -23,7 +23,7 @@ import numpy as np
 import timing
 import train_step
 
-from esrgan_jax.training import default_config
+from esrgan_jax.configs import default
 
 VARIANTS = {'unrolled': {}, 'scan': {'scan_blocks': True}, 'scan_remat': {'scan_blocks': True, 'remat': True}}
 
@@ -54,7 +54,7 @@ def main() -> None:
   args = parser.parse_args()
   rng = np.random.default_rng(0)
   hr = rng.random((args.batch, args.gt_size, args.gt_size, 3), np.float32)
-  scale = default_config.get_config().scale
+  scale = default.get_config().scale
   lr_size = args.gt_size // scale
   batch = {'lr': hr.reshape(args.batch, lr_size, scale, lr_size, scale, 3).mean((2, 4)), 'hr': hr}
   print(f'jax {jax.__version__} on {jax.devices()[0].device_kind}; batch {args.batch}, gt_size {args.gt_size}')
@@ -62,7 +62,7 @@ def main() -> None:
   for blocks in args.blocks:
     for stage_name in args.steps:
       for variant in args.variants:
-        config = default_config.get_config()
+        config = default.get_config()
         config.model.num_block = blocks
         config.update(VARIANTS[variant])
         config[stage_name].update(batch_size=args.batch, gt_size=args.gt_size)

@@ -42,12 +42,13 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from PIL import Image
 
+from esrgan_jax.configs import default
 from esrgan_jax.data import demo_data
 from esrgan_jax.data.image_io import read_image
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.data.input_pipeline import create_train_dataset
 from esrgan_jax.prepare import prepare
-from esrgan_jax.training import default_config, steps
+from esrgan_jax.training import steps
 from esrgan_jax.training.prefetch import prefetch_to_device
 
 TINY_NET = dict(num_feat=8, num_block=1, num_grow_ch=4)  # config.model fields of the train loop's RRDBNet
@@ -97,7 +98,7 @@ def _time_numpy_loop(files: list[Path], gt_size: int, scale: int, seconds: float
 def _time_train_loop(data, gt_size: int, scale: int, batch: int, seconds: float) -> dict[str, float]:
   """Steps/s of the PSNR train loop: {'fixed batch', 'tf.data + prefetch', 'tf.data, no prefetch'} (see above),
   timed in turns (`timing.interleave`, 5 rounds of a chunk of steps each, ~`seconds` in all per loop)."""
-  config = default_config.get_config()
+  config = default.get_config()
   config.scale = scale
   config.model.update(TINY_NET)
   config.psnr.update(batch_size=batch, gt_size=gt_size)
@@ -164,7 +165,7 @@ def main() -> None:
       f'{len(_PHOTOS)} large images (~2000 px), {len(sub_files)} sub-images of 480 px; '
       f'gt_size {args.gt_size}, x{args.scale}, batch {args.batch}, {os.cpu_count()} CPUs'
     )
-    config = default_config.data_config()
+    config = default.data_config()
     config.update(source='folder', hr_dir=str(large), cache=True)
     rate = _time_tf(config, args.gt_size, args.scale, args.batch, args.seconds)
     print(f'tf.data folder, cache=True (large images in memory):  {rate:8.1f} patch pairs/s')

@@ -24,8 +24,9 @@ import timing
 import torch
 import torch.nn.functional as F
 
+from esrgan_jax.configs import default
 from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
-from esrgan_jax.training import default_config, steps
+from esrgan_jax.training import steps
 from esrgan_jax.weights import discriminator_state_dict, generator_state_dicts, perceptual
 
 TORCH_EAGER = 'torch eager fp32'
@@ -168,7 +169,7 @@ def main() -> None:
   args = parser.parse_args()
   batch_size = args.batch or (4 if args.quick else 16)
   torch_archs = timing.import_torch_reference()
-  config = default_config.get_config()
+  config = default.get_config()
   print(
     f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {torch.get_num_threads()} torch threads; batch {batch_size}, '
     f'gt_size {args.gt_size}, x{config.scale}',

@@ -35,7 +35,12 @@ flags.DEFINE_bool('check_scaling', False, 'Also compile for a 4-chip slice of th
                   'batch; per-chip memory must not differ.')  # fmt: skip
 flags.DEFINE_string('json', None, 'Also write the reports to this JSON file.')
 flags.DEFINE_string('hlo_dir', None, "Also write each stage's optimised HLO (every collective) to DIR/STAGE.hlo.txt.")
-config_flags.DEFINE_config_file('config', None, 'Training config (configs/*.py or a bundled name).', lock_config=True)
+config_flags.DEFINE_config_file(
+  'config',
+  None,
+  'Training config (configs/*.py or a bundled name; configs/tpu.py:chips=N for a slice).',
+  lock_config=True,
+)
 
 CHILD_ENV = 'ESRGAN_JAX_AOT_CHILD'
 # libtpu's start-up complaints on a host without a TPU (it cannot find the accelerator type or worker hosts)
@@ -123,6 +128,12 @@ def compile_and_report() -> int:
 def main(argv: list[str]) -> int:
   if len(argv) > 1:
     config_errors.exit_with(f'unexpected arguments {argv[1:]}')
+  from esrgan_jax.training import config_checks  # pylint: disable=g-import-not-at-top  (imports jax, not libtpu)
+
+  try:
+    config_checks.check(FLAGS.config)
+  except ValueError as e:
+    config_errors.exit_with(str(e))
   try:
     topology.parse(FLAGS.topology, FLAGS.num_slices)
   except ValueError as e:

@@ -1,10 +1,11 @@
 """Trains ESRGAN: `python -m esrgan_jax.main --config CONFIG --workdir DIR [--config.FIELD=VALUE ...]`.
 
-CONFIG is a config file (`configs/demo.py`, `configs/psnr.py`, `configs/gan.py`, ... in a checkout) or the name of
-one that ships with the package (`demo`, `gan`, `ablation/esrgan`). Every field, with the paper's and BasicSR's
-values and a comment each, is in `esrgan_jax/training/default_config.py`; override any of them on the command line,
-e.g. `--config.gan.batch_size=32`. Rerunning the same command resumes from the last checkpoint. On multi-host
-systems (TPU pods, multi-node GPU) run the same command on every host with `--distributed`.
+CONFIG is a config file (`configs/demo.py`, `configs/esrgan.py:stage=gan,scale=2`, `configs/gpu.py:gpus=8`, ... in a
+checkout) or the name of one that ships with the package (`demo`, `esrgan:stage=psnr`, `ablation/esrgan`); text after
+':' is the config's argument. Every field, with the paper's and BasicSR's values and a comment each, is in
+`esrgan_jax/configs/default.py`; override any of them on the command line, e.g. `--config.gan.batch_size=32`.
+Rerunning the same command resumes from the last checkpoint. On multi-host systems (TPU pods, multi-node GPU) run the
+same command on every host with `--distributed`.
 """
 
 import contextlib
@@ -43,8 +44,8 @@ config_flags.DEFINE_config_file(
   'config',
   None,
   'Training config: a file (configs/*.py) or the name of a bundled '
-  'one (demo, psnr, gan, ablation/esrgan, ...). Fields: '
-  'esrgan_jax/training/default_config.py.',
+  'one (demo, esrgan, gpu, tpu, ablation/esrgan, ...), with its argument after ":" '
+  '(configs/esrgan.py:stage=gan,scale=2). Fields: esrgan_jax/configs/default.py.',
   lock_config=True,
 )
 
@@ -67,11 +68,12 @@ def main(argv):
 
 
 def _train(held: contextlib.ExitStack) -> None:
-  """Checks the config's inputs, starts JAX, validates the config against its devices and trains both stages."""
-  from esrgan_jax.training import preflight  # pylint: disable=g-import-not-at-top
+  """Checks the config and its inputs, starts JAX, checks the batch against the devices and trains both stages."""
+  from esrgan_jax.training import config_checks  # pylint: disable=g-import-not-at-top  (no TensorFlow)
 
-  try:  # before anything is built or written
-    preflight.check_inputs(FLAGS.config, FLAGS.workdir)
+  try:  # before TensorFlow loads, JAX's backends start and anything is built or written
+    config_checks.check(FLAGS.config)
+    config_checks.check_inputs(FLAGS.config, FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:
     config_errors.exit_with(str(e))
   import jax  # pylint: disable=g-import-not-at-top
@@ -97,8 +99,8 @@ def _train(held: contextlib.ExitStack) -> None:
     jax.device_count(),
   )
   try:
-    train.validate_config(FLAGS.config)
-  except (ValueError, FileNotFoundError) as e:
+    config_checks.check_batch_sizes(FLAGS.config, jax.device_count(), jax.process_count())
+  except ValueError as e:
     config_errors.exit_with(str(e))
   results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   if jax.process_index() == 0:

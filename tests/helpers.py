@@ -17,6 +17,7 @@ import optax
 import pytest
 import tiny_config
 
+from esrgan_jax.configs import default
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.training import step_builder, steps
@@ -367,3 +368,23 @@ def read_gcs_object(env: dict[str, str], url: str) -> bytes:
   address = f'{env["STORAGE_EMULATOR_HOST"]}/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe="")}?alt=media'
   with urllib.request.urlopen(address, timeout=30) as response:
     return response.read()
+
+
+def data_config(**fields) -> ml_collections.ConfigDict:
+  """A data config (`default.data_config`) with `fields` replaced."""
+  config = default.data_config()
+  config.update(fields)
+  return config
+
+
+def random_uint8(shape, seed: int) -> np.ndarray:
+  """Uniform random uint8 pixels of `shape` (HW or HWC)."""
+  return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def save_image(path: Path, pixels: np.ndarray) -> Path:
+  """Writes uint8 `pixels` to `path` (format from its suffix); returns `path`."""
+  from PIL import Image
+
+  Image.fromarray(pixels).save(path)
+  return path

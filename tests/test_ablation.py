@@ -8,11 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from esrgan_jax import ablation
+from esrgan_jax import ablation, configs
+from esrgan_jax.configs import default
 from esrgan_jax.data import image_io
 from esrgan_jax.models.vgg import VGG19Features
 from esrgan_jax.training import ablation as ablation_lib
-from esrgan_jax.training import default_config, train
+from esrgan_jax.training import config_checks, train
 from esrgan_jax.weights import model_io
 
 CONFIGS = Path(__file__).resolve().parent.parent / 'configs'
@@ -69,10 +70,10 @@ def vgg19_file(folder: Path) -> Path:
 
 
 def test_each_column_changes_exactly_one_thing():
-  previous = flat_fields(default_config.load_config_file(CONFIGS / 'gan.py'))
+  previous = flat_fields(configs.load_config_file(CONFIGS / 'gan.py'))
   for name, expected in COLUMN_CHANGES.items():
-    config = default_config.load_config_file(CONFIGS / 'ablation' / f'{name}.py')
-    train.validate_config(config)
+    config = configs.load_config_file(CONFIGS / 'ablation' / f'{name}.py')
+    config_checks.check(config)
     current = flat_fields(config)
     diff = {
       k: (previous.get(k), current.get(k))
@@ -81,8 +82,8 @@ def test_each_column_changes_exactly_one_thing():
     }
     assert diff == expected, name
     previous = current
-  esrgan = default_config.load_config_file(CONFIGS / 'ablation' / 'esrgan.py')
-  assert esrgan.to_dict() == default_config.get_config().to_dict()  # the last column is ESRGAN itself
+  esrgan = configs.load_config_file(CONFIGS / 'ablation' / 'esrgan.py')
+  assert esrgan.to_dict() == default.get_config().to_dict()  # the last column is ESRGAN itself
   assert tuple(COLUMN_CHANGES)[:5] == ablation_lib.COLUMNS
 
 

@@ -9,9 +9,10 @@ from helpers import random_variables
 from PIL import Image
 
 from esrgan_jax import evaluate, interpolate, upscale
+from esrgan_jax.configs import default
 from esrgan_jax.data.image_io import read_image_raw
 from esrgan_jax.models.srvgg import SRVGGNetCompact
-from esrgan_jax.training import default_config, steps, train
+from esrgan_jax.training import steps, train
 from esrgan_jax.weights import generator_state_dicts, model_io, safetensors_io, torch_io
 
 MODULE = SRVGGNetCompact(scale=2, num_feat=8, num_conv=2)
@@ -99,7 +100,7 @@ def test_evaluate_and_interpolate_compact_models(tmp_path, capsys):
 def test_both_training_stages_take_a_compact_generator(tmp_path):
   """The PSNR stage trains and exports it; the GAN stage starts from that export (its step is arch-agnostic)."""
   config = tiny_config.get_config()
-  config.model = default_config.compact_model(num_feat=8, num_conv=2)
+  config.model = default.compact_model(num_feat=8, num_conv=2)
   config.stages, config.psnr.num_steps = ('psnr',), 2
   assert np.isfinite(train.train_and_evaluate(config, str(tmp_path))['psnr']['val_psnr'])
   module, params = model_io.load_generator(tmp_path / 'psnr' / train.GENERATOR_FILE)

@@ -190,12 +190,12 @@ def test_missing_perceptual_weights_fail_before_anything_is_built(tmp_path):
     (
       ['--config.gan.batch_sze=4'],
       "error: --config.gan.batch_sze=4: config.gan has no field 'batch_sze'; did you mean 'batch_size'? Every field "
-      'is listed with a comment in esrgan_jax/training/default_config.py.',
+      'is listed with a comment in esrgan_jax/configs/default.py.',
     ),
     (
       ['--config.psnr.num_steps=many'],
       "error: --config.psnr.num_steps=many: bad value 'many' (invalid literal for int() with base 10: 'many'); give "
-      'a value of the type in esrgan_jax/training/default_config.py.',
+      'a value of the type in esrgan_jax/configs/default.py.',
     ),
     (['--config=no_such_config'], "error: --config: no config file 'no_such_config'; give a file like configs/demo.py"),
   ],
@@ -219,15 +219,19 @@ def test_config_mistake_with_verbosity_1_shows_the_traceback(tmp_path):
   assert result.returncode != 0 and 'Traceback' in result.stderr and 'batch_sze' in result.stderr
 
 
+PROBE = (
+  'import runpy, sys\n'
+  'sys.argv = ["main", *sys.argv[1:]]\n'
+  'try:\n  runpy.run_module("esrgan_jax.main", run_name="__main__")\n'
+  'except SystemExit as e:\n  loaded = [m for m in ("jax", "tensorflow") if m in sys.modules]\n'
+  '  print("exit", e.code, "loaded", loaded, file=sys.stderr)\n  sys.exit(e.code)\n'
+)  # runs main with the arguments given, then prints which of JAX and TensorFlow it loaded
+
+
 def test_help_exits_0_without_loading_tensorflow_or_jax():
-  probe = (
-    'import runpy, sys\n'
-    'sys.argv = ["main", "--help"]\n'
-    'try:\n  runpy.run_module("esrgan_jax.main", run_name="__main__")\n'
-    'except SystemExit as e:\n  loaded = [m for m in ("jax", "tensorflow") if m in sys.modules]\n'
-    '  print("exit", e.code, "loaded", loaded, file=sys.stderr)\n  sys.exit(e.code)\n'
+  result = subprocess.run(
+    [sys.executable, '-c', PROBE, '--help'], env=env(), capture_output=True, text=True, timeout=120
   )
-  result = subprocess.run([sys.executable, '-c', probe], env=env(), capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr
   assert '--workdir: Directory for checkpoints' in result.stdout
   assert result.stderr == 'exit 0 loaded []\n'
@@ -246,3 +250,43 @@ def test_unprepared_tfds_dataset_is_one_line_before_anything_is_built(tmp_path):
   assert result.stderr.count('\n') == 1 and result.stderr.startswith('error: Missing training input: '), result.stderr
   assert "the TFDS dataset 'div2k/bicubic_x4' is not prepared in " in result.stderr
   assert '`tfds build div2k/bicubic_x4`' in result.stderr and '--config.train_data.source=folder' in result.stderr
+
+
+def test_a_bad_field_value_is_one_line_before_tensorflow_loads(tmp_path):
+  result = subprocess.run(
+    [sys.executable, '-c', PROBE, f'--config={TINY_CONFIG}', f'--workdir={tmp_path}', '--config.psnr.gt_size=30'],
+    env=env(),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert result.returncode == 2
+  assert result.stderr.splitlines() == [
+    'error: config.psnr.gt_size must be a multiple of 4 and >= 16, got 30.',
+    "exit 2 loaded ['jax']",  # imported by the checks (model classes), its backends not started; no TensorFlow
+  ]
+
+
+def test_esrgan_config_takes_its_argument_and_a_bad_one_is_one_line(tmp_path):
+  bad = subprocess.run(
+    [sys.executable, '-m', 'esrgan_jax.main', '--config=configs/esrgan.py:stage=finetune', f'--workdir={tmp_path}'],
+    env=env(),
+    capture_output=True,
+    text=True,
+    timeout=600,
+    cwd=ROOT,
+  )
+  assert bad.returncode == 2
+  assert bad.stderr == (
+    'error: --config configs/esrgan.py:stage=finetune: stage=finetune is not one of both|psnr|gan; '
+    'configs/esrgan.py takes stage=both|psnr|gan,scale=4|2.\n'
+  )
+  good = subprocess.run(  # a bundled name with an argument: parsed and checked; then DIV2K is not prepared here
+    [sys.executable, '-m', 'esrgan_jax.main', '--config=esrgan:stage=gan,scale=2', f'--workdir={tmp_path}'],
+    env={**env(), 'TFDS_DATA_DIR': str(tmp_path / 'tfds')},
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert good.returncode == 2 and good.stderr.count('\n') == 1, good.stderr
+  assert "the TFDS dataset 'div2k/bicubic_x2' is not prepared" in good.stderr

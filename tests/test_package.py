@@ -43,13 +43,13 @@ def test_library_imports_without_tensorflow(module):
 def test_configs_import_only_ml_collections():
   script = """
 import sys
-from esrgan_jax.training import default_config
-config = default_config.load_config_file(sys.argv[1])
+from esrgan_jax import configs
+config = configs.load_config_file(sys.argv[1])
 loaded = sorted(m for m in ('jax', 'flax', 'tensorflow', 'tensorflow_datasets') if m in sys.modules)
 assert not loaded, loaded
 print(config.psnr.num_steps)
 """
-  for name in ('demo', 'gan', 'ablation/srgan_bn', 'realesrgan_demo'):
+  for name in ('demo', 'gan', 'esrgan', 'gpu', 'tpu', 'ablation/srgan_bn', 'realesrgan_demo'):
     path = configs.resolve(name).partition(':')[0]
     result = subprocess.run([sys.executable, '-c', script, path], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

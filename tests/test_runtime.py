@@ -224,9 +224,10 @@ def test_for_platform_chooses_the_conv_split_by_backend(backend, split):
 
 
 def test_the_trainer_chooses_the_platform_field():
-  from esrgan_jax.training import default_config, steps  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.configs import default
+  from esrgan_jax.training import steps  # pylint: disable=g-import-not-at-top
 
-  assert steps.create_generator(default_config.get_config()).cpu_conv_split is (jax.default_backend() == 'cpu')
+  assert steps.create_generator(default.get_config()).cpu_conv_split is (jax.default_backend() == 'cpu')
 
 
 def test_compile_cache_dir_default_xdg_env_and_off(monkeypatch):

@@ -1,10 +1,10 @@
 """A tiny two-stage config for end-to-end tests of `python -m esrgan_jax.main` (seconds per stage on CPU)."""
 
-from esrgan_jax.training import default_config
+from esrgan_jax.configs import default
 
 
 def get_config():
-  config = default_config.get_config()
+  config = default.get_config()
   config.model.update(num_feat=8, num_block=1, num_grow_ch=4)
   config.discriminator.num_feat = 4
   config.ema_decay = 0.9

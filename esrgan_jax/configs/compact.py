@@ -2,10 +2,10 @@
 place of RRDBNet: a generator about 14x smaller that upscales fast on CPU. The rest is the default ESRGAN recipe
 (bicubic DIV2K, L1 then RaGAN + VGG19 perceptual loss); Real-ESRGAN's degradation pipeline is not part of it."""
 
-from esrgan_jax.training import default_config
+from esrgan_jax.configs import default
 
 
 def get_config():
-  config = default_config.get_config()
-  config.model = default_config.compact_model()
+  config = default.get_config()
+  config.model = default.compact_model()
   return config

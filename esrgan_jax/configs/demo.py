@@ -6,11 +6,11 @@ No VGG19 weights ship with the project, so the demo's GAN stage runs without the
 vgg19.msgpack in the weights directory (see third_party/vgg_weights) set --config.gan.perceptual_weight=1.0.
 """
 
-from esrgan_jax.training import default_config
+from esrgan_jax.configs import default
 
 
 def get_config():
-  config = default_config.get_config()
+  config = default.get_config()
   config.model.update(num_feat=32, num_block=2, num_grow_ch=16)
   config.discriminator.num_feat = 16
   config.ema_decay = 0.99  # a few thousand steps: the paper's 0.999 would still be averaging in the random init

@@ -1,11 +1,12 @@
-"""Stage 2 at x2: ESRGAN fine-tuning of the x2 PSNR generator."""
+"""Stage 2 at x2: ESRGAN fine-tuning of the x2 PSNR generator.
 
-from esrgan_jax.training import default_config
+The same as `--config configs/esrgan.py:stage=gan,scale=2`; this file keeps the name earlier commands used.
+"""
+
+import ml_collections
+
+from esrgan_jax.configs import esrgan
 
 
-def get_config():
-  config = default_config.get_config()
-  config.scale = 2
-  config.stages = ('gan',)
-  config.train_data.tfds_name = config.val_data.tfds_name = 'div2k/bicubic_x2'
-  return config
+def get_config() -> ml_collections.ConfigDict:
+  return esrgan.get_config('stage=gan,scale=2')

@@ -1,9 +1,12 @@
-"""Stage 1: PSNR-oriented RRDBNet x4 (L1 only), as BasicSR's train_RRDBNet_PSNR_x4.yml."""
+"""Stage 1: PSNR-oriented RRDBNet x4 (L1 only), as BasicSR's train_RRDBNet_PSNR_x4.yml.
 
-from esrgan_jax.training import default_config
+The same as `--config configs/esrgan.py:stage=psnr,scale=4`; this file keeps the name earlier commands used.
+"""
+
+import ml_collections
+
+from esrgan_jax.configs import esrgan
 
 
-def get_config():
-  config = default_config.get_config()
-  config.stages = ('psnr',)
-  return config
+def get_config() -> ml_collections.ConfigDict:
+  return esrgan.get_config('stage=psnr,scale=4')

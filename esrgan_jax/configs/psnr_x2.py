@@ -1,11 +1,12 @@
-"""Stage 1 at x2: RRDBNet with pixel-unshuffle input (Real-ESRGAN's x2 layout), L1 only."""
+"""Stage 1 at x2: RRDBNet with pixel-unshuffle input (Real-ESRGAN's x2 layout), L1 only.
 
-from esrgan_jax.training import default_config
+The same as `--config configs/esrgan.py:stage=psnr,scale=2`; this file keeps the name earlier commands used.
+"""
+
+import ml_collections
+
+from esrgan_jax.configs import esrgan
 
 
-def get_config():
-  config = default_config.get_config()
-  config.scale = 2
-  config.stages = ('psnr',)
-  config.train_data.tfds_name = config.val_data.tfds_name = 'div2k/bicubic_x2'
-  return config
+def get_config() -> ml_collections.ConfigDict:
+  return esrgan.get_config('stage=psnr,scale=2')

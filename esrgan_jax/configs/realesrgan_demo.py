@@ -12,11 +12,11 @@ the weights directory (see third_party/vgg_weights) set --config.gan.perceptual_
 
 from pathlib import Path
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
 
 
 def get_config():
-  config = default_config.load_config_file(Path(__file__).with_name('realesrnet_x4plus.py'))
+  config = configs.load_config_file(Path(__file__).with_name('realesrnet_x4plus.py'))
   config.stages = ('psnr', 'gan')
   config.model.update(num_feat=32, num_block=2, num_grow_ch=16)
   config.discriminator.num_feat = 16

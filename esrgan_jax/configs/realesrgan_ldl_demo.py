@@ -4,10 +4,10 @@ stages on 64-px GT patches degraded in the step) with the LDL artifact loss (wei
 
 from pathlib import Path
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
 
 
 def get_config():
-  config = default_config.load_config_file(Path(__file__).with_name('realesrgan_demo.py'))
+  config = configs.load_config_file(Path(__file__).with_name('realesrgan_demo.py'))
   config.gan.ldl_weight = 1.0
   return config

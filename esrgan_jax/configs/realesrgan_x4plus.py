@@ -8,10 +8,10 @@ USM-sharpened GT, D's real images the GT as it is. Needs VGG19 weights (see thir
 
 from pathlib import Path
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
 
 
 def get_config():
-  config = default_config.load_config_file(Path(__file__).with_name('realesrnet_x4plus.py'))
+  config = configs.load_config_file(Path(__file__).with_name('realesrnet_x4plus.py'))
   config.stages = ('gan',)
   return config

@@ -7,10 +7,10 @@ loss. Batch 48 on one card: --config.gan.batch_size=16 --config.gan.accum_iter=3
 
 from pathlib import Path
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
 
 
 def get_config():
-  config = default_config.load_config_file(Path(__file__).with_name('realesrgan_x4plus.py'))
+  config = configs.load_config_file(Path(__file__).with_name('realesrgan_x4plus.py'))
   config.gan.ldl_weight = 1.0
   return config

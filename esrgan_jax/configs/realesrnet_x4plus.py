@@ -10,11 +10,11 @@ model; the 8-way dihedral augmentation instead of hflip only; no 400-px pre-crop
 esrgan_jax/degradations/pipeline.py).
 """
 
-from esrgan_jax.training import default_config
+from esrgan_jax.configs import default
 
 
 def get_config():
-  config = default_config.get_config()
+  config = default.get_config()
   config.stages = ('psnr',)
   config.train_data.degradation = config.val_data.degradation = 'realesrgan'
   config.train_data.sharpen_gt = config.val_data.sharpen_gt = True  # gt_usm / l1_gt_usm / percep_gt_usm

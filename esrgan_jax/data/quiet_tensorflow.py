@@ -5,6 +5,7 @@ absl::InitializeLog() is called are written to STDERR` and an `I0000 ... oneDNN 
 stderr, twice, while `import tensorflow` loads its libraries; TF_CPP_MIN_LOG_LEVEL does not reach those lines, so
 `import_tensorflow()` holds back exactly them and passes every other line on. It sets TF_CPP_MIN_LOG_LEVEL=2 (INFO
 and WARNING records after the load) unless the user set it; a user's TF_CPP_MIN_LOG_LEVEL=0 keeps every line.
+`keep_accelerators_for_jax` leaves the GPUs to JAX.
 """
 
 import os
@@ -38,3 +39,13 @@ def import_tensorflow() -> ModuleType:
       lines = captured.read().decode(errors='replace').splitlines(keepends=True)
       sys.stderr.write(''.join(line for line in lines if not _LOAD_NOTICE.match(line)))
   return tensorflow
+
+
+def keep_accelerators_for_jax() -> None:
+  """Hides GPUs from TensorFlow, which only runs tf.data here, so JAX gets all of their memory. Call it before TF
+  touches a GPU; later calls (TF already initialised) change nothing."""
+  tf = import_tensorflow()
+  try:
+    tf.config.set_visible_devices([], 'GPU')
+  except RuntimeError:  # devices already initialised: too late to hide them, and nothing else to do
+    pass

@@ -20,10 +20,12 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
+from esrgan_jax import configs
 from esrgan_jax.configs import CONFIGS_DIR
-from esrgan_jax.data import image_io, input_pipeline
+from esrgan_jax.data import image_io
+from esrgan_jax.data.val_images import create_val_images
 from esrgan_jax.inference import evaluation, strip
-from esrgan_jax.training import default_config, train, validation
+from esrgan_jax.training import config_checks, train, validation
 from esrgan_jax.weights import perceptual
 
 COLUMNS = ('srgan_bn', 'no_bn', 'pre_activation', 'ragan', 'esrgan')  # Fig. 7, left to right
@@ -56,7 +58,7 @@ def load_variants(configs_dir: str | Path, names: Sequence[str]) -> dict[str, ml
     raise ValueError(f'Unknown ablation variant(s) {unknown}; {configs_dir} has {", ".join(available) or "none"}.')
   if len(set(names)) != len(names):
     raise ValueError(f'Variants listed twice: {list(names)}.')
-  return {n: default_config.load_config_file(configs_dir / f'{n}.py') for n in names}
+  return {n: configs.load_config_file(configs_dir / f'{n}.py') for n in names}
 
 
 def _scale_schedule(stage: ml_collections.ConfigDict, steps: int) -> None:
@@ -72,7 +74,7 @@ def apply_budget(
 ) -> None:
   """Edits a variant's config in place: --demo data/sizes/optimiser settings, N steps per stage, batch, VGG file."""
   if demo:
-    demo_config = default_config.load_config_file(CONFIGS_DIR / 'demo.py')
+    demo_config = configs.load_config_file(CONFIGS_DIR / 'demo.py')
     for field in (
       'train_data',
       'val_data',
@@ -178,7 +180,7 @@ def prepare(
       perceptual, note = check_perceptual_weights(config, demo)
     except FileNotFoundError as e:
       raise FileNotFoundError(f'Variant {name}: {e}') from e
-    train.validate_config(config)
+    config_checks.check(config)
     psnr_from = None
     if 'psnr' in config.stages:
       psnr_from = psnr_owners.setdefault(_psnr_key(config), name)
@@ -296,7 +298,7 @@ def _niqe_cell(value: float | None) -> str:
 def report(variants: list[Variant], workdir: Path, steps: int, demo: bool) -> str:
   """Writes ablation.md, ablation.json and ablation_strip.png into `workdir`; returns the markdown."""
   scale = variants[0].config.scale
-  val_images = input_pipeline.create_val_images(variants[0].config.val_data, scale=scale)
+  val_images = create_val_images(variants[0].config.val_data, scale=scale)
   with_niqe = validation.usable_metrics(
     validation.metric_names(variants[0].config.gan), val_images, scale, 'gan', 'val_psnr'
   )

@@ -10,7 +10,9 @@ from typing import Any
 
 import ml_collections
 
-FIELDS_DOC = 'esrgan_jax/training/default_config.py'  # every field with a comment
+from esrgan_jax.configs import ConfigArgError
+
+FIELDS_DOC = 'esrgan_jax/configs/default.py'  # every field with a comment
 _VERBOSITY = re.compile(r'--?(?:v|verbosity)(?:=|$)(-?\d*)')
 
 
@@ -100,10 +102,23 @@ def _raised_in_file(error: Exception, path: str) -> bool:
   return False
 
 
+def _config_arg_error(error: BaseException | None) -> str | None:
+  """The message of the first ConfigArgError in `error`'s chain (ml_collections re-raises it with a traceback as its
+  text, and absl wraps that), or None."""
+  found = None
+  while error is not None:
+    if isinstance(error, ConfigArgError):
+      found = str(error)  # the innermost is the one raised in get_config, with the plain message
+    error = error.__cause__ or error.__context__
+  return found
+
+
 def describe(error: Exception, argv: Sequence[str]) -> str:
   """A one-line message for an error raised while parsing main's flags (absl, ml_collections or the config file)."""
   text = ' '.join(str(error).split())
-  file = config_file(argv)
+  if arg_error := _config_arg_error(error):
+    return f'--config {arg_error}'
+  file = (config_file(argv) or '').partition(':')[0] or None
   if file and "has no attribute 'get_config'" in text:
     return f'--config: {file} defines no get_config(); a config file returns its ml_collections.ConfigDict from it.'
   if file and _raised_in_file(error, file):
@@ -114,7 +129,7 @@ def describe(error: Exception, argv: Sequence[str]) -> str:
   if isinstance(error, OSError) and missing:
     return (
       f'--config: no config file {missing[1]}; give a file like configs/demo.py or the name of a bundled config '
-      f'(demo, psnr, gan, psnr_x2, gan_x2, ablation/esrgan, ...).'
+      f'(demo, esrgan, psnr, gan, gpu, tpu, ablation/esrgan, ...).'
     )
   bad_value = re.match(r'flag (--config\.[\w.]+)=(.*?): (.*)', text)
   if bad_value:

@@ -1,4 +1,5 @@
-"""ESRGAN and SRGAN losses as pure, jit-able functions (BasicSR's formulation, reference §4). Images NHWC in [0, 1].
+"""ESRGAN and SRGAN losses as pure, jit-able functions (BasicSR's formulation: basicsr/models/esrgan_model.py and
+srgan_model.py). Images NHWC in [0, 1].
 
 GAN losses take D's logits (any shape, e.g. [B, 1]) and return float32 scalars.
 """

@@ -78,24 +78,3 @@ def eval_params(opt_state: Any, params: Any) -> Any:
   is_free = lambda x: isinstance(x, optax.contrib.ScheduleFreeState)
   free = [x for x in jax.tree.leaves(opt_state, is_leaf=is_free) if is_free(x)]
   return optax.contrib.schedule_free_eval_params(free[0], params) if free else params
-
-
-def validate_stage(name: str, stage: ml_collections.ConfigDict) -> None:
-  """Raises ValueError naming the first bad optimiser field of `config.<name>`."""
-  if stage.optimizer not in OPTIMIZERS:
-    raise ValueError(f'config.{name}.optimizer must be one of {OPTIMIZERS}, got {stage.optimizer!r}.')
-  if stage.optimizer == 'schedule_free_adamw' and stage.schedule != 'constant':
-    raise ValueError(
-      f"config.{name}.optimizer schedule_free_adamw replaces the lr schedule: set config.{name}.schedule='constant' "
-      f'(warmup_iter still applies), got {stage.schedule!r}.'
-    )
-  for field in ('grad_clip', 'weight_decay', 'warmup_iter'):
-    if stage[field] < 0:
-      raise ValueError(f'config.{name}.{field} must be >= 0, got {stage[field]}.')
-  if not isinstance(stage.accum_iter, int) or stage.accum_iter < 1:
-    raise ValueError(f'config.{name}.accum_iter must be an integer >= 1, got {stage.accum_iter!r}.')
-  if stage.num_steps % stage.accum_iter:
-    raise ValueError(
-      f'config.{name}.num_steps ({stage.num_steps}) must be a multiple of accum_iter ({stage.accum_iter}): each '
-      f'step is one micro-batch, and the stage must end on a whole update.'
-    )

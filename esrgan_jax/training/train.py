@@ -33,14 +33,12 @@ from flax import serialization
 from jax.experimental import multihost_utils
 
 from esrgan_jax.data import image_io, input_pipeline, quantize, storage
-from esrgan_jax.degradations.pipeline import DRAWS, JPEG_IMPLS
+from esrgan_jax.data.val_images import create_val_images
 from esrgan_jax.inference import evaluation, quality, strip
-from esrgan_jax.models import srresnet
 from esrgan_jax.models.fold_batch_norm import fold_batch_norm
-from esrgan_jax.training import history_log, optimizers, progress, step_builder, validation
+from esrgan_jax.training import config_checks, history_log, optimizers, progress, step_builder, validation
 from esrgan_jax.training.prefetch import prefetch_to_device
 from esrgan_jax.training.steps import (
-  DISCRIMINATOR_ARCHS,
   VAL_DEGRADATION,
   PSNRState,
   create_generator,
@@ -50,95 +48,14 @@ from esrgan_jax.training.steps import (
   degradation_options,
   to_file_layout,
 )
-from esrgan_jax.weights import model_io, perceptual, safetensors_io
+from esrgan_jax.weights import model_io, safetensors_io
 from esrgan_jax.weights.generator_state_dicts import generator_to_torch
 
-STAGES = ('psnr', 'gan')
 GENERATOR_FILE = 'generator.msgpack'  # EMA generator exported when a stage completes, BatchNorm folded
 # the same generator as a state dict with BasicSR's key names (torch layout), for spandrel / chaiNNer / BasicSR
 GENERATOR_SAFETENSORS_FILE = 'generator.safetensors'
 BN_GENERATOR_FILE = 'generator_bn.msgpack'  # generators with BatchNorm: also unfolded, for the GAN stage to start from
-GAN_TYPES = ('ragan', 'vanilla')
-MIN_DEGRADED_GT_SIZE = 28  # smallest multiple of 4 that `degradations.pipeline.degrade` takes (26)
 STRIP_FILE = 'strip.png'  # written into the workdir by `write_strip` (train_data.degradation 'realesrgan')
-
-
-def validate_config(config: ml_collections.ConfigDict) -> None:
-  """Raises ValueError naming the first bad field of a training config."""
-  if not config.stages or any(s not in STAGES for s in config.stages):
-    raise ValueError(f'config.stages must be a non-empty sequence of {STAGES}, got {tuple(config.stages)}.')
-  if config.scale not in (1, 2, 4):
-    raise ValueError(f'config.scale must be 4, 2 or 1, got {config.scale}.')
-  for name in config.stages:
-    stage = config[name]
-    if stage.gt_size % 4 or stage.gt_size < 16:
-      raise ValueError(f'config.{name}.gt_size must be a multiple of 4 and >= 16, got {stage.gt_size}.')
-    if stage.num_steps < 1:
-      raise ValueError(f'config.{name}.num_steps must be >= 1, got {stage.num_steps}.')
-    validation.validate_best_metric(name, stage)
-    optimizers.validate_stage(name, stage)
-    if stage.schedule not in ('constant', 'multistep', 'cosine_restarts'):
-      raise ValueError(f'config.{name}.schedule must be constant, multistep or cosine_restarts, got {stage.schedule}.')
-    try:
-      input_pipeline.validate_batch_config(stage.batch_size, jax.device_count(), jax.process_count())
-    except ValueError as e:
-      raise ValueError(f'config.{name}.batch_size: {e}') from e
-  if config.model.arch == 'MSRResNet' and config.scale not in srresnet.SCALES:
-    raise ValueError(f'config.scale {config.scale} is not available for MSRResNet (scales {srresnet.SCALES}).')
-  create_generator(config)  # unknown arch or fields
-  for data_name in ('train_data', 'val_data'):
-    try:
-      input_pipeline.validate_data_config(config[data_name])
-    except ValueError as e:
-      raise ValueError(f'config.{data_name}: {e}') from e
-    if config[data_name].degradation == 'realesrgan' and config[data_name].jpeg_impl not in JPEG_IMPLS:
-      impl = config[data_name].jpeg_impl
-      raise ValueError(f'config.{data_name}.jpeg_impl must be one of {JPEG_IMPLS}, got {impl!r}.')
-    if config[data_name].degradation == 'realesrgan' and config[data_name].degradation_draws not in DRAWS:
-      draws = config[data_name].degradation_draws
-      raise ValueError(f'config.{data_name}.degradation_draws must be one of {DRAWS}, got {draws!r}.')
-  if config.train_data.degradation == 'realesrgan':
-    for name in config.stages:
-      if config[name].gt_size < MIN_DEGRADED_GT_SIZE:
-        raise ValueError(
-          f'config.{name}.gt_size is {config[name].gt_size}; the realesrgan degradation needs GT patches of at least '
-          f'{MIN_DEGRADED_GT_SIZE} pixels (its 51-pixel sharpening and 21-pixel blur pad by reflection).'
-        )
-  if 'gan' in config.stages:
-    validate_gan_config(config.gan, config.discriminator.arch)
-  if not 0 <= config.ema_decay < 1:
-    raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}.')
-
-
-def validate_gan_config(gan: ml_collections.ConfigDict, discriminator_arch: str = 'VGGStyleDiscriminator') -> None:
-  """Raises ValueError naming the first bad field of `config.gan` (or `config.discriminator.arch`)."""
-  if discriminator_arch not in DISCRIMINATOR_ARCHS:
-    raise ValueError(
-      f'config.discriminator.arch must be one of {sorted(DISCRIMINATOR_ARCHS)}, got {discriminator_arch!r}.'
-    )
-  if discriminator_arch == 'VGGStyleDiscriminator' and gan.gt_size not in (128, 256):
-    raise ValueError(
-      f'config.gan.gt_size must be 128 or 256 (the VGG-style discriminator input), got {gan.gt_size}; '
-      "config.discriminator.arch='UNetDiscriminatorSN' takes any multiple of 8."
-    )
-  if gan.gt_size % 8:
-    raise ValueError(f'config.gan.gt_size must be a multiple of 8 (the U-Net discriminator), got {gan.gt_size}.')
-  if gan.ldl_weight < 0:
-    raise ValueError(f'config.gan.ldl_weight must be >= 0 (0 = no LDL loss), got {gan.ldl_weight}.')
-  if gan.gan_type not in GAN_TYPES:
-    raise ValueError(f'config.gan.gan_type must be one of {GAN_TYPES}, got {gan.gan_type!r}.')
-  if gan.perceptual_network not in perceptual.PERCEPTUAL_NETWORKS:
-    raise ValueError(
-      f'config.gan.perceptual_network must be one of {tuple(perceptual.PERCEPTUAL_NETWORKS)}, '
-      f'got {gan.perceptual_network!r}.'
-    )
-  layers = perceptual.network(gan.perceptual_network).layers
-  unknown = sorted(set(gan.perceptual_layers) - set(layers))
-  if unknown or not gan.perceptual_layers:
-    raise ValueError(
-      f'config.gan.perceptual_layers names {unknown or "no layer"}; the {gan.perceptual_network} '
-      f'layers are {", ".join(layers)}.'
-    )
 
 
 def pretrained_file_name(config: ml_collections.ConfigDict) -> str:
@@ -187,8 +104,8 @@ def ema_generator(generator: nn.Module, state: PSNRState) -> tuple[nn.Module, di
 
 def load_val_images(config: ml_collections.ConfigDict, count: int | None = None) -> list[dict]:
   """The first `count` (None: all) validation images of `config.val_data` ({'name', 'lr', 'hr'}, see
-  `input_pipeline.create_val_images`), their LR inputs degraded as in training when its degradation is 'realesrgan'."""
-  val_images = input_pipeline.create_val_images(config.val_data, scale=config.scale)[:count]
+  `val_images.create_val_images`), their LR inputs degraded as in training when its degradation is 'realesrgan'."""
+  val_images = create_val_images(config.val_data, scale=config.scale)[:count]
   if config.val_data.degradation != 'realesrgan':
     return val_images
   key = degradation_key(config.seed, VAL_DEGRADATION)
@@ -515,7 +432,8 @@ def _log_steps(
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, dict[str, float]]:
   """Runs `config.stages` in order (each resumable) and returns each stage's final validation metrics."""
-  validate_config(config)
+  config_checks.check(config)
+  config_checks.check_batch_sizes(config, jax.device_count(), jax.process_count())
   workdir = storage.path(workdir)
   results = {}
   for stage_name in config.stages:

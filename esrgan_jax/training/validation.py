@@ -50,23 +50,6 @@ def available_metrics(stage: ml_collections.ConfigDict) -> dict[str, quality.Met
   return available
 
 
-def validate_best_metric(stage_name: str, stage: ml_collections.ConfigDict) -> None:
-  """Raises ValueError if `stage.best_metric` is unknown or not logged by the stage's validation."""
-  if stage.best_metric not in BEST_METRICS:
-    raise ValueError(
-      f'config.{stage_name}.best_metric must be one of {tuple(BEST_METRICS)}, got {stage.best_metric!r}.'
-    )
-  logged = {f'val_{name}' for name in metric_names(stage)}
-  if stage.best_metric not in logged:
-    metric = stage.best_metric.removeprefix('val_')
-    turn_on = {'lpips': "'alex' (or an LPIPS weights file)", 'dists': "'default' (or a DISTS weights file)"}
-    turn_on = turn_on.get(metric, 'True')
-    raise ValueError(
-      f'config.{stage_name}.best_metric is {stage.best_metric}, but this stage does not validate with {metric}; '
-      f'set config.{stage_name}.val_{metric}={turn_on} or choose one of {sorted(logged)}.'
-    )
-
-
 def usable_metrics(
   names: Sequence[str], val_images: list[dict], scale: int, stage_name: str, best_metric: str
 ) -> tuple[str, ...]:

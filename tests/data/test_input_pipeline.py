@@ -1,4 +1,4 @@
-"""Tests for esrgan_jax.data.input_pipeline: alignment, augmentation, resume, sharding, sources, bad input."""
+"""Tests for esrgan_jax.data.input_pipeline: alignment, augmentation, resume, sharding, each source, bad files."""
 
 import itertools
 
@@ -6,30 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from PIL import Image
+from helpers import data_config, random_uint8, save_image
 
-from esrgan_jax.data import input_pipeline
-from esrgan_jax.data.imresize import imresize, modcrop
-from esrgan_jax.data.input_pipeline import create_train_dataset, create_val_images, validate_batch_config
+from esrgan_jax.data import sources
+from esrgan_jax.data.imresize import imresize
+from esrgan_jax.data.input_pipeline import create_train_dataset
+from esrgan_jax.data.val_images import create_val_images
 from esrgan_jax.prepare import prepare
-from esrgan_jax.training import default_config
 
 SCALE, GT = 4, 16
-
-
-def _config(**fields):
-  config = default_config.data_config()
-  config.update(fields)
-  return config
-
-
-def _save(path, pixels):
-  Image.fromarray(pixels).save(path)
-  return path
-
-
-def _random_image(shape, seed):
-  return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
 def _batches(config, n, **kwargs):
@@ -79,36 +64,15 @@ def _assert_matlab_lr(lr, hr):
 def hr_folder(tmp_path_factory):
   folder = tmp_path_factory.mktemp('hr')
   for k, shape in enumerate([(40, 36, 3), (33, 47, 3), (24, 24, 3), (50, 30, 3)]):
-    _save(folder / f'img{k}.png', _random_image(shape, k))
+    save_image(folder / f'img{k}.png', random_uint8(shape, k))
   return folder
-
-
-def test_default_config_has_the_agreed_fields():
-  assert set(default_config.data_config()) == {
-    'source',
-    'hr_dir',
-    'lr_dir',
-    'tfds_name',
-    'tfds_split',
-    'tfds_data_dir',
-    'tfds_image_key',
-    'tfrecord_pattern',
-    'names',
-    'cache',
-    'shuffle_buffer',
-    'num_parallel_calls',
-    'degradation',
-    'degradation_draws',
-    'jpeg_impl',
-    'sharpen_gt',
-  }
 
 
 @pytest.mark.parametrize('cache', [True, False])
 def test_folder_crops_are_aligned_and_lr_is_matlab_bicubic(tmp_path, cache):
-  image = _random_image((40, 36, 3), 7)
-  _save(tmp_path / 'a.png', image)
-  batches = _batches(_config(source='folder', hr_dir=str(tmp_path), cache=cache), 3)
+  image = random_uint8((40, 36, 3), 7)
+  save_image(tmp_path / 'a.png', image)
+  batches = _batches(data_config(source='folder', hr_dir=str(tmp_path), cache=cache), 3)
   for batch in batches:
     assert batch['hr'].shape == (4, GT, GT, 3) and batch['lr'].shape == (4, GT // SCALE, GT // SCALE, 3)
     assert batch['hr'].dtype == np.float32 and batch['lr'].dtype == np.float32
@@ -118,20 +82,20 @@ def test_folder_crops_are_aligned_and_lr_is_matlab_bicubic(tmp_path, cache):
 
 
 def test_augmentation_draws_all_eight_dihedral_transforms(tmp_path):
-  image = _random_image((GT, GT, 3), 8)  # One crop position: only the transform varies.
-  _save(tmp_path / 'a.png', image)
-  batches = _batches(_config(source='folder', hr_dir=str(tmp_path)), 2, global_batch_size=32)
+  image = random_uint8((GT, GT, 3), 8)  # One crop position: only the transform varies.
+  save_image(tmp_path / 'a.png', image)
+  batches = _batches(data_config(source='folder', hr_dir=str(tmp_path)), 2, global_batch_size=32)
   seen = {_locate(np.round(hr * 255).astype(np.uint8), image, GT)[0][2] for b in batches for hr in b['hr']}
   assert len(seen) == 8
 
 
 def test_paired_crops_are_aligned_and_augmented_identically(tmp_path):
-  hr_image, lr_image = _random_image((48, 40, 3), 1), _random_image((12, 10, 3), 2)  # Unrelated contents.
+  hr_image, lr_image = random_uint8((48, 40, 3), 1), random_uint8((12, 10, 3), 2)  # Unrelated contents.
   (tmp_path / 'hr').mkdir()
   (tmp_path / 'lr').mkdir()
-  _save(tmp_path / 'hr' / '0001.png', hr_image)
-  _save(tmp_path / 'lr' / '0001x4.png', lr_image)  # DIV2K naming also matches.
-  config = _config(source='paired', hr_dir=str(tmp_path / 'hr'), lr_dir=str(tmp_path / 'lr'))
+  save_image(tmp_path / 'hr' / '0001.png', hr_image)
+  save_image(tmp_path / 'lr' / '0001x4.png', lr_image)  # DIV2K naming also matches.
+  config = data_config(source='paired', hr_dir=str(tmp_path / 'hr'), lr_dir=str(tmp_path / 'lr'))
   for batch in _batches(config, 2):
     for hr, lr in zip(batch['hr'], batch['lr']):
       [(top, left, key)] = _locate(np.round(hr * 255).astype(np.uint8), hr_image, GT)
@@ -150,7 +114,7 @@ def _assert_same_batches(a, b):
 
 @pytest.mark.parametrize('cache', [True, False])
 def test_deterministic_from_seed_and_resumable(hr_folder, cache):
-  config = _config(source='folder', hr_dir=str(hr_folder), cache=cache)
+  config = data_config(source='folder', hr_dir=str(hr_folder), cache=cache)
   run = _batches(config, 5)  # 20 elements: several epochs of the 4 images.
   _assert_same_batches(run, _batches(config, 5))
   _assert_same_batches(run[3:], _batches(config, 2, start_step=3))
@@ -163,8 +127,8 @@ def test_realesrgan_stream_is_gt_patches_and_their_global_indices(hr_folder, pro
   """No LR: the bicubic stream's HR patches with global example indices (position * processes + process), the same
   after a resume, so the step degrades every example from the same (key, index)."""
   kwargs = dict(process_index=process_index, process_count=2, global_batch_size=4)
-  bicubic = _batches(_config(source='folder', hr_dir=str(hr_folder)), 3, **kwargs)
-  config = _config(source='folder', hr_dir=str(hr_folder), degradation='realesrgan')
+  bicubic = _batches(data_config(source='folder', hr_dir=str(hr_folder)), 3, **kwargs)
+  config = data_config(source='folder', hr_dir=str(hr_folder), degradation='realesrgan')
   run = _batches(config, 3, **kwargs)
   assert set(run[0]) == {'hr', 'index'} and run[0]['index'].dtype == np.int32
   for k, (batch, reference) in enumerate(zip(run, bicubic)):
@@ -177,9 +141,9 @@ def test_realesrgan_stream_is_gt_patches_and_their_global_indices(hr_folder, pro
 
 def test_resume_does_not_decode_the_skipped_batches(hr_folder, monkeypatch):
   reads = []
-  real_read = input_pipeline.read_image_raw
-  monkeypatch.setattr(input_pipeline, 'read_image_raw', lambda path: reads.append(path) or real_read(path))
-  config = _config(source='folder', hr_dir=str(hr_folder), cache=False, num_parallel_calls=1)
+  real_read = sources.read_image_raw
+  monkeypatch.setattr(sources, 'read_image_raw', lambda path: reads.append(path) or real_read(path))
+  config = data_config(source='folder', hr_dir=str(hr_folder), cache=False, num_parallel_calls=1)
   [resumed] = _batches(config, 1, start_step=100_000, global_batch_size=2)
   assert 2 <= len(reads) < 50  # 200,000 elements skipped; only a few read ahead.
   reads.clear()
@@ -189,8 +153,8 @@ def test_resume_does_not_decode_the_skipped_batches(hr_folder, monkeypatch):
 
 def test_every_epoch_visits_every_image_once(tmp_path):
   for k in range(5):
-    _save(tmp_path / f'{k}.png', np.full((GT, GT, 3), 40 * k, np.uint8))
-  [batch] = _batches(_config(source='folder', hr_dir=str(tmp_path)), 1, global_batch_size=15)
+    save_image(tmp_path / f'{k}.png', np.full((GT, GT, 3), 40 * k, np.uint8))
+  [batch] = _batches(data_config(source='folder', hr_dir=str(tmp_path)), 1, global_batch_size=15)
   values = np.round(batch['hr'][:, 0, 0, 0] * 255).astype(int)
   for epoch in range(3):
     assert sorted(values[5 * epoch : 5 * epoch + 5]) == [0, 40, 80, 120, 160]
@@ -202,12 +166,12 @@ def test_process_shards_are_disjoint_and_cover_the_set(tmp_path, source):
   images = tmp_path / 'images'
   images.mkdir()
   for k in range(7):
-    _save(images / f'{k}.png', np.full((GT, GT, 3), 30 * k, np.uint8))
+    save_image(images / f'{k}.png', np.full((GT, GT, 3), 30 * k, np.uint8))
   if source == 'folder':
-    config = _config(source='folder', hr_dir=str(images))
+    config = data_config(source='folder', hr_dir=str(images))
   else:
     prepare(images, tmp_path / 'shards', crop=GT, step=GT, output_format='tfrecord', num_shards=6)
-    config = _config(source='tfrecord', tfrecord_pattern=str(tmp_path / 'shards' / '*.tfrecord'), cache=True)
+    config = data_config(source='tfrecord', tfrecord_pattern=str(tmp_path / 'shards' / '*.tfrecord'), cache=True)
   shards = []
   for process in range(3):
     [batch] = _batches(config, 1, global_batch_size=3 * 21, process_index=process, process_count=3)
@@ -220,11 +184,11 @@ def test_process_shards_are_disjoint_and_cover_the_set(tmp_path, source):
 def test_streamed_tfrecord_source_is_deterministic_and_resumable(tmp_path):
   folder = tmp_path / 'big'
   folder.mkdir()
-  _save(folder / 'a.png', _random_image((64, 48, 3), 3))
-  _save(folder / 'b.png', _random_image((40, 40, 3), 4))
+  save_image(folder / 'a.png', random_uint8((64, 48, 3), 3))
+  save_image(folder / 'b.png', random_uint8((40, 40, 3), 4))
   count = prepare(folder, tmp_path / 'shards', crop=24, step=16, output_format='tfrecord', num_shards=2)
   assert count == 4 * 3 + 2 * 2
-  config = _config(
+  config = data_config(
     source='tfrecord', tfrecord_pattern=str(tmp_path / 'shards' / '*.tfrecord'), cache=False, shuffle_buffer=8
   )
   run = _batches(config, 6)  # 24 elements: into the second epoch of 16 records.
@@ -237,11 +201,11 @@ def test_streamed_tfrecord_source_is_deterministic_and_resumable(tmp_path):
 
 @pytest.mark.parametrize('cache', [True, False])
 def test_tfds_source_under_mock_data(cache):
-  config = _config(source='tfds', tfds_name='div2k/bicubic_x4', tfds_split='train', cache=cache)
+  config = data_config(source='tfds', tfds_name='div2k/bicubic_x4', tfds_split='train', cache=cache)
   with tfds.testing.mock_data(num_examples=6):
     run = _batches(config, 3)
     _assert_same_batches(run[1:], _batches(config, 2, start_step=1))
-    val = create_val_images(_config(source='tfds', tfds_split='validation'), scale=SCALE)
+    val = create_val_images(data_config(source='tfds', tfds_split='validation'), scale=SCALE)
   for batch in run:
     assert batch['hr'].shape == (4, GT, GT, 3) and np.isfinite(batch['hr']).all()
     _assert_matlab_lr(batch['lr'], batch['hr'])
@@ -249,35 +213,11 @@ def test_tfds_source_under_mock_data(cache):
 
 
 def test_demo_source_needs_no_download():
-  [batch] = _batches(_config(source='demo'), 1)
+  [batch] = _batches(data_config(source='demo'), 1)
   assert batch['hr'].shape == (4, GT, GT, 3)
-  val = create_val_images(_config(source='demo'), scale=SCALE)
+  val = create_val_images(data_config(source='demo'), scale=SCALE)
   assert [v['name'] for v in val] == ['chelsea', 'coffee']
   assert val[0]['hr'].shape == (300, 448, 3) and val[0]['lr'].shape == (75, 112, 3)
-
-
-def test_val_images_are_modcropped_with_matlab_lr(hr_folder):
-  val = create_val_images(_config(source='folder', hr_dir=str(hr_folder)), scale=SCALE)
-  assert len(val) == 4
-  hr_pixels = np.asarray(Image.open(hr_folder / 'img1.png'))
-  hr = modcrop(hr_pixels.astype(np.float64) / 255, SCALE)
-  assert sorted(v['name'] for v in val) == ['img0', 'img1', 'img2', 'img3']
-  [example] = [v for v in val if v['name'] == 'img1']
-  np.testing.assert_array_equal(example['hr'], hr.astype(np.float32))
-  expected = np.floor(np.clip(imresize(hr, 1 / SCALE), 0, 1) * 255 + 0.5) / 255
-  np.testing.assert_array_equal(example['lr'], expected.astype(np.float32))
-
-
-def test_paired_val_crops_hr_to_lr_times_scale(tmp_path):
-  (tmp_path / 'hr').mkdir()
-  (tmp_path / 'lr').mkdir()
-  _save(tmp_path / 'hr' / 'x.png', _random_image((50, 43, 3), 5))
-  _save(tmp_path / 'lr' / 'x.png', _random_image((12, 10, 3), 6))
-  [example] = create_val_images(
-    _config(source='paired', hr_dir=str(tmp_path / 'hr'), lr_dir=str(tmp_path / 'lr')), scale=SCALE
-  )
-  assert example['hr'].shape == (48, 40, 3) and example['lr'].shape == (12, 10, 3)
-  assert example['name'] == 'x'
 
 
 # Bad input.
@@ -287,8 +227,8 @@ def _write_bad_files(folder):
   folder.mkdir(exist_ok=True)
   (folder / 'empty.png').write_bytes(b'')
   (folder / 'text.png').write_bytes(b'not an image at all' * 3)
-  _save(folder / 'small.png', _random_image((8, 8, 3), 9))
-  _save(folder / 'whole.jpg', _random_image((64, 64, 3), 10))
+  save_image(folder / 'small.png', random_uint8((8, 8, 3), 9))
+  save_image(folder / 'whole.jpg', random_uint8((64, 64, 3), 10))
   data = (folder / 'whole.jpg').read_bytes()
   (folder / 'truncated.jpg').write_bytes(data[: len(data) // 3])  # Header fine, pixel data cut.
   (folder / 'whole.jpg').unlink()
@@ -297,11 +237,11 @@ def _write_bad_files(folder):
 @pytest.mark.parametrize('cache', [True, False])
 def test_bad_files_are_skipped_with_warnings_naming_them(tmp_path, caplog, cache):
   _write_bad_files(tmp_path)
-  _save(tmp_path / 'good.png', _random_image((GT + 3, GT + 5, 3), 11))
-  _save(tmp_path / 'gray.png', _random_image((GT, GT), 12))
-  _save(tmp_path / 'rgba.png', _random_image((GT, GT, 4), 13))
+  save_image(tmp_path / 'good.png', random_uint8((GT + 3, GT + 5, 3), 11))
+  save_image(tmp_path / 'gray.png', random_uint8((GT, GT), 12))
+  save_image(tmp_path / 'rgba.png', random_uint8((GT, GT, 4), 13))
   with caplog.at_level('WARNING'):
-    batches = _batches(_config(source='folder', hr_dir=str(tmp_path), cache=cache), 4)
+    batches = _batches(data_config(source='folder', hr_dir=str(tmp_path), cache=cache), 4)
   log = caplog.text
   assert 'empty.png: the file is empty' in log
   assert 'text.png: not a PNG, JPEG, BMP, TIFF or WebP file' in log
@@ -313,65 +253,7 @@ def test_bad_files_are_skipped_with_warnings_naming_them(tmp_path, caplog, cache
     assert 0 <= batch['hr'].min() and batch['hr'].max() <= 1
 
 
-def test_folder_without_usable_images_is_an_error_naming_it(tmp_path):
-  (tmp_path / 'empty_dir').mkdir()
-  with pytest.raises(ValueError, match='No images .* in .*empty_dir'):
-    _batches(_config(source='folder', hr_dir=str(tmp_path / 'empty_dir')), 1)
-  _write_bad_files(tmp_path / 'bad')
-  (tmp_path / 'bad' / 'truncated.jpg').unlink()
-  with pytest.raises(ValueError, match='No usable training images in .*bad'):
-    _batches(_config(source='folder', hr_dir=str(tmp_path / 'bad')), 1)
-  with pytest.raises(ValueError, match='not a directory'):
-    _batches(_config(source='folder', hr_dir=str(tmp_path / 'missing')), 1)
-
-
-def test_paired_size_mismatch_and_missing_lr_are_skipped(tmp_path, caplog):
-  (tmp_path / 'hr').mkdir()
-  (tmp_path / 'lr').mkdir()
-  _save(tmp_path / 'hr' / 'ok.png', _random_image((32, 32, 3), 1))
-  _save(tmp_path / 'lr' / 'ok.png', _random_image((8, 8, 3), 2))
-  _save(tmp_path / 'hr' / 'wrong.png', _random_image((32, 32, 3), 3))
-  _save(tmp_path / 'lr' / 'wrong.png', _random_image((10, 8, 3), 4))
-  _save(tmp_path / 'hr' / 'alone.png', _random_image((32, 32, 3), 5))
-  config = _config(source='paired', hr_dir=str(tmp_path / 'hr'), lr_dir=str(tmp_path / 'lr'))
-  with caplog.at_level('WARNING'):
-    [batch] = _batches(config, 1)
-  assert 'wrong.png: HR 32x32 is not 4 x LR 10x8' in caplog.text
-  assert 'alone.png: no LR image' in caplog.text
-  assert np.isfinite(batch['lr']).all()
-  (tmp_path / 'hr' / 'ok.png').unlink()
-  with pytest.raises(ValueError, match='No usable HR/LR pairs'):
-    _batches(config, 1)
-
-
-def test_config_errors(tmp_path, hr_folder):
-  with pytest.raises(ValueError, match='multiple of the scale'):
-    _batches(_config(source='demo'), 1, gt_size=18)
-  with pytest.raises(ValueError, match="data.source = 'lmdb'"):
-    _batches(_config(source='lmdb'), 1)
-  with pytest.raises(ValueError, match="data.degradation = 'jpeg'; choose one of bicubic, realesrgan"):
-    _batches(_config(source='demo', degradation='jpeg'), 1)
-  with pytest.raises(ValueError, match="synthesises the LR images, but data.source = 'paired'"):
-    _batches(_config(source='paired', degradation='realesrgan'), 1)
-  with pytest.raises(ValueError, match='matches no files'):
-    _batches(_config(source='tfrecord', tfrecord_pattern=str(tmp_path / '*.tfrecord')), 1)
-  with pytest.raises(ValueError, match='fewer than the 8 processes'):
-    _batches(_config(source='folder', hr_dir=str(hr_folder)), 1, global_batch_size=8, process_index=5, process_count=8)
-  with pytest.raises(ValueError, match='not a positive multiple of the 3 processes'):
-    _batches(_config(source='demo'), 1, global_batch_size=4, process_count=3)
-
-
-def test_validate_batch_config():
-  validate_batch_config(16, 8, 2)
-  with pytest.raises(ValueError, match='not divisible by the 8 devices; use a multiple of 8'):
-    validate_batch_config(12, 8, 1)
-  with pytest.raises(ValueError, match='>= 1'):
-    validate_batch_config(0, 1, 1)
-  with pytest.raises(ValueError, match='3 processes'):
-    validate_batch_config(8, 4, 3)
-
-
 def test_process_defaults_come_from_jax():
-  dataset = create_train_dataset(_config(source='demo'), scale=SCALE, gt_size=GT, global_batch_size=8, seed=0)
+  dataset = create_train_dataset(data_config(source='demo'), scale=SCALE, gt_size=GT, global_batch_size=8, seed=0)
   assert dataset.element_spec['hr'].shape == (8, GT, GT, 3)  # One process in tests.
   assert isinstance(dataset, tf.data.Dataset)

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from esrgan_jax import evaluate
+from esrgan_jax.configs import default
 from esrgan_jax.inference import quality
 from esrgan_jax.inference.dists_metric import load_dists
 from esrgan_jax.models.dists import DISTS, MIN_SIZE, l2_pool
-from esrgan_jax.training import default_config, validation
+from esrgan_jax.training import config_checks, validation
 from esrgan_jax.weights import dists_weights
 from esrgan_jax.weights.official_files import DISTS_FILES
 
@@ -86,12 +87,15 @@ def test_evaluate_and_training_validation_report_dists(package_dists, tmp_path, 
   folder = write_image_set(tmp_path / 'set', {'a': smooth_image(64, 64)})
   assert evaluate.main([str(folder), '--bicubic', '--metrics', 'psnr,dists', '--dists', str(path)]) == 0
   assert 'DISTS' in capsys.readouterr().out
-  stage = default_config.stage_config(val_dists=str(path), best_metric='val_dists')
-  validation.validate_best_metric('gan', stage)
+  config = default.get_config()
+  config.gan.update(val_niqe=False, val_dists=str(path), best_metric='val_dists')
+  config_checks.check(config)
+  stage = config.gan
   assert validation.metric_names(stage) == (*quality.DISTORTION, 'dists')
   assert 'dists' in validation.available_metrics(stage)
   with pytest.raises(ValueError, match=r"set config.gan.val_dists='default'"):
-    validation.validate_best_metric('gan', default_config.stage_config(best_metric='val_dists'))
+    config.gan.val_dists = ''
+    config_checks.check(config)
 
 
 def test_missing_weights_name_the_convert_command(tmp_path):

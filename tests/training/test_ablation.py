@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from esrgan_jax.training import ablation, default_config
+from esrgan_jax.configs import default
+from esrgan_jax.training import ablation
 
 
 def _row(variant: str, psnr_from: str | None, trained_as: str, niqe: float | None) -> dict:
@@ -72,7 +73,7 @@ def test_variant_row_reads_the_summaries_of_the_stages_it_ran_or_shares(tmp_path
   ):
     (tmp_path / variant / stage).mkdir(parents=True)
     (tmp_path / variant / stage / 'summary.json').write_text(json.dumps(summary))
-  config = default_config.get_config()
+  config = default.get_config()
   row = ablation.variant_row(ablation.Variant('b', config, 'a', 'a', 'none (weight 0)'), tmp_path)
   assert row['variant'] == 'b' and row['trained_as'] == 'a' and row['psnr_stage_from'] == 'a'
   assert (row['psnr_stage_val_psnr'], row['val_psnr'], row['val_ssim'], row['val_niqe']) == (28.0, 26.0, 0.8, 5.5)

@@ -1,6 +1,6 @@
 """Fuzzing `main`'s config handling (hypothesis): `--config.FIELD=VALUE` overrides of every field with values of any
 type, and broken config files. Parsing either succeeds or fails with an error `config_errors.describe` turns into one
-line; a parsed config is either valid or refused by `train.validate_config`/`preflight` with ValueError or
+line; a parsed config is either valid or refused by `config_checks.check`/`input_problems` with ValueError or
 FileNotFoundError (what `main` reports in one line, exit 2) - never another exception type."""
 
 import sys
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ml_collections import config_flags
 
-from esrgan_jax.training import config_errors, preflight, train
+from esrgan_jax.training import config_checks, config_errors
 
 FUZZ = settings(
   max_examples=80, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
@@ -64,8 +64,8 @@ def test_overrides_parse_or_fail_in_one_line_and_validate_or_fail_documented(ove
     one_line(e, argv)
     return
   try:
-    train.validate_config(config)
-    preflight.input_problems(config, tmp_path_factory.mktemp('run'))
+    config_checks.check(config)
+    config_checks.input_problems(config, tmp_path_factory.mktemp('run'))
   except (ValueError, FileNotFoundError) as e:
     assert str(e) and str(e).count('\n') < 3, e
 

@@ -13,13 +13,14 @@ import optax
 import pytest
 from helpers import make_batch, tiny_train_config
 
+from esrgan_jax.configs import default
 from esrgan_jax.models.rrdbnet import RRDBNet
-from esrgan_jax.training import default_config, optimizers, step_builder, steps, train
+from esrgan_jax.training import config_checks, optimizers, step_builder, steps, train
 from esrgan_jax.weights import model_io
 
 
 def test_warmup_is_linear_then_the_unshifted_schedule():
-  stage = default_config.stage_config(schedule='multistep', milestones=(5,), gamma=0.5, warmup_iter=4)
+  stage = default.stage_config(schedule='multistep', milestones=(5,), gamma=0.5, warmup_iter=4)
   lr = optimizers.with_warmup(steps.create_learning_rate_fn(stage, 2.0), 2.0, stage.warmup_iter)
   np.testing.assert_allclose([lr(i) for i in range(7)], [0.5, 1.0, 1.5, 2.0, 2.0, 1.0, 1.0])
   # the train loop's lr of each micro-batch step: update i // accum_iter
@@ -34,7 +35,7 @@ def test_warmup_is_linear_then_the_unshifted_schedule():
 
 
 def test_grad_clip_scales_the_gradient_to_the_global_norm_before_adam():
-  stage = default_config.stage_config(schedule='constant', grad_clip=1e-8)
+  stage = default.stage_config(schedule='constant', grad_clip=1e-8)
   tx = steps.create_optimizer(stage, 0.1)
   grads = {'a': jnp.array([3.0]), 'b': jnp.array([4.0])}  # global norm 5
   updates, _ = tx.update(grads, tx.init(jax.tree.map(jnp.zeros_like, grads)))
@@ -102,7 +103,7 @@ def test_gan_step_accumulates_gates_g_by_update_and_logs_norms():
   on the last micro-batch of each update only, G and the EMA on the last of update 2 only."""
   config = tiny_train_config(lr_g=1e-4, lr_d=1e-4, accum_iter=2, grad_clip=10.0, net_d_init_iters=1, ldl_weight=1.0)
   assert config.gan.schedule == 'constant' and not config.gan.perceptual_weight
-  train.validate_gan_config(config.gan)
+  config_checks.check(config)
   step = _train_step(config, 'gan', ema_decay=0.5)
   state = step.init()
   batch = step.place(make_batch(4))
@@ -130,7 +131,7 @@ def test_resume_mid_accumulation_is_bit_exact(tmp_path):
   config.checkpoint_every_steps = 3
   config.psnr.num_steps = 3
   with pytest.raises(ValueError, match='num_steps .3. must be a multiple of accum_iter .2.'):
-    train.validate_config(config)
+    config_checks.check(config)
   config.psnr.num_steps = 4
   train.train_and_evaluate(config, str(tmp_path))
   stage_dir = tmp_path / 'psnr'
@@ -159,7 +160,7 @@ def test_schedule_free_ema_and_exports_use_its_evaluation_params():
   ema_decay 0 it is exactly x. Also found inside clipping and accumulation."""
   config = tiny_train_config(lr=1e-3, schedule='constant', optimizer='schedule_free_adamw')
   config.psnr.grad_clip = 1.0
-  train.validate_config(config)
+  config_checks.check(config)
   step = _train_step(config, 'psnr', ema_decay=0.0)
   state = step.init()
   for seed in range(3):
@@ -177,11 +178,11 @@ def test_schedule_free_ema_and_exports_use_its_evaluation_params():
   with pytest.raises(
     ValueError, match="schedule_free_adamw replaces the lr schedule: set config.psnr.schedule='constant'"
   ):
-    train.validate_config(config)
+    config_checks.check(config)
 
 
 def test_eval_params_finds_schedule_free_inside_accumulation():
-  stage = default_config.stage_config(schedule='constant', optimizer='schedule_free_adamw', accum_iter=2, grad_clip=1.0)
+  stage = default.stage_config(schedule='constant', optimizer='schedule_free_adamw', accum_iter=2, grad_clip=1.0)
   tx = steps.create_optimizer(stage, 0.1)
   params = jnp.array([1.0, -2.0])
   opt_state = tx.init(params)

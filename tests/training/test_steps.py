@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from helpers import assert_running_stats_match_torch, make_batch, tiny_train_config
 
-from esrgan_jax.training import default_config, steps
+from esrgan_jax.configs import default
+from esrgan_jax.training import steps
 from esrgan_jax.weights import discriminator_state_dict
 
 
@@ -23,7 +24,7 @@ def basicsr_cosine_restart_lr(t: int, base: float, periods, weights, eta_min: fl
 
 def test_cosine_restart_lr_equals_basicsr_at_every_step_and_boundary():
   periods, weights = (4, 6, 3), (1.0, 0.5, 0.25)
-  stage = default_config.stage_config(schedule='cosine_restarts', periods=periods, restart_weights=weights, eta_min=0.1)
+  stage = default.stage_config(schedule='cosine_restarts', periods=periods, restart_weights=weights, eta_min=0.1)
   fn = jax.jit(steps.create_learning_rate_fn(stage, 1.0))
   expected = [basicsr_cosine_restart_lr(t, 1.0, periods, weights, 0.1) for t in range(sum(periods) + 1)]
   np.testing.assert_allclose([fn(t) for t in range(sum(periods) + 1)], expected, rtol=1e-6)
@@ -32,7 +33,7 @@ def test_cosine_restart_lr_equals_basicsr_at_every_step_and_boundary():
 
 def test_psnr_recipe_restart_boundaries():
   """ESRGAN's PSNR stage (periods 250k x 4, eta_min 1e-7): eta_min at step 250000, the next cycle one step later."""
-  stage = default_config.get_config().psnr
+  stage = default.get_config().psnr
   fn = jax.jit(steps.create_learning_rate_fn(stage, stage.lr))
   for end in np.cumsum(stage.periods)[:-1]:
     np.testing.assert_allclose(fn(end), 1e-7, rtol=1e-3)

@@ -13,7 +13,7 @@ from esrgan_jax.data.imresize import imresize
 from esrgan_jax.data.quantize import quantize
 from esrgan_jax.inference import evaluation, niqe
 from esrgan_jax.inference.lpips_metric import load_lpips
-from esrgan_jax.training import train, validation
+from esrgan_jax.training import config_checks, train, validation
 
 
 def _pair(name, hr):
@@ -26,7 +26,7 @@ def test_gan_stage_validates_with_niqe_and_best_metric_is_checked():
   assert validation.metric_names(config.psnr) == ('psnr', 'ssim')
   assert validation.metric_names(config.gan) == ('psnr', 'ssim', 'niqe')
   config.gan.best_metric = 'val_niqe'
-  train.validate_config(config)
+  config_checks.check(config)
   for stage, metric, message in [
     ('gan', 'val_fid', r"config.gan.best_metric must be one of \('val_psnr', 'val_niqe', 'val_lpips', 'val_dists'\)"),
     ('psnr', 'val_niqe', 'config.psnr.best_metric is val_niqe.*set config.psnr.val_niqe=True'),
@@ -35,7 +35,7 @@ def test_gan_stage_validates_with_niqe_and_best_metric_is_checked():
     config = tiny_config()
     config[stage].best_metric = metric
     with pytest.raises(ValueError, match=message):
-      train.validate_config(config)
+      config_checks.check(config)
 
 
 def test_evaluate_logs_niqe_mean_and_per_image():
@@ -51,7 +51,7 @@ def test_stage_with_lpips_weights_logs_lpips_and_may_pick_the_best_by_it(tmp_pat
   config = tiny_config()
   config.gan.val_lpips = str(converted_lpips(tmp_path))
   config.gan.best_metric = 'val_lpips'
-  train.validate_config(config)
+  config_checks.check(config)
   names = validation.metric_names(config.gan)
   assert names[-1] == 'lpips'
   pairs = [_pair('chelsea', load_demo_image('chelsea')[:64, :64]), _pair('coffee', load_demo_image('coffee')[:64, :64])]

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import ml_collections
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
+from esrgan_jax.configs import default
 
 
 def get_config() -> ml_collections.ConfigDict:
-  config = default_config.load_config_file(Path(__file__).with_name('ragan.py'))
-  config.model = default_config.get_config().model
+  config = configs.load_config_file(Path(__file__).with_name('ragan.py'))
+  config.model = default.get_config().model
   return config

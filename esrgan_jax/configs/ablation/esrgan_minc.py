@@ -6,11 +6,11 @@ from pathlib import Path
 
 import ml_collections
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
 
 
 def get_config() -> ml_collections.ConfigDict:
-  config = default_config.load_config_file(Path(__file__).with_name('esrgan.py'))
+  config = configs.load_config_file(Path(__file__).with_name('esrgan.py'))
   config.gan.perceptual_network = 'minc'
   config.gan.perceptual_layers = {'conv53': 1.0}
   return config

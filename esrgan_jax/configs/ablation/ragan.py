@@ -5,10 +5,10 @@ from pathlib import Path
 
 import ml_collections
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
 
 
 def get_config() -> ml_collections.ConfigDict:
-  config = default_config.load_config_file(Path(__file__).with_name('pre_activation.py'))
+  config = configs.load_config_file(Path(__file__).with_name('pre_activation.py'))
   config.gan.gan_type = 'ragan'
   return config

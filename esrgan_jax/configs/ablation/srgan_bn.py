@@ -10,11 +10,11 @@ from pathlib import Path
 
 import ml_collections
 
-from esrgan_jax.training import default_config
+from esrgan_jax import configs
 
 
 def get_config() -> ml_collections.ConfigDict:
-  config = default_config.load_config_file(Path(__file__).resolve().parents[1] / 'gan.py')
+  config = configs.load_config_file(Path(__file__).resolve().parents[1] / 'gan.py')
   config.stages = ('psnr', 'gan')
   config.model = ml_collections.ConfigDict(dict(arch='MSRResNet', num_feat=64, num_block=16, use_bn=True))
   config.gan.perceptual_layers = {'relu5_4': 1.0}

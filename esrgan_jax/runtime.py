@@ -70,7 +70,8 @@ FAST_CPU_FLAGS = {
   'AMD with AVX2': (YNN_OFF_FLAGS, YNN_ELTWISE_FLAGS),  # AMD EPYC without AVX-512
   'Intel with AVX-512 and AMX': (YNN_ELTWISE_FLAGS, ()),  # Intel Xeon (Sapphire Rapids or later)
 }
-CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets
+CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets:
+# 0.10.1 and 0.10.2 (0.10.0 accepts them but has no YNNPACK fusions; setup.cfg asks for jax>=0.10.1,<0.11)
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
 _OFF = ('', '0', 'off', 'false', 'no')
 ONE_SHOT_COMPILER_OPTIONS = {'xla_backend_optimization_level': 0}

@@ -53,8 +53,8 @@ def test_upsample_nearest():
 
 def test_lrelu_slopes():
   x = jnp.array([-1.0, 2.0])
-  np.testing.assert_array_equal(layers.lrelu(x), [-0.2, 2.0])
-  np.testing.assert_array_equal(layers.lrelu(x, 0.1), [-0.1, 2.0])
+  np.testing.assert_allclose(layers.lrelu(x), [-0.2, 2.0])
+  np.testing.assert_allclose(layers.lrelu(x, 0.1), [-0.1, 2.0])
 
 
 def test_conv_default_init_is_torch_uniform():

@@ -16,7 +16,9 @@ jaxlib 0.10 hands each convolution to YNNPACK as a lone op, and YNNPACK decides 
 - Any other CPU (other vendors and instruction sets, other architectures) keeps jaxlib's defaults: no flags.
 benchmarks/RESULTS.md has the machines' flag studies. XLA reads XLA_FLAGS once, when the first JAX computation
 starts its backend, and kills the process on a flag it does not know, so the flags are only set on jaxlib releases
-they were checked on, and never over a user's own XLA_FLAGS (even an empty one).
+they were checked on (`CHECKED_JAXLIB_RELEASES`, the releases setup.cfg allows), and never over a user's own XLA_FLAGS
+(even an empty one). It logs once which flags it chose and why, and records them (`applied_cpu_flags`): the
+inference code reads that record (`runs_xla_convs`), not the environment.
 The command-line entry points call it when run as scripts (`main` and `ablation` with `training=True`; `upscale`,
 `evaluate` and `interpolate` for inference); in a notebook, call it first thing.
 
@@ -40,8 +42,9 @@ random init: XLA:CPU's LLVM passes spend tens of seconds optimising the random-n
 runs for milliseconds (the tiny test net's init: 41 s to compile, 6 s unoptimised, on 2 loaded cores). Unoptimised code
 computes the same values up to the last bit of some float32 normals.
 
-`for_platform(module)` sets a generator's speed-workaround fields for the backend JAX runs on (as flax's imagenet
-example picks the dtype for the platform in its trainer): today RRDBNet's `cpu_conv_split` on CPU.
+`for_platform(module)` gives a generator the implementation of its parts that runs fastest on the backend JAX runs on
+(as flax's imagenet example passes its blocks the conv to use): RRDBNet's dense blocks as
+`esrgan_jax.models.split_conv.SplitConvDenseBlock` on CPU.
 """
 
 import logging
@@ -69,7 +72,8 @@ FAST_CPU_FLAGS = {
   'AMD with AVX2': (YNN_OFF_FLAGS, YNN_ELTWISE_FLAGS),  # AMD EPYC without AVX-512
   'Intel with AVX-512 and AMX': (YNN_ELTWISE_FLAGS, ()),  # Intel Xeon (Sapphire Rapids or later)
 }
-CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets
+CHECKED_JAXLIB_RELEASES = ((0, 10),)  # (major, minor) of the jaxlib releases whose XLA accepts both flag sets:
+# 0.10.1 and 0.10.2 (0.10.0 accepts them but has no YNNPACK fusions; setup.cfg asks for jax>=0.10.1,<0.11)
 COMPILE_CACHE_ENV = 'ESRGAN_JAX_COMPILE_CACHE'
 _OFF = ('', '0', 'off', 'false', 'no')
 ONE_SHOT_COMPILER_OPTIONS = {'xla_backend_optimization_level': 0}
@@ -85,12 +89,23 @@ def _jaxlib_release() -> tuple[int, int] | None:
     return None
 
 
+_applied_flags: tuple[str, ...] = ()  # the flag set use_fast_cpu_flags put into this process's XLA_FLAGS
+
+
 def _backend_started() -> bool:
+  """Whether JAX started its backend (XLA read its flags): `jax_num_cpu_devices` then refuses any other value, JAX's
+  public way to tell (a value accepted is put back at once)."""
   if 'jax' not in sys.modules:
     return False
-  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
 
-  return xla_bridge.backends_are_initialized()
+  count = jax.config.jax_num_cpu_devices
+  try:
+    jax.config.update('jax_num_cpu_devices', max(count, 0) + 1)
+  except RuntimeError:
+    return True
+  jax.config.update('jax_num_cpu_devices', count)
+  return False
 
 
 def _read_cpuinfo() -> str:
@@ -143,21 +158,47 @@ def use_fast_cpu_flags(environ: MutableMapping[str, str] | None = None, training
   """Puts `fast_cpu_flags(training)` into `environ['XLA_FLAGS']` (default `os.environ`); returns whether it did.
 
   Call it before the first JAX computation of the process (importing jax is fine). It leaves XLA_FLAGS alone when
-  the user set it (set it to '' to opt out), when the installed jaxlib is not one of `CHECKED_JAXLIB_RELEASES`, and
-  when JAX's backend already started (XLA would not read the flags any more; a warning says so).
+  the user set it (set it to '' to opt out), on CPUs not measured, when the installed jaxlib is not one of
+  `CHECKED_JAXLIB_RELEASES` (a warning says so), and when JAX's backend already started (XLA would not read the flags
+  any more; a warning says so); otherwise it records the flags (`applied_cpu_flags`). It logs which path it chose.
   """
+  global _applied_flags
   environ = os.environ if environ is None else environ
-  if 'XLA_FLAGS' in environ or _jaxlib_release() not in CHECKED_JAXLIB_RELEASES or not fast_cpu_flags(training):
+  flags = fast_cpu_flags(training)
+  workload = 'training' if training else 'inference'
+  release = _jaxlib_release()
+  if 'XLA_FLAGS' in environ:
+    logging.info('XLA:CPU flags: keeping the XLA_FLAGS set before the run (%r).', environ['XLA_FLAGS'])
+    return False
+  if not flags:
+    logging.info("XLA:CPU flags: none for %s (a CPU kind not measured): jaxlib's defaults.", workload)
+    return False
+  if release not in CHECKED_JAXLIB_RELEASES:
+    logging.warning(
+      "XLA:CPU flags: jaxlib %s is not a release the flags were checked on (%s), so %s runs with jaxlib's defaults, "
+      'slower; install a jax release that setup.cfg allows.',
+      '.'.join(map(str, release)) if release else '(unknown)',
+      ', '.join('.'.join(map(str, r)) for r in CHECKED_JAXLIB_RELEASES),
+      workload,
+    )
     return False
   if environ is os.environ and _backend_started():
     logging.warning(
       'use_fast_cpu_flags() was called after JAX started its backend, so XLA will not read %s; call '
       'it before the first JAX computation.',
-      ' '.join(fast_cpu_flags(training)),
+      ' '.join(flags),
     )
     return False
-  environ['XLA_FLAGS'] = ' '.join(fast_cpu_flags(training))
+  environ['XLA_FLAGS'] = ' '.join(flags)
+  if environ is os.environ:
+    _applied_flags = flags
+  logging.info('XLA:CPU flags for %s on %s: %s.', workload, host_kind(), ' '.join(flags))
   return True
+
+
+def applied_cpu_flags() -> tuple[str, ...]:
+  """The XLA flags `use_fast_cpu_flags` set for this process; () when it set none."""
+  return _applied_flags
 
 
 def usable_cores() -> int:
@@ -183,25 +224,26 @@ def use_cpu_device_per_core(environ: MutableMapping[str, str] | None = None) -> 
 
   if jax.config.jax_num_cpu_devices != -1:
     return None
-  if _backend_started():
+  try:
+    jax.config.update('jax_num_cpu_devices', cores)  # refused once the backend started
+  except RuntimeError:
     logging.warning('use_cpu_device_per_core() was called after JAX started its backend; call it first thing.')
     return None
-  jax.config.update('jax_num_cpu_devices', cores)
   return cores
 
 
-def runs_xla_convs(environ: Mapping[str, str] | None = None) -> bool:
-  """Whether the process runs with `YNN_OFF_FLAGS` (XLA_FLAGS of `environ`, default `os.environ`): XLA's own
+def runs_xla_convs() -> bool:
+  """Whether `use_fast_cpu_flags` turned YNNPACK's fusions off in this process (`YNN_OFF_FLAGS`): XLA's own
   multi-threaded convs, chosen for whole-image inference without AVX-512."""
-  environ = os.environ if environ is None else environ
-  return environ.get('XLA_FLAGS') == ' '.join(YNN_OFF_FLAGS)
+  return _applied_flags == YNN_OFF_FLAGS
 
 
-def batch_split_compiler_options(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def batch_split_compiler_options(xla_convs: bool | None = None) -> dict[str, str]:
   """`jax.jit` compiler options for a CPU forward whose batch is split over one device per core:
-  `YNN_ELTWISE_COMPILER_OPTIONS` when the process `runs_xla_convs` (on one core XLA's own convs are slower than
-  YNNPACK's fused ones), else none (the process runs with `+eltwise` already, or with flags the user chose)."""
-  return dict(YNN_ELTWISE_COMPILER_OPTIONS) if runs_xla_convs(environ) else {}
+  `YNN_ELTWISE_COMPILER_OPTIONS` when the process runs XLA's own convs (`xla_convs`, default `runs_xla_convs()`; on
+  one core they are slower than YNNPACK's fused ones), else none (the process runs with `+eltwise` already, or with
+  flags the user chose)."""
+  return dict(YNN_ELTWISE_COMPILER_OPTIONS) if (runs_xla_convs() if xla_convs is None else xla_convs) else {}
 
 
 def compile_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
@@ -233,13 +275,15 @@ def use_compile_cache(environ: Mapping[str, str] | None = None) -> Path | None:
 
 
 def for_platform(module: 'nn.Module', backend: str | None = None) -> 'nn.Module':
-  """`module` with its platform fields set for `backend` (default: `jax.default_backend()`); other modules unchanged.
-
-  `cpu_conv_split` (RRDBNet) is on for 'cpu' only: it splits the 128-input-channel convs that XLA:CPU runs on one core
-  (benchmarks/thread_profile.py measures it); other backends run the single conv.
+  """`module` with the implementation of its parts chosen for `backend` (default: `jax.default_backend()`): an
+  RRDBNet's dense blocks split their 128-input-channel convs on 'cpu' (`SplitConvDenseBlock`; XLA:CPU runs those on
+  one core, benchmarks/thread_profile.py) and are the plain `ResidualDenseBlock` elsewhere. Other modules unchanged.
   """
-  if not hasattr(module, 'cpu_conv_split'):
+  from esrgan_jax.models import rrdbnet, split_conv  # pylint: disable=g-import-not-at-top (tools start fast)
+
+  if not isinstance(module, rrdbnet.RRDBNet):
     return module
   import jax  # pylint: disable=g-import-not-at-top
 
-  return module.clone(cpu_conv_split=(backend or jax.default_backend()) == 'cpu')
+  on_cpu = (backend or jax.default_backend()) == 'cpu'
+  return module.clone(dense_block=split_conv.SplitConvDenseBlock if on_cpu else rrdbnet.ResidualDenseBlock)

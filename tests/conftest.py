@@ -27,7 +27,6 @@ jax.config.update('jax_num_cpu_devices', 8)
 # regular expressions fails the run: the README's test command installs everything else the suite needs. Add a line
 # (with a comment saying why) for an optional dependency or a host condition that CI may lack.
 ALLOWED_SKIP_REASONS = (
-  r'the installed jaxlib is not a release the flags were checked on',  # test_runtime: XLA flags of a newer jaxlib
   # tests/cpu_kernels: the oneDNN conv needs g++ and the [cpu-bf16] extra (.ci/run installs it; README's command not)
   r'oneDNN conv library cannot be built here',
 )

@@ -2,6 +2,7 @@
 and the platform fields entry points and the trainer choose."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ import pytest
 from esrgan_jax import runtime
 
 REPO = Path(__file__).resolve().parent.parent
-CHECKED = runtime._jaxlib_release() in runtime.CHECKED_JAXLIB_RELEASES
 
 
 @pytest.fixture
@@ -75,11 +75,33 @@ def test_keeps_user_xla_flags(checked_jaxlib, user_value):
   assert environ == {'XLA_FLAGS': user_value}
 
 
-def test_unchecked_jaxlib_gets_no_flags(monkeypatch):
+def test_unchecked_jaxlib_gets_no_flags_and_a_warning(monkeypatch, caplog):
   monkeypatch.setattr(runtime, '_jaxlib_release', lambda: (99, 0))
+  monkeypatch.setattr(runtime, '_read_cpuinfo', lambda: AMD_AVX2)
   environ = {}
   assert not runtime.use_fast_cpu_flags(environ)
   assert not environ
+  assert 'jaxlib 99.0 is not a release the flags were checked on' in caplog.text
+
+
+def test_the_installed_jaxlib_is_a_checked_release():
+  """setup.cfg allows only the jax releases whose XLA the flags were checked on, so none runs without them."""
+  assert runtime._jaxlib_release() in runtime.CHECKED_JAXLIB_RELEASES
+  requirement = next(line.strip() for line in (REPO / 'setup.cfg').read_text().splitlines() if 'jax>=' in line)
+  lowest, below = (tuple(map(int, v.split('.'))) for v in re.findall(r'[<>]=?([\d.]+)', requirement))
+  assert lowest[:2] == (0, 10) and below == (0, 11) and runtime.CHECKED_JAXLIB_RELEASES == ((0, 10),), requirement
+
+
+def test_the_chosen_flags_are_logged_and_recorded(checked_jaxlib, monkeypatch, caplog):
+  """The choice is logged once per call; only flags put into this process's environment are recorded."""
+  caplog.set_level('INFO')
+  monkeypatch.setattr(runtime, '_read_cpuinfo', lambda: AMD_AVX2)
+  monkeypatch.setattr(runtime, '_applied_flags', ())
+  assert runtime.use_fast_cpu_flags({})
+  assert 'XLA:CPU flags for inference on AMD with AVX2: --xla_cpu_experimental_ynn_fusion_type=.' in caplog.text
+  assert runtime.applied_cpu_flags() == () and not runtime.runs_xla_convs()  # another environment than this process's
+  assert not runtime.use_fast_cpu_flags({'XLA_FLAGS': ''})
+  assert "keeping the XLA_FLAGS set before the run ('')" in caplog.text
 
 
 def test_too_late_after_backend_started(checked_jaxlib, monkeypatch):
@@ -96,7 +118,6 @@ def _run_fresh_python(code: str, *argv: str, **env_vars: str) -> subprocess.Comp
   return subprocess.run([sys.executable, '-c', code, *argv], env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
 @pytest.mark.parametrize(
   'flags, fused', [(runtime.YNN_ELTWISE_FLAGS, True), (runtime.YNN_OFF_FLAGS, False)], ids=['eltwise', 'off']
 )
@@ -126,7 +147,6 @@ print('YNN', int('ynn_fusion' in text), 'FUSED', int(bool(fused)))
   assert words[words.index(expected[0]) + 1] == expected[1], result.stdout
 
 
-@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
 def test_eltwise_compiler_options_compile_as_the_eltwise_flags():
   """One jit with YNN_ELTWISE_COMPILER_OPTIONS in a process with the fusions off compiles the same program as the
   process flag `+eltwise`: the options spell out jaxlib's default fusion types (a renamed, dropped or added default
@@ -152,11 +172,31 @@ print('YNN', text.count('ynn_fusion'), 'HASH', hashlib.md5(re.sub(r'HloModule \\
   assert outputs[0] == outputs[1] and int(outputs[0][1]) > 0, outputs
 
 
-def test_batch_split_compiler_options_only_replace_the_fusions_off():
-  off, eltwise = ' '.join(runtime.YNN_OFF_FLAGS), ' '.join(runtime.YNN_ELTWISE_FLAGS)
-  assert runtime.batch_split_compiler_options({'XLA_FLAGS': off}) == runtime.YNN_ELTWISE_COMPILER_OPTIONS
-  for environ in ({'XLA_FLAGS': eltwise}, {'XLA_FLAGS': off + ' --xla_dump_to=/tmp/x'}, {}):
-    assert runtime.batch_split_compiler_options(environ) == {}
+def test_batch_split_compiler_options_only_replace_the_fusions_off(monkeypatch):
+  assert runtime.batch_split_compiler_options(xla_convs=True) == runtime.YNN_ELTWISE_COMPILER_OPTIONS
+  assert runtime.batch_split_compiler_options(xla_convs=False) == {}
+  for flags, xla_convs in ((runtime.YNN_OFF_FLAGS, True), (runtime.YNN_ELTWISE_FLAGS, False), ((), False)):
+    monkeypatch.setattr(runtime, '_applied_flags', flags)  # as use_fast_cpu_flags records them
+    assert runtime.runs_xla_convs() is xla_convs
+    assert runtime.batch_split_compiler_options() == (runtime.YNN_ELTWISE_COMPILER_OPTIONS if xla_convs else {})
+
+
+def test_a_process_that_set_the_fusions_off_runs_winograd_dense_blocks():
+  """The whole chain in a fresh process: use_fast_cpu_flags on a CPU without AVX-512 -> XLA's own convs ->
+  Winograd dense blocks for float32 whole images, one tile per call."""
+  code = """
+from esrgan_jax import runtime
+runtime._read_cpuinfo = lambda: 'vendor_id : AuthenticAMD\\nflags : avx2 fma\\n'
+assert runtime.use_fast_cpu_flags()
+import jax
+from esrgan_jax.inference import apply
+from esrgan_jax.models import RRDBNet
+module = apply.cpu_whole_batch_module(runtime.for_platform(RRDBNet(num_block=1)))
+print('BLOCK', type(module).__name__, module.dense_block.__name__, apply.tiles_per_call(module, jax.devices()[:1]))
+"""
+  result = _run_fresh_python(code)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.split()[-4:] == ['BLOCK', 'RRDBNet', 'WinogradDenseBlock', '1'], result.stdout
 
 
 def test_cpu_device_per_core():
@@ -183,7 +223,6 @@ print('SET', count, 'DEVICES', jax.device_count(), 'CORES', len(os.sched_getaffi
   assert runtime.use_cpu_device_per_core() is None and jax.device_count() == 8
 
 
-@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
 @pytest.mark.parametrize('flags', [runtime.YNN_ELTWISE_FLAGS, runtime.YNN_OFF_FLAGS], ids=['eltwise', 'off'])
 def test_tensorflow_input_ops_run_with_flags(flags):
   """TensorFlow shares the process (the input pipeline) and has its own XLA, which must not reject the flags."""
@@ -199,7 +238,6 @@ print(sum(float(tf.reduce_sum(x)) for x in ds))
   assert float(result.stdout.split()[-1]) == 4 * 4 * 3 * (0 + 1 + 2 + 3)
 
 
-@pytest.mark.skipif(not CHECKED, reason='the installed jaxlib is not a release the flags were checked on')
 @pytest.mark.parametrize('module', ['main', 'upscale', 'evaluate', 'interpolate', 'ablation'])
 def test_entry_points_set_flags_when_run_as_scripts(module):
   """`python -m esrgan_jax.X` sets the flags before its first JAX computation (here: before --help exits)."""
@@ -216,18 +254,23 @@ runpy.run_module('esrgan_jax.{module}', run_name='__main__')
 
 
 @pytest.mark.parametrize('backend, split', [('cpu', True), ('gpu', False), ('tpu', False)])
-def test_for_platform_chooses_the_conv_split_by_backend(backend, split):
+def test_for_platform_chooses_the_dense_block_by_backend(backend, split):
   from esrgan_jax.models import MSRResNet, RRDBNet  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.models.rrdbnet import ResidualDenseBlock  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.models.split_conv import SplitConvDenseBlock  # pylint: disable=g-import-not-at-top
 
-  assert runtime.for_platform(RRDBNet(num_block=1), backend).cpu_conv_split is split
-  assert runtime.for_platform(MSRResNet(num_block=1), backend) == MSRResNet(num_block=1)  # no such field
+  chosen = runtime.for_platform(RRDBNet(num_block=1, dense_block=SplitConvDenseBlock), backend)
+  assert chosen == RRDBNet(num_block=1, dense_block=SplitConvDenseBlock if split else ResidualDenseBlock)
+  assert runtime.for_platform(MSRResNet(num_block=1), backend) == MSRResNet(num_block=1)  # no dense blocks
 
 
-def test_the_trainer_chooses_the_platform_field():
-  from esrgan_jax.configs import default
+def test_the_trainer_chooses_the_platform_dense_block():
+  from esrgan_jax.models.split_conv import SplitConvDenseBlock  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.configs import default  # pylint: disable=g-import-not-at-top
   from esrgan_jax.training import steps  # pylint: disable=g-import-not-at-top
 
-  assert steps.create_generator(default.get_config()).cpu_conv_split is (jax.default_backend() == 'cpu')
+  on_cpu = jax.default_backend() == 'cpu'
+  assert (steps.create_generator(default.get_config()).dense_block is SplitConvDenseBlock) is on_cpu
 
 
 def test_compile_cache_dir_default_xdg_env_and_off(monkeypatch):

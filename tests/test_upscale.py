@@ -197,7 +197,7 @@ def test_tiled_run_shows_tile_progress_and_compiles_once(generator, tmp_path, ca
 
 def test_tiled_run_on_a_cpu_without_avx512_runs_one_tile_per_call(generator, tmp_path, monkeypatch):
   """There (whole-image inference flags) one window at a time runs the one-device Winograd program."""
-  monkeypatch.setenv('XLA_FLAGS', ' '.join(runtime.YNN_OFF_FLAGS))  # read by tiles_per_call; XLA read it at start
+  monkeypatch.setattr(runtime, 'runs_xla_convs', lambda: True)  # as after use_fast_cpu_flags chose YNN_OFF_FLAGS
   Image.fromarray(_pixels((20, 24, 3))).save(tmp_path / 'a.png')
   batches = []
   upscale_image = apply.upscale_image

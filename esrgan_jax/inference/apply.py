@@ -3,7 +3,7 @@ gray, alpha and `outscale` handling. Used by `upscale`, `evaluate`, training val
 """
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -14,7 +14,8 @@ import numpy as np
 from esrgan_jax import runtime
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference.tiling import ApplyFn, upscale_image
-from esrgan_jax.models.rrdbnet import stack_blocks
+from esrgan_jax.models.rrdbnet import RRDBNet, stack_blocks
+from esrgan_jax.models.winograd import WinogradDenseBlock
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
 
@@ -49,29 +50,32 @@ def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..
   return jax.jit(_apply, static_argnums=(0, 3), compiler_options=dict(compiler_options))
 
 
-def cpu_whole_batch_module(module: nn.Module, environ: Mapping[str, str] | None = None) -> nn.Module:
+def cpu_whole_batch_module(module: nn.Module, xla_convs: bool | None = None) -> nn.Module:
   """The module a batch computed on one CPU device runs: for an RRDBNet, its blocks scanned (one RRDB compiled, not
-  `num_block`: a shorter compile) and its RDB convs by Winograd's F(4x4, 3x3) (see RRDBNet) where that was measured
-  faster: float32 in a process that `runtime.runs_xla_convs(environ)` (whole-image inference without AVX-512; with
-  YNNPACK's convs, as in training processes, Winograd's small matrix products are slower). Its params are
-  `stack_blocks(params)`. Other modules, and already scanned RRDBNets, are returned unchanged. Batches split over
-  devices keep the plain module (they compile with YNNPACK's fusions, `runtime.batch_split_compiler_options`).
+  `num_block`: a shorter compile) and, where that was measured faster, its dense blocks `WinogradDenseBlock`s
+  (`esrgan_jax.models.winograd`): in float32 in a process running XLA's own convs (`xla_convs`, default
+  `runtime.runs_xla_convs()`: whole-image inference without AVX-512; with YNNPACK's convs, as in training processes,
+  Winograd's small matrix products are slower). Its params are `stack_blocks(params)`. Other modules, and already
+  scanned RRDBNets, are returned unchanged. Batches split over devices keep the plain module (they compile with
+  YNNPACK's fusions, `runtime.batch_split_compiler_options`).
   """
-  if not hasattr(module, 'winograd') or module.scan_blocks:
+  if not isinstance(module, RRDBNet) or module.scan_blocks:
     return module
-  return module.clone(
-    scan_blocks=True, winograd=module.dtype in (None, jnp.float32) and runtime.runs_xla_convs(environ)
-  )
+  xla_convs = runtime.runs_xla_convs() if xla_convs is None else xla_convs
+  if module.dtype in (None, jnp.float32) and xla_convs:
+    return module.clone(scan_blocks=True, dense_block=WinogradDenseBlock)
+  return module.clone(scan_blocks=True)
 
 
 def tiles_per_call(
-  module: nn.Module, devices: Sequence[jax.Device] | None = None, environ: Mapping[str, str] | None = None
+  module: nn.Module, devices: Sequence[jax.Device] | None = None, xla_convs: bool | None = None
 ) -> int:
   """The default windows per call of a tiler over `make_apply_fn(module, params, devices)`: 1 where a batch on one
-  CPU device runs Winograd convs (`cpu_whole_batch_module(module, environ)`; one window at a time on that program
+  CPU device runs Winograd convs (`cpu_whole_batch_module(module, xla_convs)`; one window at a time on that program
   beat windows split over the cores, benchmarks/RESULTS.md), else one per device (default: all local devices)."""
   devices = list(jax.local_devices() if devices is None else devices)
-  if devices[0].platform == 'cpu' and getattr(cpu_whole_batch_module(module, environ), 'winograd', False):
+  whole = cpu_whole_batch_module(module, xla_convs)
+  if devices[0].platform == 'cpu' and getattr(whole, 'dense_block', None) is WinogradDenseBlock:
     return 1
   return len(devices)
 

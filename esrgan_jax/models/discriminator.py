@@ -7,8 +7,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.layers import Conv, Dense, batch_norm
-from esrgan_jax.models.rrdbnet import lrelu
+from esrgan_jax.models.layers import Conv, Dense, batch_norm, lrelu
 
 
 class VGGStyleDiscriminator(nn.Module):

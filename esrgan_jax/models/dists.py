@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from esrgan_jax.models.layers import Conv, check_nhwc
-from esrgan_jax.models.lpips import VGG16_STAGES
+from esrgan_jax.models.layers import check_nhwc
+from esrgan_jax.models.lpips import vgg16_taps
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -51,14 +51,7 @@ class DISTSFeatures(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> list[jax.Array]:
-    taps = []
-    for s, (width, n) in enumerate(VGG16_STAGES, 1):
-      if s > 1:
-        x = l2_pool(x)
-      for i in range(1, n + 1):
-        x = nn.relu(Conv(width, name=f'conv{s}_{i}')(x))
-      taps.append(x)
-    return taps
+    return vgg16_taps(x, l2_pool)
 
 
 def _similarity(f0: jax.Array, f1: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -1,4 +1,5 @@
-"""Convolution, dense and BatchNorm layers with PyTorch's defaults and semantics, plus NHWC pixel (un)shuffle.
+"""Convolution, dense and BatchNorm layers with PyTorch's defaults and semantics, NHWC pixel (un)shuffle, nearest
+upsampling and LeakyReLU.
 
 PyTorch's default `nn.Conv2d` / `nn.Linear` init draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 Flax can draw the weights that way (`variance_scaling(1/3, 'fan_in', 'uniform')`), but bias initialisers get no
@@ -10,8 +11,6 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from esrgan_jax.models import winograd
 
 torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
 
@@ -34,11 +33,9 @@ def torch_bias_init(fan_in: int) -> nn.initializers.Initializer:
 class Conv(nn.Module):
   """Conv2d with PyTorch's zero padding and default init; params `kernel` [k, k, Cin, Cout] (HWIO) and `bias`.
 
-  `kernel_init=None` means PyTorch's default; a given `kernel_init` comes with a zero bias (the RDB init).
-  `split_input_at=s` (0 < s < Cin) computes the same conv as the sum of two convs, over input channels [:s] and
-  [s:]; the params are unchanged. It works around slow single-threaded shapes of XLA:CPU (see rrdbnet.py).
-  Given `esrgan_jax.models.winograd.Tiles` of its input instead of the input (3x3, stride 1, padding 1 convs only),
-  it computes the conv by Winograd's F(4x4, 3x3) from them (same params and results up to rounding).
+  `kernel_init=None` means PyTorch's default; a given `kernel_init` comes with a zero bias (the RDB init). Subclasses
+  that compute the same conv another way (the CPU implementations of RRDBNet's dense block) override `convolve` or
+  take another input, keeping the params (`kernel_and_bias`).
   """
 
   features: int
@@ -47,40 +44,34 @@ class Conv(nn.Module):
   padding: int = 1
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer | None = None
-  split_input_at: int = 0
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
-  @nn.compact
-  def __call__(self, x: jax.Array | winograd.Tiles) -> jax.Array:
-    """x: [B, H, W, Cin] (or its Tiles) -> [B, H', W', features]."""
-    tiles = x if isinstance(x, winograd.Tiles) else None
-    channels = x.shape[-1] if tiles is None else tiles.channels
-    if tiles is not None and (self.kernel_size, self.stride, self.padding) != (3, 1, 1):
-      raise ValueError(
-        f'Winograd tiles feed only 3x3 convs with stride 1 and padding 1, got kernel_size {self.kernel_size}, '
-        f'stride {self.stride}, padding {self.padding}; pass the input array instead.'
-      )
-    fan_in = channels * self.kernel_size**2
+  def kernel_and_bias(self, channels: int) -> tuple[jax.Array, jax.Array | None]:
+    """The params for `channels` input channels: `kernel` [k, k, channels, features] and `bias` [features] (None
+    without bias)."""
     if self.kernel_init is None:
-      kernel_init, bias_init = torch_kernel_init, torch_bias_init(fan_in)
+      kernel_init, bias_init = torch_kernel_init, torch_bias_init(channels * self.kernel_size**2)
     else:
       kernel_init, bias_init = self.kernel_init, nn.initializers.zeros
     kernel = self.param(
       'kernel', kernel_init, (self.kernel_size, self.kernel_size, channels, self.features), self.param_dtype
     )
     bias = self.param('bias', bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-    if tiles is not None:
-      kernel, bias = nn.dtypes.promote_dtype(kernel, bias, dtype=self.dtype)
-      y = winograd.conv_tiles(tiles, kernel)
-    else:
-      x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-      conv = lambda x, kernel: jax.lax.conv_general_dilated(
-        x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
-      )
-      s = self.split_input_at
-      split = 0 < s < x.shape[-1]
-      y = conv(x[..., :s], kernel[:, :, :s]) + conv(x[..., s:], kernel[:, :, s:]) if split else conv(x, kernel)
+    return kernel, bias
+
+  def convolve(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """x: [B, H, W, Cin], kernel: [k, k, Cin, Cout] -> the conv without bias, [B, H', W', Cout]."""
+    return jax.lax.conv_general_dilated(
+      x, kernel, (self.stride,) * 2, [(self.padding,) * 2] * 2, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+    )
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: [B, H, W, Cin] -> [B, H', W', features]."""
+    kernel, bias = self.kernel_and_bias(x.shape[-1])
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    y = self.convolve(x, kernel)
     return y if bias is None else y + bias
 
 
@@ -177,6 +168,12 @@ def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
   return x.reshape(b, h * factor, w * factor, c)
 
 
-def upsample_nearest2x(x: jax.Array) -> jax.Array:
-  """Nearest-neighbour x2 upsampling of NHWC, as `F.interpolate(scale_factor=2, mode='nearest')`."""
-  return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+def upsample_nearest(x: jax.Array, factor: int = 2) -> jax.Array:
+  """Nearest-neighbour upsampling of NHWC by an integer factor: [B, H, W, C] -> [B, H*f, W*f, C], as
+  `F.interpolate(scale_factor=factor, mode='nearest')`."""
+  return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
+
+
+def lrelu(x: jax.Array, negative_slope: float = 0.2) -> jax.Array:
+  """LeakyReLU; 0.2 is ESRGAN's slope (RRDBNet, the discriminators), SRResNet and SRVGGNetCompact use 0.1."""
+  return nn.leaky_relu(x, negative_slope)

@@ -7,11 +7,14 @@ five layers are summed. Before the backbone, [0, 1] input is mapped to [-1, 1] a
 by the package's ScalingLayer constants. Weights: `python -m esrgan_jax.convert lpips` (see third_party/lpips).
 """
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from esrgan_jax.models.layers import Conv, check_nhwc
+from esrgan_jax.models.vgg import max_pool_2x2, vgg_convs
 
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)  # ScalingLayer, on input in [-1, 1]
 LPIPS_SCALE = (0.458, 0.448, 0.450)
@@ -29,6 +32,13 @@ ALEXNET_CONVS = (
 # relu2_2, relu3_3, relu4_3, relu5_3 (the ReLU after each stage's last conv).
 VGG16_STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 MIN_SIZE = {'alex': 31, 'vgg': 16}  # smallest height/width each backbone reaches its last tap with
+
+
+def vgg16_taps(x: jax.Array, pool: Callable[[jax.Array], jax.Array] = max_pool_2x2) -> list[jax.Array]:
+  """[relu1_2, relu2_2, relu3_3, relu4_3, relu5_3] of torchvision's vgg16().features on x [B, H, W, 3], with
+  `pool` between the stages; its convs `conv{s}_{i}` belong to the module whose compact method calls it."""
+  conv = lambda width, s, i: Conv(width, name=f'conv{s}_{i}')
+  return [activated for s, i, _, activated in vgg_convs(x, VGG16_STAGES, conv, pool) if i == VGG16_STAGES[s - 1][1]]
 
 
 class AlexNetFeatures(nn.Module):
@@ -50,14 +60,7 @@ class VGG16Features(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> list[jax.Array]:
-    taps = []
-    for s, (width, n) in enumerate(VGG16_STAGES, 1):
-      if s > 1:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
-      for i in range(1, n + 1):
-        x = nn.relu(Conv(width, name=f'conv{s}_{i}')(x))
-      taps.append(x)
-    return taps
+    return vgg16_taps(x)
 
 
 BACKBONES = {'alex': AlexNetFeatures, 'vgg': VGG16Features}

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from esrgan_jax.models.layers import Conv
+from esrgan_jax.models.vgg import vgg_convs
 
 MINC_GROUPS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (channels, convs) between max-pools
 
@@ -31,11 +32,6 @@ class MINCNet(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> dict[str, jax.Array]:
-    for g, (width, n) in enumerate(MINC_GROUPS, 1):
-      if g > 1:
-        x = max_pool_ceil(x)
-      for i in range(1, n + 1):
-        x = Conv(width, dtype=self.dtype, param_dtype=self.param_dtype, name=f'conv{g}{i}')(x)
-        if (g, i) != (5, 3):
-          x = nn.relu(x)
-    return {'conv53': x}
+    conv = lambda width, g, i: Conv(width, dtype=self.dtype, param_dtype=self.param_dtype, name=f'conv{g}{i}')
+    *_, (_, _, conv53, _) = vgg_convs(x, MINC_GROUPS, conv, max_pool_ceil)
+    return {'conv53': conv53}

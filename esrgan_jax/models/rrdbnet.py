@@ -6,29 +6,26 @@ adds a BatchNorm `bn{j}` after each RDB conv (the paper's with-BN ablation); fol
 `esrgan_jax.models.fold_batch_norm`. `esrgan_plus=True` adds ESRGAN+'s extra residual paths (`rdb{k}/conv1x1`).
 """
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models import winograd
 from esrgan_jax.models.layers import (
   Conv,
   batch_norm,
   check_nhwc,
   kaiming_normal_init,
+  lrelu,
   pixel_unshuffle,
-  upsample_nearest2x,
+  upsample_nearest,
 )
 
-
-def lrelu(x: jax.Array) -> jax.Array:
-  return nn.leaky_relu(x, 0.2)
-
-
-_SPLIT_CHANNELS = 128  # input width of each RDB's conv3 with the default widths
+ModuleDef = Callable[..., nn.Module]  # a module class, or a functools.partial of one (as flax's imagenet example)
 UNSHUFFLE_FACTORS = (1, 2, 4)  # pixel-unshuffle of the input: none, Real-ESRGAN's x2 and x1 models
 BODY = 'body'  # the RRDB blocks: body_{i} each, or all stacked under `body` with `scan_blocks`
 
@@ -50,20 +47,13 @@ def unshuffle_factor(scale: int, num_upsample: int) -> int:
   return factor
 
 
-def _block_fields(module: nn.Module) -> dict[str, Any]:
-  """The fields an RRDB and its RDBs share, taken from `module` (an RRDBNet or RRDB)."""
-  names = ('num_feat', 'num_grow_ch', 'res_scale', 'init_scale', 'use_bn', 'esrgan_plus', 'cpu_conv_split', 'winograd')
-  return {name: getattr(module, name) for name in names + ('dtype', 'param_dtype')}
-
-
 class ResidualDenseBlock(nn.Module):
   """Five densely connected 3x3 convs; returns `conv5(...) * res_scale + x`. x: [B, H, W, num_feat].
 
   With `use_bn`, BatchNorm `bn{j}` follows conv{j} (before the LeakyReLU, and before the residual scaling for j = 5).
   `esrgan_plus` (ESRGAN+, Rakotonirina & Rasoanaivo 2020) adds a bias-free 1x1 conv `conv1x1` of x to x2 (after its
-  LeakyReLU) and that sum to x4. `cpu_conv_split` computes a conv with exactly 128 input channels as two 64-channel
-  convs (same params; see RRDBNet). `winograd` computes the five 3x3 convs by Winograd's F(4x4, 3x3) from the tiles
-  of x, x1, .., x4, each transformed once (see RRDBNet).
+  LeakyReLU) and that sum to x4. Other implementations of the same block (same params, other ways to compute the
+  convs) override `hold` and `dense_conv`; RRDBNet takes the one to run as its `dense_block`.
   """
 
   num_feat: int = 64
@@ -72,31 +62,32 @@ class ResidualDenseBlock(nn.Module):
   init_scale: float = 0.1
   use_bn: bool = False
   esrgan_plus: bool = False
-  cpu_conv_split: bool = False
-  winograd: bool = False
   dtype: Any = None
   param_dtype: Any = jnp.float32
+
+  def conv_fields(self) -> dict[str, Any]:
+    """The constructor fields of the block's 3x3 convs but `features` and `name` (the RDB init, the dtypes)."""
+    return dict(kernel_init=kaiming_normal_init(self.init_scale), dtype=self.dtype, param_dtype=self.param_dtype)
+
+  def hold(self, feature: jax.Array) -> Any:
+    """How the block keeps x, x1, .., x4 for the convs that read them: as they are here."""
+    return feature
+
+  def dense_conv(self, features: int, name: str, held: list[Any]) -> jax.Array:
+    """The 3x3 conv `name` of the features held so far, concatenated on channels (torch's order x, x1, x2, ...)."""
+    return Conv(features, name=name, **self.conv_fields())(jnp.concatenate(held, axis=-1))
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
 
-    def conv(features: int, j: int, inputs: jax.Array | winograd.Tiles) -> jax.Array:
-      channels = inputs.shape[-1] if isinstance(inputs, jax.Array) else 0
-      split = channels // 2 if self.cpu_conv_split and channels == _SPLIT_CHANNELS else 0
-      out = Conv(
-        features, kernel_init=kaiming_normal_init(self.init_scale), split_input_at=split, name=f'conv{j}', **kw
-      )(inputs)
+    def conv(features: int, j: int) -> jax.Array:
+      out = self.dense_conv(features, f'conv{j}', held)
       return batch_norm(train, f'bn{j}', **kw)(out) if self.use_bn else out
 
-    outs = [x]  # torch concatenates (x, x1, x2, ...) on channels; NHWC keeps that order on the last axis
-    tiles = [winograd.input_tiles(x)] if self.winograd else []  # with `winograd`: each of outs transformed once
-
-    def dense_input() -> jax.Array | winograd.Tiles:
-      return winograd.concatenate(tiles) if self.winograd else jnp.concatenate(outs, axis=-1)
-
+    outs, held = [x], [self.hold(x)]
     for j in range(1, 5):
-      out = lrelu(conv(self.num_grow_ch, j, dense_input()))
+      out = lrelu(conv(self.num_grow_ch, j))
       if self.esrgan_plus and j == 2:
         out = out + Conv(
           self.num_grow_ch,
@@ -110,30 +101,22 @@ class ResidualDenseBlock(nn.Module):
       if self.esrgan_plus and j == 4:
         out = out + outs[2]
       outs.append(out)
-      if self.winograd:
-        tiles.append(winograd.input_tiles(out))
-    return conv(self.num_feat, 5, dense_input()) * self.res_scale + x
+      held.append(self.hold(out))
+    return conv(self.num_feat, 5) * self.res_scale + x
 
 
 class RRDB(nn.Module):
-  """Residual-in-residual dense block: three RDBs, then `out * res_scale + x`."""
+  """Residual-in-residual dense block: three dense blocks `rdb1`..`rdb3` (`dense_block(name=...)`, its fields set),
+  then `out * res_scale + x`."""
 
-  num_feat: int = 64
-  num_grow_ch: int = 32
+  dense_block: ModuleDef
   res_scale: float = 0.2
-  init_scale: float = 0.1
-  use_bn: bool = False
-  esrgan_plus: bool = False
-  cpu_conv_split: bool = False
-  winograd: bool = False
-  dtype: Any = None
-  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     out = x
     for k in range(1, 4):
-      out = ResidualDenseBlock(**_block_fields(self), name=f'rdb{k}')(out, train)
+      out = self.dense_block(name=f'rdb{k}')(out, train)
     return out * self.res_scale + x
 
 
@@ -145,23 +128,18 @@ class RRDBNet(nn.Module):
   2 and 4 first (Real-ESRGAN's x2/x1 models), so H and W must be divisible by 2 (scale 2) or 4 (scale 1). Models
   without pixel-unshuffle at x2 or x1 (BSRGAN x2, the old ESRGAN x1 models) set `num_upsample` to 1 or 0; any power
   of two with 2**num_upsample / scale in (1, 2, 4) works. `esrgan_plus` adds ESRGAN+'s 1x1 convs to every RDB.
-  `init_scale` multiplies the Kaiming init of
-  the RDB convs (all other convs keep PyTorch's default init); `res_scale` is the residual scaling beta.
-  `train` matters only with `use_bn` (batch statistics; mark `batch_stats` mutable).
-  `dtype` is the compute dtype (e.g. bfloat16), `param_dtype` the storage dtype of the params. `cpu_conv_split` is a
-  speed workaround chosen per platform by `esrgan_jax.runtime.for_platform`, not part of the model: XLA:CPU (jaxlib
-  0.10, YNNPACK) runs a 3x3 conv with exactly 128 input channels (conv3 of every RDB at the default widths, 21% of
-  inference time) on one core; as two 64-channel convs summed it uses all cores. `winograd` (runtime only, chosen by
-  `esrgan_jax.inference.apply` for CPU inference) computes the RDB convs, 92% of the work, by Winograd's F(4x4, 3x3)
-  (`esrgan_jax.models.winograd`): 4x fewer multiplications, each dense-block feature transformed once for the convs that
-  read it, the same results up to rounding. `remat` (like `dtype`, not stored in model files) recomputes each RRDB's
-  activations in the backward pass instead of keeping them (`jax.checkpoint`): less memory for large training batches,
-  the same params and results. `scan_blocks` (also runtime only) runs the blocks as one `nn.scan` over a single RRDB
-  (rematerialised with `remat`), so XLA compiles one block instead of `num_block`: a much shorter compile of init and
-  the train step. Its params (and batch_stats) are then stacked under `body` with a leading `num_block` axis instead of
-  `body_0`..`body_{num_block-1}`; files and converters use the unstacked layout: convert with `stack_blocks` /
-  `unstack_blocks`. On XLA:CPU (jaxlib 0.10) the weight-gradient convs inside the scan's loop take a slow path, so a
-  scanned train step runs several times slower there; inference is as fast as unrolled.
+  `init_scale` multiplies the Kaiming init of the RDB convs (all other convs keep PyTorch's default init); `res_scale`
+  is the residual scaling beta. `train` matters only with `use_bn` (batch statistics; mark `batch_stats` mutable).
+
+  How to run it, never stored in model files (`esrgan_jax.weights.model_io.RUNTIME_FIELDS`): `dtype` is the compute
+  dtype (e.g. bfloat16), `param_dtype` the storage dtype of the params. `dense_block` is the implementation of the
+  dense blocks, `ResidualDenseBlock` or another with the same params that entry points choose for the platform
+  (`esrgan_jax.runtime.for_platform`, `esrgan_jax.inference.apply.cpu_whole_batch_module`). `remat` recomputes each
+  RRDB's activations in the backward pass instead of keeping them (`jax.checkpoint`): less memory, the same params
+  and results. `scan_blocks` runs the blocks as one `nn.scan` over a single RRDB (rematerialised with `remat`), so
+  XLA compiles one block instead of `num_block`; its params (and batch_stats) are then stacked under `body` with a
+  leading `num_block` axis instead of `body_0`..`body_{num_block-1}` (convert with `stack_blocks` /
+  `unstack_blocks`). What each choice costs or saves per machine: benchmarks/RESULTS.md.
   """
 
   num_in_ch: int = 3
@@ -175,8 +153,7 @@ class RRDBNet(nn.Module):
   use_bn: bool = False
   num_upsample: int | None = None
   esrgan_plus: bool = False
-  cpu_conv_split: bool = False
-  winograd: bool = False
+  dense_block: ModuleDef = ResidualDenseBlock
   remat: bool = False
   scan_blocks: bool = False
   dtype: Any = None
@@ -197,6 +174,17 @@ class RRDBNet(nn.Module):
     if factor > 1:
       x = pixel_unshuffle(x, factor)
     feat = conv(self.num_feat, 'conv_first')(x)
+    dense_block = functools.partial(
+      self.dense_block,
+      num_feat=self.num_feat,
+      num_grow_ch=self.num_grow_ch,
+      res_scale=self.res_scale,
+      init_scale=self.init_scale,
+      use_bn=self.use_bn,
+      esrgan_plus=self.esrgan_plus,
+      dtype=self.dtype,
+      param_dtype=self.param_dtype,
+    )
     block = nn.remat(RRDB, static_argnums=(2,)) if self.remat else RRDB  # argnum 2: `train` (0 is the module)
     if self.scan_blocks:
       scan = nn.scan(
@@ -205,14 +193,14 @@ class RRDBNet(nn.Module):
         split_rngs={'params': True},
         length=self.num_block,
       )
-      body, _ = scan(block(**_block_fields(self), name=BODY), feat, None)
+      body, _ = scan(block(dense_block, self.res_scale, name=BODY), feat, None)
     else:
       body = feat
       for i in range(self.num_block):
-        body = block(**_block_fields(self), name=f'{BODY}_{i}')(body, train)
+        body = block(dense_block, self.res_scale, name=f'{BODY}_{i}')(body, train)
     feat = feat + conv(self.num_feat, 'conv_body')(body)
     for n in range(1, self.upsample_stages + 1):
-      feat = lrelu(conv(self.num_feat, f'conv_up{n}')(upsample_nearest2x(feat)))
+      feat = lrelu(conv(self.num_feat, f'conv_up{n}')(upsample_nearest(feat)))
     return conv(self.num_out_ch, 'conv_last')(lrelu(conv(self.num_feat, 'conv_hr')(feat)))
 
 

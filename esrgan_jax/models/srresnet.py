@@ -11,13 +11,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.layers import Conv, batch_norm, check_nhwc, kaiming_normal_init, pixel_shuffle
+from esrgan_jax.models.layers import Conv, batch_norm, check_nhwc, kaiming_normal_init, lrelu, pixel_shuffle
 
 SCALES = (2, 3, 4)
-
-
-def lrelu(x: jax.Array) -> jax.Array:
-  return nn.leaky_relu(x, 0.1)
+SLOPE = 0.1  # MSRResNet's LeakyReLU negative slope
 
 
 class ResidualBlock(nn.Module):
@@ -72,12 +69,12 @@ class MSRResNet(nn.Module):
     conv = lambda features, name: Conv(
       features, kernel_init=kaiming_normal_init(0.1), dtype=self.dtype, param_dtype=self.param_dtype, name=name
     )
-    feat = lrelu(conv(self.num_feat, 'conv_first')(x))
+    feat = lrelu(conv(self.num_feat, 'conv_first')(x), SLOPE)
     for i in range(self.num_block):
       feat = ResidualBlock(self.num_feat, self.use_bn, self.dtype, self.param_dtype, name=f'body_{i}')(feat, train)
     steps = (2, 2) if self.scale == 4 else (self.scale,)
     for k, factor in enumerate(steps, 1):
-      feat = lrelu(pixel_shuffle(conv(self.num_feat * factor * factor, f'upconv{k}')(feat), factor))
-    out = conv(self.num_out_ch, 'conv_last')(lrelu(conv(self.num_feat, 'conv_hr')(feat)))
+      feat = lrelu(pixel_shuffle(conv(self.num_feat * factor * factor, f'upconv{k}')(feat), factor), SLOPE)
+    out = conv(self.num_out_ch, 'conv_last')(lrelu(conv(self.num_feat, 'conv_hr')(feat), SLOPE))
     b, h, w, c = x.shape
     return out + jax.image.resize(x, (b, h * self.scale, w * self.scale, c), 'bilinear').astype(out.dtype)

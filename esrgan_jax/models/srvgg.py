@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.layers import Conv, check_nhwc, pixel_shuffle
+from esrgan_jax.models.layers import Conv, check_nhwc, lrelu, pixel_shuffle, upsample_nearest
 
 ACT_TYPES = ('prelu', 'leakyrelu', 'relu')
 
@@ -66,7 +66,7 @@ class SRVGGNetCompact(nn.Module):
       if self.act_type == 'prelu':
         out = PReLU(self.param_dtype, name=f'body_{2 * layer + 1}')(out)
       else:
-        out = nn.relu(out) if self.act_type == 'relu' else nn.leaky_relu(out, 0.1)
+        out = nn.relu(out) if self.act_type == 'relu' else lrelu(out, 0.1)
     out = pixel_shuffle(conv(self.num_out_ch * self.scale**2, 2 * self.num_conv + 2)(out), self.scale)
-    base = jnp.repeat(jnp.repeat(x, self.scale, axis=1), self.scale, axis=2)
+    base = upsample_nearest(x, self.scale)
     return out + base.astype(out.dtype)

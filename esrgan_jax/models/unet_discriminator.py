@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.layers import Conv, torch_kernel_init
+from esrgan_jax.models.layers import Conv, lrelu, torch_kernel_init
 
 SPECTRAL_EPS = 1e-12  # torch.nn.utils.spectral_norm's eps
 
@@ -90,17 +90,16 @@ class UNetDiscriminatorSN(nn.Module):
         f'{x.shape}: crop the patches (gt_size) to a multiple of 8.'
       )
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    act = lambda t: nn.leaky_relu(t, 0.2)
     sn = lambda i, features, size, stride=1: SpectralConv(features, size, stride, name=f'conv{i}', **kw)
     f = self.num_feat
-    x0 = act(Conv(f, name='conv0', **kw)(x))
-    x1 = act(sn(1, 2 * f, 4, 2)(x0, train))
-    x2 = act(sn(2, 4 * f, 4, 2)(x1, train))
-    x3 = act(sn(3, 8 * f, 4, 2)(x2, train))
+    x0 = lrelu(Conv(f, name='conv0', **kw)(x))
+    x1 = lrelu(sn(1, 2 * f, 4, 2)(x0, train))
+    x2 = lrelu(sn(2, 4 * f, 4, 2)(x1, train))
+    x3 = lrelu(sn(3, 8 * f, 4, 2)(x2, train))
     skip = (lambda up, enc: up + enc) if self.skip_connection else (lambda up, enc: up)
-    x4 = skip(act(sn(4, 4 * f, 3)(upsample2(x3), train)), x2)
-    x5 = skip(act(sn(5, 2 * f, 3)(upsample2(x4), train)), x1)
-    x6 = skip(act(sn(6, f, 3)(upsample2(x5), train)), x0)
-    out = act(sn(7, f, 3)(x6, train))
-    out = act(sn(8, f, 3)(out, train))
+    x4 = skip(lrelu(sn(4, 4 * f, 3)(upsample2(x3), train)), x2)
+    x5 = skip(lrelu(sn(5, 2 * f, 3)(upsample2(x4), train)), x1)
+    x6 = skip(lrelu(sn(6, f, 3)(upsample2(x5), train)), x0)
+    out = lrelu(sn(7, f, 3)(x6, train))
+    out = lrelu(sn(8, f, 3)(out, train))
     return Conv(1, name='conv9', **kw)(out)

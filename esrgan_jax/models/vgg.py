@@ -4,7 +4,7 @@ Layer names follow torchvision's `vgg19().features` indices (conv1_1 = features.
 `VGG19_LAYERS` lists them in order. Weights are converted from torchvision's file by `esrgan_jax.convert vgg19`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -19,6 +19,30 @@ VGG19_LAYERS = tuple(
 )
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+  """2x2 stride-2 max-pool of NHWC (floor mode): [B, H, W, C] -> [B, H/2, W/2, C]."""
+  return nn.max_pool(x, (2, 2), strides=(2, 2))
+
+
+def vgg_convs(
+  x: jax.Array,
+  stages: Sequence[tuple[int, int]],
+  conv: Callable[[int, int, int], nn.Module],
+  pool: Callable[[jax.Array], jax.Array] = max_pool_2x2,
+) -> Iterator[tuple[int, int, jax.Array, jax.Array]]:
+  """The conv stack of a VGG `features` network on x [B, H, W, C]: `stages` holds (channels, convs) per stage, `pool`
+  runs before every stage but the first, `conv(channels, s, i)` makes the i-th conv of stage s (both from 1), and each
+  conv is followed by a ReLU that the next conv reads. Yields (s, i, conv output, its ReLU) per conv; stop iterating to
+  skip the layers after it."""
+  for s, (width, n) in enumerate(stages, 1):
+    if s > 1:
+      x = pool(x)
+    for i in range(1, n + 1):
+      out = conv(width, s, i)(x)
+      x = nn.relu(out)
+      yield s, i, out, x
 
 
 class VGG19Features(nn.Module):
@@ -42,17 +66,11 @@ class VGG19Features(nn.Module):
     if self.use_input_norm:
       x = (x - jnp.asarray(IMAGENET_MEAN)) / jnp.asarray(IMAGENET_STD)
     features = {}
-    for s, (width, n) in enumerate(VGG19_STAGES, 1):
-      if s > 1:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
-      for i in range(1, n + 1):
-        name = f'conv{s}_{i}'
-        x = Conv(width, dtype=self.dtype, param_dtype=self.param_dtype, name=name)(x)
+    conv = lambda width, s, i: Conv(width, dtype=self.dtype, param_dtype=self.param_dtype, name=f'conv{s}_{i}')
+    for s, i, out, activated in vgg_convs(x, VGG19_STAGES, conv):
+      for name, value in ((f'conv{s}_{i}', out), (f'relu{s}_{i}', activated)):
         if name in self.layers:
-          features[name] = x
-        x = nn.relu(x)
-        if f'relu{s}_{i}' in self.layers:
-          features[f'relu{s}_{i}'] = x
-        if VGG19_LAYERS.index(f'relu{s}_{i}') >= last:
-          return features
+          features[name] = value
+      if VGG19_LAYERS.index(f'relu{s}_{i}') >= last:
+        break
     return features

@@ -4,19 +4,24 @@ Each 4x4 block of outputs comes from a 6x6 window of the zero-padded input (wind
 kernel are taken to a 6x6 transform domain (`B^T d B`, `G g G^T`), where the conv becomes 36 independent [windows, Cin]
 x [Cin, Cout] matrix products, and the products are taken back with `A^T m A` (interpolation points 0, +-1, +-2 and
 infinity). The input transform is linear per channel, so the tiles of a channel concatenation are the concatenation of
-the tiles: a dense block transforms each feature once however many convs read it (`Tiles`, `input_tiles`;
-`esrgan_jax.models.layers.Conv` takes either). Same results as `lax.conv_general_dilated` with padding 1 up to float32
-rounding (a few 1e-6 of the output's scale). On XLA:CPU (jaxlib 0.10, AVX2) it runs RRDBNet's dense blocks faster than
-XLA's own conv (benchmarks/RESULTS.md); it is a runtime choice of `esrgan_jax.inference.apply`, never part of a model
-file.
+the tiles: a dense block transforms each feature once however many convs read it (`Tiles`, `input_tiles`,
+`WinogradConv`, `WinogradDenseBlock`). Same results as `lax.conv_general_dilated` with padding 1 up to float32 rounding
+(a few 1e-6 of the output's scale). On XLA:CPU with XLA's own convs (jaxlib 0.10, AVX2) `WinogradDenseBlock` runs
+RRDBNet's dense blocks faster than `ResidualDenseBlock` (benchmarks/RESULTS.md); `esrgan_jax.inference.apply` chooses
+it at run time, with the same params.
 """
 
 import dataclasses
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from esrgan_jax.models.layers import Conv
+from esrgan_jax.models.rrdbnet import ResidualDenseBlock
 
 TILE = 4  # outputs per window side
 WINDOW = TILE + 2  # input (and transform domain) size per window side
@@ -114,3 +119,31 @@ def conv_tiles(tiles: Tiles, kernel: jax.Array) -> jax.Array:
 def conv3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """x: [N, H, W, Cin], kernel: [3, 3, Cin, Cout] (HWIO) -> [N, H, W, Cout]: stride 1, zero padding 1, no bias."""
   return conv_tiles(input_tiles(x), kernel)
+
+
+class WinogradConv(Conv):
+  """`Conv` (3x3, stride 1, padding 1) of the input its `Tiles` hold, by F(4x4, 3x3): the same params and results up
+  to rounding. Tiles: [N, H, W, Cin] in the transform domain -> [N, H, W, features]."""
+
+  @nn.compact
+  def __call__(self, tiles: Tiles) -> jax.Array:
+    if (self.kernel_size, self.stride, self.padding) != (3, 1, 1):
+      raise ValueError(
+        f'WinogradConv computes 3x3 convs with stride 1 and padding 1, got kernel_size {self.kernel_size}, '
+        f'stride {self.stride}, padding {self.padding}; use Conv instead.'
+      )
+    kernel, bias = self.kernel_and_bias(tiles.channels)
+    kernel, bias = nn.dtypes.promote_dtype(kernel, bias, dtype=self.dtype)
+    y = conv_tiles(tiles, kernel)
+    return y if bias is None else y + bias
+
+
+class WinogradDenseBlock(ResidualDenseBlock):
+  """`ResidualDenseBlock` whose five 3x3 convs are `WinogradConv`s reading the tiles of x, x1, .., x4, each feature
+  transformed once."""
+
+  def hold(self, feature: jax.Array) -> Tiles:
+    return input_tiles(feature)
+
+  def dense_conv(self, features: int, name: str, held: list[Any]) -> jax.Array:
+    return WinogradConv(features, name=name, **self.conv_fields())(concatenate(held))

@@ -12,7 +12,6 @@ from typing import Any
 
 import jax
 import ml_collections
-from jax._src.lib import xla_client  # cost analysis of an HLO module: no public API in jax 0.10
 
 from esrgan_jax.planning import hlo_collectives
 from esrgan_jax.planning.chips import Chip
@@ -53,17 +52,17 @@ def compile_step(
 
 def unrolled_flops(config: ml_collections.ConfigDict, stage_name: str, devices: list, per_chip_batch: int) -> float:
   """FLOPs per device of one step: XLA's cost analysis of the step lowered (not compiled) with the RRDB blocks
-  unrolled, divided by the devices (the lowered module computes the global batch)."""
+  unrolled, divided by the devices. The lowered module computes the global batch whatever the mesh, so it is lowered
+  for one CPU device, whose backend analyses lowered programs (`jax.stages.Lowered.cost_analysis`; TPU plugins
+  analyse only compiled ones)."""
   unrolled = ml_collections.ConfigDict(config.to_dict())
   unrolled.scan_blocks = False
-  mesh = steps.create_mesh(devices)
+  mesh = steps.create_mesh(jax.devices('cpu')[:1])
   step = step_builder.build_train_step(
     unrolled, stage_name, mesh, extra_args=step_builder.abstract_extra_args(unrolled, stage_name, mesh)
   )
   state, batch = step_builder.abstract_arguments(unrolled, stage_name, step, per_chip_batch * len(devices))
-  module = step.lower(state, batch).compiler_ir('hlo').get_hlo_module()
-  cpu = jax.devices('cpu')[0].client
-  return xla_client._xla.hlo_module_cost_analysis(cpu, module)['flops'] / len(devices)  # pylint: disable=protected-access
+  return step.lower(state, batch).cost_analysis()['flops'] / len(devices)
 
 
 def memory(compiled: Any) -> dict[str, int]:

@@ -32,7 +32,7 @@ ARCHS = {
   **{cls.__name__: cls for cls in (VGGStyleDiscriminator, VGG19Features, MINCNet, LPIPS, DISTS)},
 }
 # Module fields that say how to run a network, not what it is: never stored in model files.
-RUNTIME_FIELDS = ('dtype', 'param_dtype', 'cpu_conv_split', 'winograd', 'remat', 'scan_blocks', 'parent', 'name')
+RUNTIME_FIELDS = ('dtype', 'param_dtype', 'dense_block', 'remat', 'scan_blocks', 'parent', 'name')
 
 
 def save_model(path: str | os.PathLike, arch: str, config: dict[str, Any], variables: Any) -> None:
@@ -92,7 +92,7 @@ def save_generator(path: str | os.PathLike, module: nn.Module, params: Any) -> N
 def load_generator(path: str | os.PathLike, dtype: Any = None) -> tuple[nn.Module, Any]:
   """Returns (generator, params) from a generator file; `dtype` sets the compute dtype (e.g. jnp.bfloat16).
 
-  Entry points then choose platform-specific fields with `esrgan_jax.runtime.for_platform`.
+  Entry points then choose the platform's implementation of its parts with `esrgan_jax.runtime.for_platform`.
   """
   arch, config, variables = load_model(path)
   if arch not in GENERATOR_ARCHS:

@@ -10,8 +10,7 @@ from esrgan_jax import runtime
 from esrgan_jax.inference import apply
 from esrgan_jax.models import SRVGGNetCompact
 from esrgan_jax.models.rrdbnet import stack_blocks
-
-_XLA_CONVS = {'XLA_FLAGS': ' '.join(runtime.YNN_OFF_FLAGS)}  # the flags of whole-image inference without AVX-512
+from esrgan_jax.models.winograd import WinogradDenseBlock
 
 
 def test_batches_split_over_the_devices_and_other_sizes_run_on_the_first():
@@ -32,13 +31,12 @@ def test_batches_split_over_the_devices_and_other_sizes_run_on_the_first():
 
 def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_with_xla_convs_only():
   module, _ = tiny_generator(4)
-  fast = apply.cpu_whole_batch_module(module, _XLA_CONVS)
-  assert fast.scan_blocks and fast.winograd and not module.scan_blocks
-  bf16 = apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16), _XLA_CONVS)
-  assert bf16.scan_blocks and not bf16.winograd
-  for flags in (runtime.YNN_ELTWISE_FLAGS, ()):  # a training process; no flags
-    ynn = apply.cpu_whole_batch_module(module, {'XLA_FLAGS': ' '.join(flags)})
-    assert ynn.scan_blocks and not ynn.winograd
+  fast = apply.cpu_whole_batch_module(module, xla_convs=True)
+  assert fast == module.clone(scan_blocks=True, dense_block=WinogradDenseBlock) and not module.scan_blocks
+  bf16 = apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16), xla_convs=True)
+  assert bf16.scan_blocks and bf16.dense_block is module.dense_block
+  ynn = apply.cpu_whole_batch_module(module, xla_convs=False)  # a training process, or flags the user chose
+  assert ynn.scan_blocks and ynn.dense_block is module.dense_block
   scanned = module.clone(scan_blocks=True)
   assert apply.cpu_whole_batch_module(scanned) is scanned
   compact = SRVGGNetCompact(num_feat=8, num_conv=2)
@@ -48,21 +46,21 @@ def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_with_xla_conv
 def test_tiles_per_call_is_one_where_one_device_runs_winograd_convs_else_one_per_device():
   module, _ = tiny_generator(4)
   devices = jax.devices()[:4]
-  assert apply.tiles_per_call(module, devices, _XLA_CONVS) == 1
-  assert apply.tiles_per_call(module.clone(dtype=jnp.bfloat16), devices, _XLA_CONVS) == 4
-  assert apply.tiles_per_call(module, devices, {'XLA_FLAGS': ' '.join(runtime.YNN_ELTWISE_FLAGS)}) == 4
-  assert apply.tiles_per_call(SRVGGNetCompact(num_feat=8, num_conv=2), devices, _XLA_CONVS) == 4
-  assert apply.tiles_per_call(module, environ={}) == jax.local_device_count() == 8  # conftest: 8 CPU devices
+  assert apply.tiles_per_call(module, devices, xla_convs=True) == 1
+  assert apply.tiles_per_call(module.clone(dtype=jnp.bfloat16), devices, xla_convs=True) == 4
+  assert apply.tiles_per_call(module, devices, xla_convs=False) == 4
+  assert apply.tiles_per_call(SRVGGNetCompact(num_feat=8, num_conv=2), devices, xla_convs=True) == 4
+  assert apply.tiles_per_call(module, xla_convs=False) == jax.local_device_count() == 8  # conftest: 8 CPU devices
 
 
 def test_one_device_runs_the_cpu_whole_batch_module_on_stacked_params(monkeypatch):
   """Bit for bit what the scanned Winograd net computes (the plain net differs in rounding), within 1e-5 of it."""
-  monkeypatch.setenv('XLA_FLAGS', _XLA_CONVS['XLA_FLAGS'])  # read by make_apply_fn; XLA itself read it at start
+  monkeypatch.setattr(runtime, 'runs_xla_convs', lambda: True)  # as after use_fast_cpu_flags chose YNN_OFF_FLAGS
   module, params = tiny_generator(4)
   x = np.random.default_rng(0).random((3, 10, 12, 3), np.float32)
   out = np.asarray(apply.make_apply_fn(module, params, jax.devices()[:2])(x))  # 3 images: not split
   fast = apply.cpu_whole_batch_module(module)
-  assert fast.winograd
+  assert fast.dense_block is WinogradDenseBlock
   np.testing.assert_array_equal(out, apply._forward(fast, stack_blocks(params, module.num_block), x))
   np.testing.assert_allclose(out, apply._forward(module, params, x), atol=1e-5)
 

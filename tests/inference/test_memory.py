@@ -26,9 +26,7 @@ from esrgan_jax.models.srresnet import MSRResNet
 def test_estimate_covers_what_xla_allocates(module, whole_batch):
   """For the module split batches run and the one batches on one CPU device run (scanned Winograd RRDBNet)."""
   module = runtime.for_platform(module)
-  module = (
-    apply.cpu_whole_batch_module(module, {'XLA_FLAGS': ' '.join(runtime.YNN_OFF_FLAGS)}) if whole_batch else module
-  )
+  module = apply.cpu_whole_batch_module(module, xla_convs=True) if whole_batch else module
   variables = jax.eval_shape(module.init, jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
   image = jax.ShapeDtypeStruct((1, 48, 40, 3), jnp.float32)
   analysis = jax.jit(module.apply).lower(variables, image).compile().memory_analysis()

@@ -42,11 +42,19 @@ def test_pixel_shuffle_rejects_indivisible_channels():
     layers.pixel_shuffle(jnp.zeros((1, 2, 2, 6)), 2)
 
 
-def test_upsample_nearest2x():
+def test_upsample_nearest():
   x = jnp.arange(4.0).reshape(1, 2, 2, 1)
   np.testing.assert_array_equal(
-    layers.upsample_nearest2x(x)[0, ..., 0], [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
+    layers.upsample_nearest(x)[0, ..., 0], [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
   )
+  assert layers.upsample_nearest(x, 3).shape == (1, 6, 6, 1)
+  np.testing.assert_array_equal(layers.upsample_nearest(x, 3)[0, 2, 3:, 0], [1, 1, 1])
+
+
+def test_lrelu_slopes():
+  x = jnp.array([-1.0, 2.0])
+  np.testing.assert_allclose(layers.lrelu(x), [-0.2, 2.0])
+  np.testing.assert_allclose(layers.lrelu(x, 0.1), [-0.1, 2.0])
 
 
 def test_conv_default_init_is_torch_uniform():
@@ -70,16 +78,3 @@ def test_dense_init_and_shape():
   params = dense.init(jax.random.key(0), jnp.zeros((1, 400)))['params']
   assert params['kernel'].shape == (400, 100)
   assert float(jnp.abs(params['kernel']).max()) <= 400**-0.5
-
-
-@pytest.mark.parametrize('split', [0, 5, 16])
-def test_conv_split_input_is_the_same_conv(split):
-  """Splitting the input channels into two convs whose outputs are summed changes neither params nor the result."""
-  x = jax.random.uniform(jax.random.key(0), (2, 9, 7, 24))
-  plain = layers.Conv(6)
-  params = plain.init(jax.random.key(1), x)
-  split_conv = layers.Conv(6, split_input_at=split)
-  assert jax.tree.map(jnp.shape, split_conv.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape, params)
-  np.testing.assert_allclose(split_conv.apply(params, x), plain.apply(params, x), rtol=1e-5, atol=1e-6)
-  hlo = jax.jit(split_conv.apply).lower(params, x).as_text()
-  assert hlo.count('convolution(') == (2 if split else 1)

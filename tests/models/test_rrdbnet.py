@@ -5,7 +5,7 @@ import pytest
 from helpers import random_params
 
 from esrgan_jax.models import RRDBNet
-from esrgan_jax.models.rrdbnet import ResidualDenseBlock, stack_blocks, unstack_blocks
+from esrgan_jax.models.rrdbnet import stack_blocks, unstack_blocks
 
 
 def param_count(module, shape=(1, 16, 16, 3)):
@@ -108,26 +108,6 @@ def test_without_batch_norm_the_train_flag_changes_nothing():
   np.testing.assert_array_equal(net.apply(variables, x, train=True), net.apply(variables, x))
 
 
-@pytest.mark.parametrize('split', [False, True])
-def test_cpu_conv_split_runs_the_128_channel_conv_as_two_halves(split):
-  """The CPU workaround for YNNPACK's single-threaded 128-channel conv: with the field set, conv3 of a default-width
-  RDB is two convs (same params, same output); without it one."""
-  x = jax.random.uniform(jax.random.key(0), (1, 8, 8, 64))
-  block = ResidualDenseBlock(num_feat=64, num_grow_ch=32, cpu_conv_split=split)
-  params = block.init(jax.random.key(1), x)
-  hlo = jax.jit(block.apply).lower(params, x).as_text()
-  assert hlo.count('convolution(') == (6 if split else 5)
-  kernel, bias = params['params']['conv3']['kernel'], params['params']['conv3']['bias']
-  feats = x
-  for j in (1, 2):
-    k, b = params['params'][f'conv{j}']['kernel'], params['params'][f'conv{j}']['bias']
-    conv = jax.lax.conv_general_dilated(feats, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + b
-    feats = jnp.concatenate([feats, jax.nn.leaky_relu(conv, 0.2)], -1)
-  expected = jax.lax.conv_general_dilated(feats, kernel, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  _, state = block.apply(params, x, capture_intermediates=lambda m, _: m.name == 'conv3', mutable=['intermediates'])
-  np.testing.assert_allclose(state['intermediates']['conv3']['__call__'][0], expected + bias, rtol=1e-5, atol=1e-5)
-
-
 def test_remat_keeps_params_loss_and_grads():
   """`remat` recomputes each RRDB in the backward pass: the same param tree, loss and grads, and the jaxpr of the
   gradient holds one checkpoint per block."""
@@ -179,21 +159,6 @@ def test_scan_blocks_computes_what_the_unrolled_net_does(remat):
   jax.tree.map(close, unstack_blocks(scan_stats), stats)
   jax.tree.map(close, unstack_blocks(scan_grads), grads)
   assert ('remat' in str(jax.make_jaxpr(grad_fn(scan_net, stacked))(stacked['params']))) == remat
-
-
-def test_winograd_rdb_convs_compute_what_xla_convs_do():
-  """The runtime `winograd` field: the same params and output (up to rounding), scanned or not; only the RDB convs
-  change (the 3 trunk and upsampling convs outside the blocks stay XLA convolutions)."""
-  net = RRDBNet(num_feat=8, num_block=2, num_grow_ch=4)
-  params = random_params(net)
-  x = jax.random.uniform(jax.random.key(1), (2, 8, 6, 3))
-  expected = net.apply({'params': params}, x)
-  fast = net.clone(winograd=True)
-  np.testing.assert_allclose(fast.apply({'params': params}, x), expected, rtol=1e-5, atol=1e-5)
-  scanned = fast.clone(scan_blocks=True)
-  np.testing.assert_allclose(scanned.apply({'params': stack_blocks(params, 2)}, x), expected, rtol=1e-5, atol=1e-5)
-  hlo = jax.jit(fast.apply).lower({'params': params}, x).as_text()
-  assert hlo.count('convolution(') == 6  # conv_first, conv_body, conv_up1, conv_up2, conv_hr, conv_last
 
 
 def test_stack_and_unstack_blocks_are_inverse():

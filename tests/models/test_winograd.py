@@ -1,11 +1,14 @@
-"""esrgan_jax.models.winograd: Winograd F(4x4, 3x3) computes XLA's 3x3 conv (stride 1, padding 1), from tiles."""
+"""esrgan_jax.models.winograd: Winograd F(4x4, 3x3) computes XLA's 3x3 conv (stride 1, padding 1), from tiles, and
+the Winograd dense block computes what RRDBNet's plain one does."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import random_params
 
-from esrgan_jax.models import layers, winograd
+from esrgan_jax.models import RRDBNet, layers, winograd
+from esrgan_jax.models.rrdbnet import stack_blocks
 
 
 def _lax_conv3x3(x, kernel):
@@ -50,15 +53,31 @@ def test_tiles_of_a_concatenation_are_the_concatenated_tiles():
   np.testing.assert_array_equal(joined.values, whole.values)
 
 
-def test_conv_layer_takes_tiles_with_the_same_params_for_3x3_convs_only():
+def test_winograd_conv_takes_tiles_with_the_params_of_conv_for_3x3_convs_only():
   x = jnp.asarray(np.random.default_rng(1).normal(size=(1, 6, 6, 4)).astype(np.float32))
   conv = layers.Conv(5)
   params = conv.init(jax.random.key(0), x)
   tiles = winograd.input_tiles(x)
-  assert jax.tree.map(jnp.shape, conv.init(jax.random.key(0), tiles)) == jax.tree.map(jnp.shape, params)
-  _assert_close_to(np.asarray(conv.apply(params, tiles)), conv.apply(params, x))
-  hlo = jax.jit(lambda p, x: conv.apply(p, winograd.input_tiles(x))).lower(params, x).as_text()
+  fast = winograd.WinogradConv(5)
+  jax.tree.map(np.testing.assert_array_equal, fast.init(jax.random.key(0), tiles), params)
+  _assert_close_to(np.asarray(fast.apply(params, tiles)), conv.apply(params, x))
+  hlo = jax.jit(lambda p, x: fast.apply(p, winograd.input_tiles(x))).lower(params, x).as_text()
   assert 'dot_general' in hlo and 'convolution' not in hlo
-  one_by_one = layers.Conv(5, 1, padding=0)
-  with pytest.raises(ValueError, match='Winograd tiles feed only 3x3 convs.*got kernel_size 1.*pass the input array'):
-    one_by_one.init(jax.random.key(0), tiles)
+  with pytest.raises(ValueError, match='WinogradConv computes 3x3 convs.*got kernel_size 1.*use Conv instead'):
+    winograd.WinogradConv(5, 1, padding=0).init(jax.random.key(0), tiles)
+
+
+def test_winograd_dense_blocks_compute_what_xla_convs_do():
+  """`WinogradDenseBlock`: the same params and output (up to rounding), scanned or not; only the RDB convs change
+  (the 6 trunk and upsampling convs outside the blocks stay XLA convolutions)."""
+  net = RRDBNet(num_feat=8, num_block=2, num_grow_ch=4)
+  params = random_params(net)
+  x = jax.random.uniform(jax.random.key(1), (2, 8, 6, 3))
+  expected = net.apply({'params': params}, x)
+  fast = net.clone(dense_block=winograd.WinogradDenseBlock)
+  assert jax.tree.map(jnp.shape, fast.init(jax.random.key(0), x)['params']) == jax.tree.map(jnp.shape, params)
+  np.testing.assert_allclose(fast.apply({'params': params}, x), expected, rtol=1e-5, atol=1e-5)
+  scanned = fast.clone(scan_blocks=True)
+  np.testing.assert_allclose(scanned.apply({'params': stack_blocks(params, 2)}, x), expected, rtol=1e-5, atol=1e-5)
+  hlo = jax.jit(fast.apply).lower({'params': params}, x).as_text()
+  assert hlo.count('convolution(') == 6  # conv_first, conv_body, conv_up1, conv_up2, conv_hr, conv_last

@@ -265,8 +265,8 @@ def test_for_platform_chooses_the_dense_block_by_backend(backend, split):
 
 
 def test_the_trainer_chooses_the_platform_dense_block():
-  from esrgan_jax.models.split_conv import SplitConvDenseBlock  # pylint: disable=g-import-not-at-top
   from esrgan_jax.configs import default  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.models.split_conv import SplitConvDenseBlock  # pylint: disable=g-import-not-at-top
   from esrgan_jax.training import steps  # pylint: disable=g-import-not-at-top
 
   on_cpu = jax.default_backend() == 'cpu'

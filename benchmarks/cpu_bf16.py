@@ -74,7 +74,8 @@ def torch_upscaler(impl: str, folder: Path, num_block: int, tile: int | None):
 
 def ours_upscaler(impl: str, folder: Path, tile: int | None):
   """HWC [0, 1] -> x4 HWC as `python -m esrgan_jax.upscale` computes it (model file, for_platform, make_apply_fn,
-  upscale_array), in bf16 for the bf16 impls; the oneDNN impl with `OneDNNConv` as the generator's conv."""
+  upscale_array), in bf16 for the bf16 impls: `apply` runs the dense blocks on oneDNN where it is chosen, and the XLA
+  bf16 impl turns that choice off."""
   from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top
 
   runtime.use_fast_cpu_flags()
@@ -88,22 +89,22 @@ def ours_upscaler(impl: str, folder: Path, tile: int | None):
 
   module, params = generator_files.load_generator_file(folder / 'generator.msgpack')
   module = runtime.for_platform(module.clone(dtype=None if impl == OURS_FP32 else jnp.bfloat16))
-  if impl == OURS_ONEDNN:
-    from esrgan_jax.cpu_kernels import onednn_conv  # pylint: disable=g-import-not-at-top
-    from esrgan_jax.models import rrdbnet  # pylint: disable=g-import-not-at-top
+  from esrgan_jax.cpu_kernels import onednn_conv  # pylint: disable=g-import-not-at-top
 
+  if impl == OURS_ONEDNN:
     if not onednn_conv.choice().onednn:
       raise SystemExit(f'{OURS_ONEDNN}: not on this host ({onednn_conv.choice().reason})')
-    rrdbnet.Conv = onednn_conv.OneDNNConv  # the generator's conv, until RRDBNet takes it as a module type
     traced, conv = [], onednn_conv.onednn_conv
     onednn_conv.onednn_conv = lambda *a, **kw: traced.append(1) or conv(*a, **kw)
+  elif impl == OURS_XLA:  # XLA's convs: the path upscale takes where oneDNN is not chosen
+    onednn_conv.choice = lambda: onednn_conv.Choice(False, "the benchmark measures XLA's bf16 path")
   apply_fn = apply.make_apply_fn(module, params)
   batch_tiles = 1 if tile is None else apply.tiles_per_call(module)
 
   def upscale(image: np.ndarray) -> np.ndarray:
     out = apply.upscale_array(apply_fn, image, scale=SCALE, tile=tile or 0, tile_pad=TILE_PAD, batch_tiles=batch_tiles)
     if impl == OURS_ONEDNN and not traced:
-      raise RuntimeError('the generator did not call the oneDNN conv: see how RRDBNet takes its conv now')
+      raise RuntimeError('the generator did not call the oneDNN conv: see apply.cpu_whole_batch_module')
     return out
 
   return upscale

@@ -3,10 +3,11 @@
 XLA:CPU (jaxlib 0.10) computes bf16 convolutions in float32; oneDNN runs them on the CPU's bf16 units (AMX tiles,
 AVX512-BF16 dot products) with float32 accumulation, reading NHWC activations and the HWIO kernel as they are.
 `onednn_conv` is the function, `OneDNNConv` the drop-in for `esrgan_jax.models.layers.Conv` (same fields, params and
-results up to bf16 rounding). Whether the process uses it is decided once, by `choice()`, which logs one line saying
-which path and why: the oneDNN path needs the CPU backend, a CPU with `amx_bf16` or `avx512_bf16` (elsewhere oneDNN
-emulates bf16, slower than XLA's float32) and the library (`esrgan_jax.cpu_kernels.build`; built on first use when
-g++ and oneDNN are installed). Otherwise the convs run on XLA's path as before.
+results up to bf16 rounding) and `OneDNNDenseBlock` RRDBNet's dense block on it. Whether a process uses it is decided
+once, by `choice()`, which logs one line saying which path and why: the oneDNN path needs the CPU backend, a CPU with
+`amx_bf16` or `avx512_bf16` (elsewhere oneDNN emulates bf16, slower than XLA's float32) and the library
+(`esrgan_jax.cpu_kernels.build`; built on first use when g++ and oneDNN are installed). Otherwise the convs run on
+XLA's path as before.
 """
 
 import ctypes
@@ -15,12 +16,15 @@ import functools
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from esrgan_jax.cpu_kernels import build
-from esrgan_jax.models import layers, winograd
+from esrgan_jax.models import layers
+from esrgan_jax.models.rrdbnet import ResidualDenseBlock
 
 TARGET = 'esrgan_jax_onednn_conv_bf16'  # the FFI target name in compiled programs
 BF16_UNIT_FLAGS = ('amx_bf16', 'avx512_bf16')  # /proc/cpuinfo flags of the units oneDNN's bf16 convs run on
@@ -132,18 +136,21 @@ def onednn_conv(
 
 
 class OneDNNConv(layers.Conv):
-  """`layers.Conv` whose bfloat16 convs run by `onednn_conv` when `choice().onednn`; same fields and params.
+  """`layers.Conv` whose bfloat16 convs run by `onednn_conv`; same fields and params. Initialisation and other
+  compute dtypes run `layers.Conv`'s own code. The bias is added in float32 before the one rounding to bf16."""
 
-  Initialisation, float32 compute and Winograd tiles run `layers.Conv`'s own code (`split_input_at`, an XLA:CPU
-  workaround, does not apply to oneDNN). The bias is added in float32 before the one rounding to bf16.
-  """
-
-  def __call__(self, x: jax.Array | winograd.Tiles) -> jax.Array:
-    """x: [B, H, W, Cin] (or its Tiles) -> [B, H', W', features]."""
-    tiles = isinstance(x, winograd.Tiles)
-    dtype = self.dtype or (None if tiles else jnp.result_type(x, self.param_dtype))
-    if tiles or self.is_initializing() or dtype != jnp.bfloat16 or not choice().onednn:
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: [B, H, W, Cin] -> [B, H', W', features]."""
+    if self.is_initializing() or self.dtype != jnp.bfloat16:
       return super().__call__(x)
-    params = self.variables['params']
-    kernel = params['kernel'].astype(jnp.bfloat16)
-    return onednn_conv(x.astype(jnp.bfloat16), kernel, params.get('bias'), self.stride, self.padding)
+    kernel, bias = self.kernel_and_bias(x.shape[-1])
+    return onednn_conv(x.astype(jnp.bfloat16), kernel.astype(jnp.bfloat16), bias, self.stride, self.padding)
+
+
+class OneDNNDenseBlock(ResidualDenseBlock):
+  """RRDBNet's dense block with its five 3x3 convs `OneDNNConv`s (same params); the entry points choose it for
+  bfloat16 inference on CPU when `choice().onednn` (`esrgan_jax.inference.apply.cpu_whole_batch_module`)."""
+
+  def dense_conv(self, features: int, name: str, held: list[Any]) -> jax.Array:
+    return OneDNNConv(features, name=name, **self.conv_fields())(jnp.concatenate(held, axis=-1))

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from esrgan_jax import runtime
+from esrgan_jax.cpu_kernels import onednn_conv
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference.tiling import ApplyFn, upscale_image
 from esrgan_jax.models.rrdbnet import RRDBNet, stack_blocks
@@ -50,32 +51,44 @@ def _split_forward(compiler_options: tuple[tuple[str, str], ...]) -> Callable[..
   return jax.jit(_apply, static_argnums=(0, 3), compiler_options=dict(compiler_options))
 
 
-def cpu_whole_batch_module(module: nn.Module, xla_convs: bool | None = None) -> nn.Module:
+def cpu_whole_batch_module(module: nn.Module, xla_convs: bool | None = None, onednn: bool | None = None) -> nn.Module:
   """The module a batch computed on one CPU device runs: for an RRDBNet, its blocks scanned (one RRDB compiled, not
-  `num_block`: a shorter compile) and, where that was measured faster, its dense blocks `WinogradDenseBlock`s
-  (`esrgan_jax.models.winograd`): in float32 in a process running XLA's own convs (`xla_convs`, default
-  `runtime.runs_xla_convs()`: whole-image inference without AVX-512; with YNNPACK's convs, as in training processes,
-  Winograd's small matrix products are slower). Its params are `stack_blocks(params)`. Other modules, and already
-  scanned RRDBNets, are returned unchanged. Batches split over devices keep the plain module (they compile with
-  YNNPACK's fusions, `runtime.batch_split_compiler_options`).
+  `num_block`: a shorter compile) and, where that was measured faster, other dense blocks with the same params:
+  - in bfloat16, `OneDNNDenseBlock`s (`esrgan_jax.cpu_kernels.onednn_conv`: the convs on the CPU's bf16 units) where
+    `onednn` (default `onednn_conv.choice().onednn`, which logs the choice once);
+  - in float32, `WinogradDenseBlock`s (`esrgan_jax.models.winograd`) in a process running XLA's own convs
+    (`xla_convs`, default `runtime.runs_xla_convs()`: whole-image inference without AVX-512; with YNNPACK's convs, as
+    in training processes, Winograd's small matrix products are slower).
+  Its params are `stack_blocks(params)`. Other modules, and already scanned RRDBNets, are returned unchanged. Batches
+  split over devices keep the plain module (they compile with YNNPACK's fusions,
+  `runtime.batch_split_compiler_options`).
   """
   if not isinstance(module, RRDBNet) or module.scan_blocks:
     return module
+  if module.dtype == jnp.bfloat16:
+    onednn = onednn_conv.choice().onednn if onednn is None else onednn
+    return module.clone(scan_blocks=True, dense_block=onednn_conv.OneDNNDenseBlock if onednn else module.dense_block)
   xla_convs = runtime.runs_xla_convs() if xla_convs is None else xla_convs
   if module.dtype in (None, jnp.float32) and xla_convs:
     return module.clone(scan_blocks=True, dense_block=WinogradDenseBlock)
   return module.clone(scan_blocks=True)
 
 
+def runs_on_one_device(module: nn.Module) -> bool:
+  """Whether a CPU batch of `module` (from `cpu_whole_batch_module`) is best run whole on one device rather than split
+  over the cores: its Winograd convs beat split windows (benchmarks/RESULTS.md), and oneDNN's convs spread over all
+  cores themselves."""
+  return getattr(module, 'dense_block', None) in (WinogradDenseBlock, onednn_conv.OneDNNDenseBlock)
+
+
 def tiles_per_call(
   module: nn.Module, devices: Sequence[jax.Device] | None = None, xla_convs: bool | None = None
 ) -> int:
   """The default windows per call of a tiler over `make_apply_fn(module, params, devices)`: 1 where a batch on one
-  CPU device runs Winograd convs (`cpu_whole_batch_module(module, xla_convs)`; one window at a time on that program
-  beat windows split over the cores, benchmarks/RESULTS.md), else one per device (default: all local devices)."""
+  CPU device is best run whole (`runs_on_one_device(cpu_whole_batch_module(module, xla_convs))`), else one per
+  device (default: all local devices)."""
   devices = list(jax.local_devices() if devices is None else devices)
-  whole = cpu_whole_batch_module(module, xla_convs)
-  if devices[0].platform == 'cpu' and getattr(whole, 'dense_block', None) is WinogradDenseBlock:
+  if devices[0].platform == 'cpu' and runs_on_one_device(cpu_whole_batch_module(module, xla_convs)):
     return 1
   return len(devices)
 
@@ -88,10 +101,11 @@ def make_apply_fn(
   devices (video frames: only integers move between host and device).
 
   A batch whose size N is a multiple of the number of `devices` (default: all local devices of JAX's default
-  backend) is split over them, each device computing N / len(devices) images; other batches run on the first
-  device, on CPU as `cpu_whole_batch_module(module)`. On CPU with one device per core
-  (`esrgan_jax.runtime.use_cpu_device_per_core`) that runs each part of a split batch on its own core, compiled with
-  `runtime.batch_split_compiler_options()`. Equal module configs and input shapes compile once per process.
+  backend) is split over them, each device computing N / len(devices) images; other batches (and on CPU all bf16
+  batches whose convs run by oneDNN) run on the first device, on CPU as `cpu_whole_batch_module(module)`. On CPU
+  with one device per core (`esrgan_jax.runtime.use_cpu_device_per_core`) that runs each part of a split batch on its
+  own core, compiled with `runtime.batch_split_compiler_options()`. Equal module configs and input shapes compile
+  once per process.
   """
   devices = list(jax.local_devices() if devices is None else devices)
   mesh = jax.sharding.Mesh(np.array(devices), ('batch',))
@@ -109,8 +123,10 @@ def make_apply_fn(
     stacked = single_module is not module  # cpu_whole_batch_module scanned the blocks
     return jax.device_put(stack_blocks(params, module.num_block) if stacked else params, devices[0])
 
+  splits = len(devices) > 1 and not (on_cpu and module.dtype == jnp.bfloat16 and runs_on_one_device(single_module))
+
   def apply_fn(x: np.ndarray) -> jax.Array:
-    if len(devices) > 1 and x.shape[0] % len(devices) == 0:
+    if splits and x.shape[0] % len(devices) == 0:
       return split_forward(module, replicated(), jax.device_put(x, split), quantized)
     return _forward(single_module, on_first(), jax.device_put(x, devices[0]), quantized)
 

@@ -7,8 +7,9 @@ import pytest
 from helpers import photo_pairs, tiny_generator
 
 from esrgan_jax.cpu_kernels import build, onednn_conv
-from esrgan_jax.cpu_kernels.onednn_conv import Choice, OneDNNConv
-from esrgan_jax.models import layers, rrdbnet
+from esrgan_jax.cpu_kernels.onednn_conv import Choice, OneDNNConv, OneDNNDenseBlock
+from esrgan_jax.inference import apply
+from esrgan_jax.models import layers
 
 _DIMENSIONS = ('NHWC', 'HWIO', 'NHWC')
 
@@ -82,29 +83,48 @@ def _psnr(a, b) -> float:
   return float(10 * np.log10(1.0 / np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2)))
 
 
-def test_tiny_rrdbnet_on_onednn_convs_is_within_45_db_of_float32(monkeypatch, onednn_chosen):
+def test_tiny_rrdbnet_on_onednn_convs_is_within_45_db_of_float32(library):
   module, params = tiny_generator(scale=4)
   photo = photo_pairs(32)[0][:1]  # astronaut
   fp32 = np.asarray(jax.jit(module.apply)({'params': params}, photo))
-  # RRDBNet builds its convs from the name `Conv` in its module (until the conv becomes an injected module type)
-  monkeypatch.setattr(rrdbnet, 'Conv', OneDNNConv)
-  forward = jax.jit(module.clone(dtype=jnp.bfloat16).apply)
+  forward = jax.jit(module.clone(dtype=jnp.bfloat16, dense_block=OneDNNDenseBlock).apply)
   assert onednn_conv.TARGET in forward.lower({'params': params}, photo).as_text()  # the convs are the custom call
   ours = np.asarray(forward({'params': params}, photo), np.float32)
   assert ours.shape == fp32.shape == (1, 128, 128, 3)
   assert _psnr(ours, fp32) >= 45
 
 
-def test_module_keeps_layers_conv_params_and_falls_back_to_its_code(monkeypatch, fresh_choice, caplog):
-  monkeypatch.setattr(onednn_conv, 'cpu_flags', lambda: frozenset({'avx2'}))
+def test_upscaling_in_bf16_on_cpu_runs_the_dense_blocks_on_onednn_where_chosen(onednn_chosen):
+  module, params = tiny_generator(scale=4)
+  bf16 = module.clone(dtype=jnp.bfloat16)
+  assert apply.cpu_whole_batch_module(bf16).dense_block is OneDNNDenseBlock
+  assert apply.cpu_whole_batch_module(bf16, onednn=False).dense_block is module.dense_block
+  assert apply.cpu_whole_batch_module(module).dense_block is not OneDNNDenseBlock  # float32 never
+  assert apply.tiles_per_call(bf16, jax.local_devices()) == 1  # oneDNN spreads each conv over the cores itself
+  photo = photo_pairs(32)[0][:2]
+  whole = np.asarray(apply.make_apply_fn(bf16, params)(photo))  # a batch of 2: whole on one device, not split
+  single = np.asarray(jax.jit(bf16.clone(dense_block=OneDNNDenseBlock).apply)({'params': params}, photo), np.float32)
+  np.testing.assert_allclose(whole, single, atol=2e-2)
+
+
+def test_module_keeps_layers_conv_params(library):
   x = jnp.asarray(np.random.default_rng(2).random((1, 6, 6, 5)), jnp.bfloat16)
   conv, ours = layers.Conv(7, dtype=jnp.bfloat16), OneDNNConv(7, dtype=jnp.bfloat16)
   variables = conv.init(jax.random.key(0), x)
   assert jax.tree.map(jnp.shape, ours.init(jax.random.key(0), x)) == jax.tree.map(jnp.shape, variables)
+  np.testing.assert_allclose(
+    np.asarray(ours.apply(variables, x), np.float32), np.asarray(conv.apply(variables, x), np.float32), atol=2e-2
+  )
+  float32 = OneDNNConv(7)  # other compute dtypes: layers.Conv's own code
+  np.testing.assert_array_equal(float32.apply(variables, x.astype(jnp.float32)), layers.Conv(7).apply(variables, x))
+
+
+def test_a_cpu_without_bf16_units_keeps_xla_convs_and_says_so_once(monkeypatch, fresh_choice, caplog):
+  monkeypatch.setattr(onednn_conv, 'cpu_flags', lambda: frozenset({'avx2'}))
+  module, _ = tiny_generator(scale=4)
   with caplog.at_level(logging.INFO):
-    forward = jax.jit(ours.apply)
-    np.testing.assert_array_equal(forward(variables, x), conv.apply(variables, x))
-    assert onednn_conv.TARGET not in forward.lower(variables, x).as_text()
+    for _ in range(2):
+      assert apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16)).dense_block is module.dense_block
   lines = [r.getMessage() for r in caplog.records if 'bf16 convolutions' in r.getMessage()]
   assert lines == ['bf16 convolutions: XLA, computed in float32 (the CPU has neither AMX nor AVX512-BF16)']
 

@@ -7,6 +7,7 @@ import numpy as np
 from helpers import tiny_generator
 
 from esrgan_jax import runtime
+from esrgan_jax.cpu_kernels import onednn_conv
 from esrgan_jax.inference import apply
 from esrgan_jax.models import SRVGGNetCompact
 from esrgan_jax.models.rrdbnet import stack_blocks
@@ -33,7 +34,7 @@ def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_with_xla_conv
   module, _ = tiny_generator(4)
   fast = apply.cpu_whole_batch_module(module, xla_convs=True)
   assert fast == module.clone(scan_blocks=True, dense_block=WinogradDenseBlock) and not module.scan_blocks
-  bf16 = apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16), xla_convs=True)
+  bf16 = apply.cpu_whole_batch_module(module.clone(dtype=jnp.bfloat16), xla_convs=True, onednn=False)
   assert bf16.scan_blocks and bf16.dense_block is module.dense_block
   ynn = apply.cpu_whole_batch_module(module, xla_convs=False)  # a training process, or flags the user chose
   assert ynn.scan_blocks and ynn.dense_block is module.dense_block
@@ -43,7 +44,8 @@ def test_cpu_whole_batch_module_scans_and_uses_winograd_in_float32_with_xla_conv
   assert apply.cpu_whole_batch_module(compact) is compact
 
 
-def test_tiles_per_call_is_one_where_one_device_runs_winograd_convs_else_one_per_device():
+def test_tiles_per_call_is_one_where_one_device_runs_winograd_convs_else_one_per_device(monkeypatch):
+  monkeypatch.setattr(onednn_conv, 'choice', lambda: onednn_conv.Choice(False, 'test: XLA bf16 convs'))
   module, _ = tiny_generator(4)
   devices = jax.devices()[:4]
   assert apply.tiles_per_call(module, devices, xla_convs=True) == 1

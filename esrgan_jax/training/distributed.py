@@ -233,7 +233,8 @@ def _describe(e: BaseException) -> str:
 def fail_together(main: Callable[..., Any]) -> Callable[..., Any]:
   """`main` wrapped so that, once `initialize` has connected several processes, a failure on one (an exception or a
   non-zero SystemExit) is reported to all: this process prints its traceback and `error: process I: ...`, the others
-  print `error: process I failed: ...` within about a second, and all exit non-zero."""
+  print `error: process I failed: ...` within about a second, and all exit non-zero. A process whose own exception
+  follows another's reported failure (a collective broken by the peer that left) prints that failure instead."""
 
   @functools.wraps(main)
   def wrapped(*args, **kwargs):
@@ -249,6 +250,10 @@ def fail_together(main: Callable[..., Any]) -> Callable[..., Any]:
       index, count = jax.process_index(), jax.process_count()
       if not isinstance(e, SystemExit):
         traceback.print_exc()
+      earlier = _reported_failure(client, _GRACE_S)  # e.g. a collective broken by a peer that failed first
+      if earlier is not None:
+        print(f'error: {earlier}', file=sys.stderr, flush=True)
+      elif not isinstance(e, SystemExit):
         print(f'error: process {index}: {_describe(e)}', file=sys.stderr, flush=True)
       with contextlib.suppress(Exception):  # only the first failure is kept
         client.key_value_set(_FAILED_KEY, f'process {index} failed: {_describe(e)}')
@@ -265,6 +270,17 @@ def fail_together(main: Callable[..., Any]) -> Callable[..., Any]:
       os._exit(e.code if isinstance(e, SystemExit) and isinstance(e.code, int) else 1)
 
   return wrapped
+
+
+def _reported_failure(client: Any, wait_s: float) -> str | None:
+  """The failure another process reported, waiting up to `wait_s` for one; None if none came."""
+  deadline = time.monotonic() + wait_s
+  while True:
+    with contextlib.suppress(Exception):  # not set yet
+      return client.key_value_try_get(_FAILED_KEY)
+    if time.monotonic() >= deadline:
+      return None
+    time.sleep(0.1)
 
 
 def _client_if_connected() -> Any:

@@ -250,7 +250,8 @@ def fail_together(main: Callable[..., Any]) -> Callable[..., Any]:
       index, count = jax.process_index(), jax.process_count()
       if not isinstance(e, SystemExit):
         traceback.print_exc()
-      earlier = _reported_failure(client, _GRACE_S)  # e.g. a collective broken by a peer that failed first
+      # an exception (not a deliberate exit, whose message is printed) after a peer's failure, e.g. a broken collective
+      earlier = None if isinstance(e, SystemExit) else _reported_failure(client, _GRACE_S)
       if earlier is not None:
         print(f'error: {earlier}', file=sys.stderr, flush=True)
       elif not isinstance(e, SystemExit):

@@ -8,8 +8,6 @@ whole-image inference when that fits the budget, else the largest core tile whos
 
 from typing import Any
 
-import psutil
-
 GIB = 2**30
 DEFAULT_BUDGET_CAP = 4 * GIB  # `default_budget` never exceeds this
 MIN_TILE = 32  # `tile_for_budget` never goes below this, whatever the budget
@@ -22,7 +20,11 @@ def activation_bytes(module: Any, height: int, width: int) -> int:
 
 
 def available_bytes() -> int:
-  """Memory available to new allocations without swapping (psutil's `available`: MemAvailable on Linux)."""
+  """Memory available to new allocations without swapping (psutil's `available`: MemAvailable on Linux). psutil
+  loads here, not at import: the video path imports this module, and benchmarks/accelerator.py runs that path on
+  bare GPU machines without psutil."""
+  import psutil  # pylint: disable=g-import-not-at-top
+
   return psutil.virtual_memory().available
 
 

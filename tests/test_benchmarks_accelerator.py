@@ -1,5 +1,5 @@
-"""benchmarks/accelerator.py: its --tiny run in a subprocess, without TensorFlow, clu or psutil (as on the GPU
-machine; ml_collections comes as a wheel), writes every section's rows and passes the correctness checks; its train
+"""benchmarks/accelerator.py: its --tiny run in a subprocess, without TensorFlow or clu (as on the GPU machine;
+ml_collections and psutil come as wheels), writes every section's rows and passes the correctness checks; its train
 steps are the ones `main` runs for the shipped configs."""
 
 import functools
@@ -13,10 +13,10 @@ import pytest
 from helpers import TEST_XLA_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
-# Runs the script with the packages the GPU machine lacks made unimportable (its ml_collections comes as a wheel).
+# Runs the script with the packages the GPU machine lacks made unimportable (ml_collections and psutil come as wheels).
 RUNNER = """
 import runpy, sys
-for name in ('tensorflow', 'tensorflow_datasets', 'clu', 'psutil'):
+for name in ('tensorflow', 'tensorflow_datasets', 'clu'):
   sys.modules[name] = None
 sys.argv = [sys.argv[1], *sys.argv[2:]]
 runpy.run_path(sys.argv[0], run_name='__main__')

@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from esrgan_jax import runtime
 from esrgan_jax.cpu_kernels import build
 from esrgan_jax.models import layers
 from esrgan_jax.models.rrdbnet import ResidualDenseBlock
@@ -32,12 +33,8 @@ _DIMENSIONS = ('NHWC', 'HWIO', 'NHWC')
 
 
 def cpu_flags() -> frozenset[str]:
-  """The CPU feature flags of /proc/cpuinfo (empty where there is none)."""
-  try:
-    text = Path('/proc/cpuinfo').read_text()
-  except OSError:
-    return frozenset()
-  return frozenset(next((line.split(':', 1)[1].split() for line in text.splitlines() if line.startswith('flags')), []))
+  """This CPU's instruction-set flags (`runtime.cpu_features`; empty where there are none to read)."""
+  return runtime.cpu_features() or frozenset()
 
 
 @functools.cache

@@ -123,7 +123,7 @@ def make_apply_fn(
     stacked = single_module is not module  # cpu_whole_batch_module scanned the blocks
     return jax.device_put(stack_blocks(params, module.num_block) if stacked else params, devices[0])
 
-  splits = len(devices) > 1 and not (on_cpu and module.dtype == jnp.bfloat16 and runs_on_one_device(single_module))
+  splits = len(devices) > 1 and getattr(single_module, 'dense_block', None) is not onednn_conv.OneDNNDenseBlock
 
   def apply_fn(x: np.ndarray) -> jax.Array:
     if splits and x.shape[0] % len(devices) == 0:

@@ -7,7 +7,8 @@
   duplicate id, or a process that disagrees on --num-processes. Then `jax.distributed.initialize` with the same
   timeout.
 - `fail_together`: wraps `main` so that an exception (or a non-zero exit) on any process makes every process exit
-  promptly, each printing the first failure in one line, instead of the others waiting in a collective forever.
+  promptly, each printing the first failure in one line, instead of the others waiting in a collective forever. The
+  failure travels over `failure_channel` (process 0's hub), which `initialize` opens.
 """
 
 import atexit
@@ -22,12 +23,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from esrgan_jax.training import failure_channel
+
 DEFAULT_TIMEOUT_S = 30  # for the roll call and jax.distributed.initialize; pods that boot slowly may need more
-_FAILED_KEY = 'esrgan_jax/failed'  # coordination-service key: the first failure's one-line message
-_EXITED_KEY = 'esrgan_jax/exited/{}'  # set by each process that leaves because of a failure
+_ADDRESS_BYTES = 256  # the failure channel's 'HOST PORT', as broadcast from process 0
 _POLL_S = 0.5  # how often each process looks for a failure reported by another
 _GRACE_S = 1.0  # how long a notified process waits for its own failure to be reported first
-_ACK_WAIT_S = 10.0  # how long process 0 (whose exit takes the coordination service down) waits for the others
+_ACK_WAIT_S = 10.0  # how long process 0 (whose exit closes the failure channel) waits for the others to leave
 
 
 class DistributedSetupError(RuntimeError):
@@ -183,39 +185,48 @@ def initialize(
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes
   jax.distributed.initialize(coordinator, num_processes, process_id, initialization_timeout=max(int(timeout_s), 1))
   if jax.process_count() > 1:
-    watcher = threading.Thread(target=_watch, args=(_client(), jax.process_index()), daemon=True)
+    global _channel
+    _channel = _open_channel(coordinator)
+    watcher = threading.Thread(target=_watch, args=(_channel,), daemon=True)
     watcher.start()
-    atexit.register(_stop_watching, watcher)  # runs before jax's own exit handler shuts the client down
+    atexit.register(_stop_watching, watcher)
 
 
-def _client() -> Any:
-  """The coordination-service client of `jax.distributed` (its key-value store outlives any collective)."""
-  from jax._src import distributed  # pylint: disable=g-import-not-at-top (no public handle to the client)
-
-  return distributed.global_state.client
-
-
+_channel: failure_channel.Hub | failure_channel.Spoke | None = None  # set by `initialize` for several processes
 _failing = threading.Event()  # set when this process has failed and is reporting it
-_stopping = threading.Event()  # set at a normal exit: the watcher stops before the client shuts down
+_stopping = threading.Event()  # set at a normal exit: the watcher stops
 
 
-def _watch(client: Any, process_index: int) -> None:
-  """Daemon thread: when another process reports a failure, prints it and exits this process (status 1).
+def _open_channel(coordinator: str | None) -> failure_channel.Hub | failure_channel.Spoke:
+  """Process 0 opens the failure channel's hub and sends its address to the others (a broadcast over the
+  processes' devices), which connect to it. The address: the --coordinator host, or process 0's host name's
+  address when JAX detected the cluster."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
 
-  Polls (a blocking read would still be inside the client when the interpreter exits, which aborts the process)."""
-  while not _stopping.wait(_POLL_S):
-    try:
-      message = client.key_value_try_get(_FAILED_KEY)
+  hub = None
+  address = np.zeros(_ADDRESS_BYTES, np.uint8)
+  if jax.process_index() == 0:
+    hub = failure_channel.Hub(_listen(0))
+    host = coordinator.rpartition(':')[0].strip('[]') if coordinator else socket.gethostbyname(socket.gethostname())
+    encoded = f'{host} {hub.port}'.encode()
+    address[: len(encoded)] = np.frombuffer(encoded, np.uint8)
+  host, port = bytes(multihost_utils.broadcast_one_to_all(address)).rstrip(b'\0').decode().split()
+  return hub or failure_channel.Spoke(host, int(port))
+
+
+def _watch(channel: failure_channel.Hub | failure_channel.Spoke) -> None:
+  """Daemon thread: when another process reports a failure, prints it and exits this process (status 1)."""
+  while not _stopping.is_set():
+    message = channel.failure(_POLL_S)
+    if message is not None:
       break
-    except Exception:  # noqa: BLE001  (not set yet)
-      continue
   else:
     return
   if _failing.wait(_GRACE_S):
     return  # this process failed too and reports its own error
   print(f'error: {message}', file=sys.stderr, flush=True)
-  with contextlib.suppress(Exception):
-    client.key_value_set(_EXITED_KEY.format(process_index), '1')
   os._exit(1)  # skip jax.distributed's shutdown barrier, which would wait for the processes that are gone
 
 
@@ -241,8 +252,8 @@ def fail_together(main: Callable[..., Any]) -> Callable[..., Any]:
     try:
       return main(*args, **kwargs)
     except BaseException as e:
-      client = _client_if_connected()
-      if client is None or (isinstance(e, SystemExit) and e.code in (None, 0)):
+      channel = _channel
+      if channel is None or (isinstance(e, SystemExit) and e.code in (None, 0)):
         raise
       _failing.set()
       import jax  # pylint: disable=g-import-not-at-top
@@ -251,44 +262,16 @@ def fail_together(main: Callable[..., Any]) -> Callable[..., Any]:
       if not isinstance(e, SystemExit):
         traceback.print_exc()
       # an exception (not a deliberate exit, whose message is printed) after a peer's failure, e.g. a broken collective
-      earlier = None if isinstance(e, SystemExit) else _reported_failure(client, _GRACE_S)
+      earlier = None if isinstance(e, SystemExit) else channel.failure(_GRACE_S)
       if earlier is not None:
         print(f'error: {earlier}', file=sys.stderr, flush=True)
       elif not isinstance(e, SystemExit):
         print(f'error: process {index}: {_describe(e)}', file=sys.stderr, flush=True)
-      with contextlib.suppress(Exception):  # only the first failure is kept
-        client.key_value_set(_FAILED_KEY, f'process {index} failed: {_describe(e)}')
-      with contextlib.suppress(Exception):
-        client.key_value_set(_EXITED_KEY.format(index), '1')
-      if index == 0:  # the coordination service ends with this process: let the others read the message first
-        deadline = time.monotonic() + _ACK_WAIT_S
-        for other in range(1, count):
-          with contextlib.suppress(Exception):
-            remaining_ms = int(max(deadline - time.monotonic(), 0.001) * 1000)
-            client.blocking_key_value_get(_EXITED_KEY.format(other), remaining_ms)
+      channel.report(f'process {index} failed: {_describe(e)}')  # only the first failure is kept
+      if isinstance(channel, failure_channel.Hub):  # the others' messages go through process 0: let them arrive
+        channel.wait_for_peers_to_leave(count - 1, _ACK_WAIT_S)
       sys.stdout.flush()
       sys.stderr.flush()
       os._exit(e.code if isinstance(e, SystemExit) and isinstance(e.code, int) else 1)
 
   return wrapped
-
-
-def _reported_failure(client: Any, wait_s: float) -> str | None:
-  """The failure another process reported, waiting up to `wait_s` for one; None if none came."""
-  deadline = time.monotonic() + wait_s
-  while True:
-    with contextlib.suppress(Exception):  # not set yet
-      return client.key_value_try_get(_FAILED_KEY)
-    if time.monotonic() >= deadline:
-      return None
-    time.sleep(0.1)
-
-
-def _client_if_connected() -> Any:
-  """The coordination client when `initialize` connected more than one process, else None."""
-  if 'jax' not in sys.modules:
-    return None
-  import jax  # pylint: disable=g-import-not-at-top
-
-  client = _client()
-  return client if client is not None and jax.process_count() > 1 else None

@@ -8,10 +8,10 @@ Makes a temporary folder of large photos (scikit-image photos upscaled to about
   2. tf.data, folder of sub-images, cache=False (a PNG decode per patch, as BasicSR);
   3. a BasicSR-style loop in one Python thread: Pillow decode of a sub-image, random crop,
      numpy `imresize` per patch, numpy flips (BasicSR runs several of these in worker processes).
-LR is made on the fly by MATLAB bicubic in all three. Then, per `--loop_gt_sizes` patch size, the PSNR train loop of
-`esrgan_jax.training.train` (jitted step, donated state, no host sync per step) with a tiny RRDBNet (8 features, 1
-block: a step short enough for input time to show), in steps/s (the three loops take turns, 5 rounds of ~`--seconds`/5
-each):
+LR is made on the fly by MATLAB bicubic in all three. Then, per `--loop_gt_sizes` patch size, the PSNR train loop as
+`main` builds it (`step_builder.build_train_step`: jitted step, donated state, no host sync per step) with a tiny
+RRDBNet (8 features, 1 block: a step short enough for input time to show), in steps/s (the three loops take turns, 5
+rounds of ~`--seconds`/5 each):
   a. on one fixed batch already on the device (no input work at all);
   b. fed by the tf.data pipeline of 1. through `training.prefetch.prefetch_to_device` (as `train` runs);
   c. fed by the same pipeline without device prefetch (each batch put on the device when its step is called).
@@ -35,11 +35,8 @@ from esrgan_jax import runtime  # pylint: disable=g-import-not-at-top,wrong-impo
 runtime.use_fast_cpu_flags(training=True)  # as `python -m esrgan_jax.main` trains
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import jax.numpy as jnp
 import numpy as np
 import timing
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 from PIL import Image
 
 from esrgan_jax.configs import default
@@ -48,7 +45,7 @@ from esrgan_jax.data.image_io import read_image
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.data.input_pipeline import create_train_dataset
 from esrgan_jax.prepare import prepare
-from esrgan_jax.training import steps
+from esrgan_jax.training import step_builder, steps
 from esrgan_jax.training.prefetch import prefetch_to_device
 
 TINY_NET = dict(num_feat=8, num_block=1, num_grow_ch=4)  # config.model fields of the train loop's RRDBNet
@@ -102,35 +99,19 @@ def _time_train_loop(data, gt_size: int, scale: int, batch: int, seconds: float)
   config.scale = scale
   config.model.update(TINY_NET)
   config.psnr.update(batch_size=batch, gt_size=gt_size)
-  mesh = steps.create_mesh()
-  replicated, sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
-  init = jax.jit(functools.partial(steps.init_state, config, 'psnr'), out_shardings=replicated)
-  step = jax.jit(
-    functools.partial(
-      steps.psnr_train_step,
-      generator=steps.create_generator(config),
-      tx=steps.create_optimizer(config.psnr, config.psnr.lr),
-      pixel_weight=config.psnr.pixel_weight,
-      ema_decay=config.ema_decay,
-    ),
-    in_shardings=(replicated, sharding),
-    out_shardings=(replicated, replicated),
-    donate_argnums=0,
-  )
-  sample_lr = jnp.zeros((1, gt_size // scale, gt_size // scale, 3))
-  to_device = lambda b: steps.global_batch(b, sharding)
+  step = step_builder.build_train_step(config, 'psnr', steps.create_mesh())  # as `main` builds it
 
   def stream() -> Iterator:
     dataset = create_train_dataset(data, scale=scale, gt_size=gt_size, global_batch_size=batch, seed=0)
     return dataset.as_numpy_iterator()
 
-  fixed = to_device(next(stream()))
+  fixed = step.place(next(stream()))
   loops = {
     'fixed batch': iter(lambda: fixed, None),
-    'tf.data + prefetch': prefetch_to_device(stream(), to_device),
-    'tf.data, no prefetch': map(to_device, stream()),
+    'tf.data + prefetch': prefetch_to_device(stream(), step.place),
+    'tf.data, no prefetch': map(step.place, stream()),
   }
-  states = {name: init(sample_lr) for name in loops}
+  states = {name: step.init() for name in loops}
   chunk = [5]  # steps per timed call; set from the fixed batch's step time after the warm-up
 
   def run_chunk(name: str) -> None:

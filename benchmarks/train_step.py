@@ -4,13 +4,13 @@
 
 psnr: RRDBNet forward, L1, backward, Adam, EMA of G. gan: as `esrgan_jax.training.steps.gan_train_step` -- G step (L1 +
 VGG19 conv5_4 perceptual + RaGAN, D frozen in train mode) and D step on the same SR output, Adam for both, EMA of G;
-D runs four times per step in both (real and fake for each of the G and D steps). The default config's x4 nets and
+D runs five times per step in both, as in BasicSR (real and fake in the G step; fake, real, fake in the D step).
+Ours is the step `main` runs (`step_builder.build_train_step` over every CPU device). The default config's x4 nets and
 loss weights; G and D start from the same weights in both frameworks, VGG19 weights are random (timing only).
 The FLOP count per step is XLA's cost analysis of our compiled step; both rates use it. --quick: batch 4.
 """
 
 import argparse
-import functools
 import os
 
 from esrgan_jax import runtime
@@ -23,55 +23,37 @@ import numpy as np
 import timing
 import torch
 import torch.nn.functional as F
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.configs import default
-from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
-from esrgan_jax.training import steps
+from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD
+from esrgan_jax.training import step_builder, steps
 from esrgan_jax.weights import discriminator_state_dict, generator_state_dicts, perceptual
 
 TORCH_EAGER = 'torch eager fp32'
 
 
 def ours_step(config, stage_name: str, batch: dict[str, np.ndarray]):
-  """(call, initial state, FLOPs per step): `call()` runs one jitted step of ours on `batch` and blocks; the first
-  call donates the initial state."""
-  stage = config[stage_name]
-  # jit gives the EMA params their own buffers (init_state shares them with the params), so the state can be donated
-  state = jax.jit(
-    functools.partial(steps.init_state, config, stage_name), compiler_options=runtime.ONE_SHOT_COMPILER_OPTIONS
-  )(jnp.asarray(batch['lr'][:1]))
-  generator = steps.create_generator(config)
-  if stage_name == 'psnr':
-    step = functools.partial(
-      steps.psnr_train_step,
-      generator=generator,
-      tx=steps.create_optimizer(stage, stage.lr),
-      pixel_weight=stage.pixel_weight,
-      ema_decay=config.ema_decay,
-    )
-    extra = ()
-  else:
-    vgg = VGG19Features(layers=tuple(stage.perceptual_layers))
+  """(call, initial state, FLOPs per step): `call()` runs one step of ours, as `main` builds it
+  (`step_builder.build_train_step` over every device), on `batch` and blocks; the first call donates the initial
+  state."""
+  mesh = steps.create_mesh()
+  extra_args = None
+  if stage_name == 'gan':  # random VGG19 weights (timing only), replicated as the builder places loaded ones
+    stage = config[stage_name]
+    vgg = steps.create_perceptual_network(config)
     vgg_params = vgg.init(jax.random.key(1), jnp.zeros((1, stage.gt_size, stage.gt_size, 3)))['params']
-    step = functools.partial(
-      steps.gan_train_step,
-      generator=generator,
-      discriminator=steps.create_discriminator(config),
-      perceptual=vgg,
-      g_tx=steps.create_optimizer(stage, stage.lr_g),
-      d_tx=steps.create_optimizer(stage, stage.lr_d),
-      stage=stage,
-      ema_decay=config.ema_decay,
-    )
-    extra = (vgg_params,)
-  step = jax.jit(step, donate_argnums=0)
-  device_batch = jax.device_put(batch)
-  cost = step.lower(state, device_batch, *extra).cost_analysis()  # of the HLO before XLA's optimisations
+    extra_args = (jax.device_put(vgg_params, NamedSharding(mesh, P())),)
+  step = step_builder.build_train_step(config, stage_name, mesh, extra_args=extra_args)
+  state = step.init()
+  device_batch = step.place(batch)
+  cost = step.lower(state, device_batch).cost_analysis()  # of the HLO before XLA's optimisations
   flops = (cost[0] if isinstance(cost, list) else cost)['flops']
   holder = {'state': state}
 
   def call():
-    holder['state'], metrics = step(holder['state'], device_batch, *extra)
+    holder['state'], metrics = step(holder['state'], device_batch)
     jax.block_until_ready(metrics)
 
   return call, state, flops
@@ -149,11 +131,11 @@ class TorchStep:
     self.d.requires_grad_(True)
     self.opt_d.zero_grad(set_to_none=True)
     sr = sr.detach()
-    real, fake = self.d(self.hr), self.d(sr)
-    l_d = 0.5 * (
-      bce(real - fake.detach().mean(), torch.ones_like(real)) + bce(fake - real.detach().mean(), torch.zeros_like(fake))
-    )
-    l_d.backward()
+    fake = self.d(sr).detach()  # BasicSR's D step: three passes, each half of the loss backpropagated on its own
+    real = self.d(self.hr)
+    (0.5 * bce(real - fake.mean(), torch.ones_like(real))).backward()
+    fake = self.d(sr)
+    (0.5 * bce(fake - real.detach().mean(), torch.zeros_like(fake))).backward()
     self.opt_d.step()
     self._ema()
 

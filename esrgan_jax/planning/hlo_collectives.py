@@ -74,8 +74,8 @@ def trip_count(while_line: str, computations: dict[str, list[str]]) -> int:
   return 1
 
 
-def collectives(hlo_text: str) -> list[Collective]:
-  """Every collective of the module reachable from its ENTRY computation, with its executions per run."""
+def split_computations(hlo_text: str) -> tuple[dict[str, list[str]], str]:
+  """The module's computations ({name: its instruction lines}) and the name of its ENTRY computation."""
   computations: dict[str, list[str]] = {}
   entry, current = None, None
   for line in hlo_text.splitlines():
@@ -89,6 +89,12 @@ def collectives(hlo_text: str) -> list[Collective]:
       computations[current].append(line)
   if entry is None:
     raise ValueError('No ENTRY computation in the HLO text.')
+  return computations, entry
+
+
+def collectives(hlo_text: str) -> list[Collective]:
+  """Every collective of the module reachable from its ENTRY computation, with its executions per run."""
+  computations, entry = split_computations(hlo_text)
   multiplier: dict[str, int] = collections.defaultdict(int)
   pending = [(entry, 1)]
   while pending:  # computations are a DAG; a computation reached along several paths counts each path

@@ -115,13 +115,11 @@ def collectives(hlo_text: str) -> list[Collective]:
       if not match or match.group(2).removesuffix('-start') not in COLLECTIVES or match.group(2).endswith('-done'):
         continue
       op_name = re.search(r'op_name="([^"]*)"', line)
+      shapes = parse_shapes(match.group(1))
+      if match.group(2) == 'all-gather-start':  # its result is (operands..., gathered results...)
+        shapes = shapes[len(shapes) // 2 :]
       found.append(
-        Collective(
-          match.group(2).removesuffix('-start'),
-          parse_shapes(match.group(1)),
-          times,
-          op_name.group(1) if op_name else '',
-        )
+        Collective(match.group(2).removesuffix('-start'), shapes, times, op_name.group(1) if op_name else '')
       )
   return found
 

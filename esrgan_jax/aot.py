@@ -144,9 +144,8 @@ def main(argv: list[str]) -> int:
   _per_chip_batch(FLAGS.per_chip_batch)
   if os.environ.get(CHILD_ENV) == '1':
     return compile_and_report()
-  extra = 'cuda' if platform == 'cuda' else 'tpu'
-  if extras.missing_modules(extra):
-    config_errors.exit_with(extras.install_hint(extra))
+  if extras.missing_modules(platform):  # the extras 'tpu' and 'cuda' are named after the platforms
+    config_errors.exit_with(extras.install_hint(platform))
   return run_child(sys.argv)
 
 

@@ -12,7 +12,7 @@ EXTRAS = {
   'app': ('the web app', ('gradio',)),
   'export': ('ONNX export', ('jax2onnx', 'onnx', 'onnxruntime')),
   'tpu': ('TPU compilation', ('libtpu',)),
-  'cuda': ('GPU compilation', ('jax_plugins.xla_cuda12',)),
+  'cuda': ('GPU compilation (the jax CUDA plugin, jax[cuda12]==0.10.2)', ('jax_plugins.xla_cuda12',)),
 }
 
 

@@ -43,7 +43,12 @@ class Collective:
   @property
   def bytes(self) -> int:
     """Result bytes of one execution, per chip."""
-    return sum(DTYPE_BYTES.get(d, 4) * _prod(dims) for d, dims in self.shapes)
+    return array_bytes(self.shapes)
+
+
+def array_bytes(shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> int:
+  """Bytes of the arrays `parse_shapes` returns."""
+  return sum(DTYPE_BYTES.get(d, 4) * _prod(dims) for d, dims in shapes)
 
 
 def _prod(dims: tuple[int, ...]) -> int:

@@ -1,10 +1,12 @@
-"""The pod table of docs/tpu_pods.md: `python -m esrgan_jax.aot` for six TPU slices x two recipes, one process each.
+"""The pod table of docs/tpu_pods.md: `python -m esrgan_jax.aot` for six TPU slices x two recipes, one process each;
+with `--gpu` its GPU rows: one host of 8 H100s x the same recipes.
 
-    PYTHONPATH=. python benchmarks/aot_pods.py OUT_DIR [--table-only]
+    PYTHONPATH=. python benchmarks/aot_pods.py OUT_DIR [--gpu] [--table-only]
 
 Writes OUT_DIR/RECIPE_SLICE.json (the tool's report) and .txt (its table) per row, skipping rows whose JSON exists
 (rerun to resume), then prints the markdown table from every JSON present. `--table-only` compiles nothing. Needs
-libtpu (the [tpu] extra). Each compile of a 23-block step takes minutes.
+libtpu (the [tpu] extra), or with `--gpu` the jax CUDA plugin (the [cuda] extra; install it apart from [tpu]). Each
+compile of a 23-block step takes minutes.
 """
 
 import argparse
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 SLICES = ('v5e:2x4', 'v5e:8x8', 'v5e:16x16', 'v4:2x2x4', 'v5p:4x4x4', 'v6e:8x8')
+GPU_SLICES = ('h100:8',)
 # recipe: (config, HR patches per chip): ESRGAN's batch 16 on one GPU; Real-ESRGAN x4plus's 48 over 4 GPUs
 RECIPES = {'esrgan_gan': ('configs/gan.py', 16), 'realesrgan_x4plus': ('configs/realesrgan_x4plus.py', 12)}
 FLAGS = ('--bf16', '--config.scan_blocks=True')
@@ -46,12 +49,14 @@ def row(recipe: str, report: dict) -> str:
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('out_dir', type=Path)
+  parser.add_argument('--gpu', action='store_true', help=f'the GPU rows ({", ".join(GPU_SLICES)}) instead')
   parser.add_argument('--table-only', action='store_true')
   args = parser.parse_args()
   args.out_dir.mkdir(parents=True, exist_ok=True)
+  slices = GPU_SLICES if args.gpu else SLICES
   failed = False
   for recipe in RECIPES:
-    for slice_name in SLICES:
+    for slice_name in slices:
       out = args.out_dir / f'{recipe}_{slice_name.replace(":", "_")}.json'
       if args.table_only or out.is_file():
         continue
@@ -62,7 +67,7 @@ def main() -> int:
         '(bound) | HR patches/s (estimate) | compile s | checks |')  # fmt: skip
   print('|' + '---|' * 11)
   for recipe in RECIPES:
-    for slice_name in SLICES:
+    for slice_name in slices:
       out = args.out_dir / f'{recipe}_{slice_name.replace(":", "_")}.json'
       if out.is_file():
         for report in json.loads(out.read_text()):

@@ -1,14 +1,15 @@
-"""Compiles the training step `main` runs for a TPU pod slice on this host (no TPU needed) and plans the run from the
-compiled program: `python -m esrgan_jax.aot --config configs/gan.py --topology v5e:16x16 [--per_chip_batch N|auto]
-[--bf16] [--config.FIELD=VALUE ...] [--json FILE]`.
+"""Compiles the training step `main` runs for a TPU pod slice, or the H100s of one host, on this host (no TPU or GPU
+needed) and plans the run from the compiled program: `python -m esrgan_jax.aot --config configs/gan.py --topology
+v5e:16x16|h100:8 [--per_chip_batch N|auto] [--bf16] [--config.FIELD=VALUE ...] [--json FILE]`.
 
 Prints, per stage of the config: chips and hosts, per-chip and global batch, HBM per chip (arguments / outputs /
 temporaries / total against the chip's), FLOPs per step, each collective with its bytes per step, a roofline step
 time and HR patches/s from the chip's public figures (`esrgan_jax.planning.chips`), the compile time, and checks
 that fail loudly (exit 1): the state is donated (aliased), the collectives move the gradients and nothing
 batch-sized, and with `--check_scaling` per-chip memory equals that of a 4-chip slice. Figures are estimates from the
-compiled program until a TPU run confirms them. Needs libtpu (`pip install "esrgan_jax[tpu]"`); the compilation
-runs in a child process with the TPU runtime's start-up warnings filtered out, so no other tool loads libtpu.
+compiled program until a run on the accelerator confirms them. Needs libtpu (`pip install "esrgan_jax[tpu]"`), or for
+GPUs the jax CUDA plugin (`pip install "esrgan_jax[cuda]"`, i.e. jax[cuda12]==0.10.2); the compilation runs in a child
+process with the TPU runtime's start-up warnings filtered out, so no other tool loads libtpu.
 """
 
 import json
@@ -26,7 +27,8 @@ from esrgan_jax.planning import topology
 from esrgan_jax.training import config_errors
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('topology', None, 'TPU slice, GENERATION:AxB[xC]: v5e:16x16 (v5e-256), v4:2x2x4 (v4-32), ...')
+flags.DEFINE_string('topology', None, 'TPU slice, GENERATION:AxB[xC]: v5e:16x16 (v5e-256), v4:2x2x4 (v4-32), ...; '
+                    'or h100:N, N H100s of one host (N <= 8).')  # fmt: skip
 flags.DEFINE_integer('num_slices', 1, 'Slices joined over the data-centre network (multi-slice).')
 flags.DEFINE_string('per_chip_batch', 'config', "HR patches per chip: N, 'auto' (the largest that fits in HBM, "
                     "found by compiling), or 'config' (the stage's batch_size).")  # fmt: skip
@@ -46,7 +48,7 @@ CHILD_ENV = 'ESRGAN_JAX_AOT_CHILD'
 # libtpu's start-up complaints on a host without a TPU (it cannot find the accelerator type or worker hosts)
 TPU_NOISE = ('TPU_ACCELERATOR_TYPE', 'TPU_WORKER_HOSTNAMES', 'Logging before InitGoogle', 'Source Location Trace',
              'libtpu_init_utils', 'Failed to find host bounds', 'Transparent hugepages')  # fmt: skip
-SMALL_SLICES = {'v4': 'v4:2x2x1', 'v5e': 'v5e:2x2', 'v5p': 'v5p:2x2x1', 'v6e': 'v6e:2x2'}  # 4 chips
+SMALL_SLICES = {'v4': 'v4:2x2x1', 'v5e': 'v5e:2x2', 'v5p': 'v5p:2x2x1', 'v6e': 'v6e:2x2', 'h100': 'h100:4'}  # 4 chips
 
 
 def _per_chip_batch(text: str) -> str | int:
@@ -59,7 +61,8 @@ def _per_chip_batch(text: str) -> str | int:
 
 def run_child(argv: list[str]) -> int:
   """Runs this tool again in a child process (TPU environment set, libtpu's start-up noise filtered from stderr)."""
-  # compile-only: no TPU is opened, so several planners (and tests) may load libtpu at once
+  # compile-only: no TPU is opened, so several planners (and tests) may load libtpu at once; JAX_PLATFORMS=cpu also
+  # lets the CUDA plugin register without a GPU driver (it skips its CUDA version check, the call that needs one)
   env = {
     **os.environ,
     CHILD_ENV: '1',
@@ -135,14 +138,14 @@ def main(argv: list[str]) -> int:
   except ValueError as e:
     config_errors.exit_with(str(e))
   try:
-    topology.parse(FLAGS.topology, FLAGS.num_slices)
+    platform = topology.parse(FLAGS.topology, FLAGS.num_slices).platform
   except ValueError as e:
     config_errors.exit_with(str(e))
   _per_chip_batch(FLAGS.per_chip_batch)
   if os.environ.get(CHILD_ENV) == '1':
     return compile_and_report()
-  if extras.missing_modules('tpu'):
-    config_errors.exit_with(extras.install_hint('tpu'))
+  if extras.missing_modules(platform):  # the extras 'tpu' and 'cuda' are named after the platforms
+    config_errors.exit_with(extras.install_hint(platform))
   return run_child(sys.argv)
 
 

@@ -1,6 +1,6 @@
 """The optional dependencies of each role (setup.cfg's extras) and the one line that says which `pip install` brings
-them: the base install upscales, evaluates, converts and interpolates; training, video, the web app, ONNX export and
-TPU compilation each come with an extra."""
+them: the base install upscales, evaluates, converts and interpolates; training, video, the web app, ONNX export,
+TPU and GPU compilation each come with an extra."""
 
 import importlib.util
 import sys
@@ -12,12 +12,21 @@ EXTRAS = {
   'app': ('the web app', ('gradio',)),
   'export': ('ONNX export', ('jax2onnx', 'onnx', 'onnxruntime')),
   'tpu': ('TPU compilation', ('libtpu',)),
+  'cuda': ('GPU compilation (the jax CUDA plugin, jax[cuda12]==0.10.2)', ('jax_plugins.xla_cuda12',)),
 }
 
 
 def missing_modules(extra: str) -> list[str]:
   """The modules of `extra` that are not installed (or that this process blocks), in EXTRAS' order."""
-  return [name for name in EXTRAS[extra][1] if importlib.util.find_spec(name) is None]
+  return [name for name in EXTRAS[extra][1] if _find_spec(name) is None]
+
+
+def _find_spec(name: str) -> object | None:
+  """`importlib.util.find_spec`, None also when a parent package of a dotted name is missing."""
+  try:
+    return importlib.util.find_spec(name)
+  except ModuleNotFoundError:
+    return None
 
 
 def install_hint(extra: str, missing: list[str] | None = None) -> str:

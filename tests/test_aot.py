@@ -1,6 +1,7 @@
 """`python -m esrgan_jax.aot` on the tiny config: compiled for v5e:4x4 and v5e:2x2 (libtpu, in processes of their
 own), per-chip memory equal at equal per-chip batch, the collectives of pure data parallelism, the state aliased; a
-deliberately replicated variant fails the collective check; `auto` finds a batch that fits whose successor does not."""
+deliberately replicated variant fails the collective check; `auto` finds a batch that fits whose successor does not.
+The same for 8 and 4 H100s where the jax CUDA plugin is installed."""
 
 import importlib.util
 import json
@@ -12,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from esrgan_jax import extras
+
 ROOT = Path(__file__).resolve().parent.parent
 LIBTPU_MISSING = 'libtpu is not installed (the [tpu] extra)'
 needs_libtpu = pytest.mark.skipif(importlib.util.find_spec('libtpu') is None, reason=LIBTPU_MISSING)
+CUDA_PLUGIN_MISSING = 'the jax CUDA plugin is not installed (the [cuda] extra, 5.5 GB: its own venv)'
+needs_cuda_plugin = pytest.mark.skipif(bool(extras.missing_modules('cuda')), reason=CUDA_PLUGIN_MISSING)
 # 2 scanned blocks: the gradients of the stacked blocks are all-reduced inside the backward loop
 TINY = ['--config', str(ROOT / 'tests' / 'tiny_config.py'), "--config.stages=('psnr',)", '--config.model.num_block=2',
         '--config.scan_blocks=True', '--per_chip_batch', '2']  # fmt: skip
@@ -102,3 +107,34 @@ def test_gan_step_reduces_each_gradient_once():
   out = json.loads(result.stdout.splitlines()[-1])
   gradients_bf16 = (out['g_bytes'] + out['d_bytes']) / 2
   assert gradients_bf16 <= out['all_reduce_bytes'] <= 1.05 * gradients_bf16 + 2**16, out
+
+
+@needs_cuda_plugin
+def test_cli_compiles_for_h100s_of_one_host(tmp_path):
+  out = tmp_path / 'plan.json'
+  result = run_aot(*TINY, '--topology', 'h100:8', '--check_scaling', '--json', str(out))
+  assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+  [report] = json.loads(out.read_text())
+  assert (report['chip'], report['chips'], report['hosts'], report['global_batch']) == ('h100', 8, 1, 16)
+  assert report['topology'] == '8xH100 (h100:8)' and report['scaling_reference']['topology'] == '4xH100 (h100:4)'
+  assert all(not problems for problems in report['checks'].values()), report['checks']
+  assert report['memory_bytes']['alias'] > 0
+  assert report['collectives']['all-reduce']['bytes'] >= report['gradient_bytes']
+  # no cost analysis from the GPU executable: FLOPs from the unrolled CPU lowering, HBM bytes from the HLO
+  assert report['xla_flops_per_chip'] is None and report['flops_per_chip'] > 0
+  assert report['hbm_bytes_accessed_per_chip'] > report['memory_bytes']['argument']
+  assert report['roofline']['hbm_s'] > 0 and report['roofline']['ici_s'] > 0
+  assert re.search(r'^roofline \(s\) +compute .* / NVLink ', result.stdout, re.MULTILINE), result.stdout
+
+
+def test_missing_cuda_plugin_is_one_line_exit_2():
+  """Where the plugin is installed too: the tool runs with `jax_plugins` blocked, as if it were not."""
+  argv = ['esrgan_jax.aot', *TINY, '--topology', 'h100:8']
+  script = (
+    "import runpy, sys; sys.modules['jax_plugins'] = None; "
+    f"sys.argv = {argv!r}; runpy.run_module('esrgan_jax.aot', run_name='__main__')"
+  )
+  env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, env=env)
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert result.stderr.strip().count('\n') == 0 and "pip install 'esrgan_jax[cuda]'" in result.stderr

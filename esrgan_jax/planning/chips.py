@@ -1,6 +1,7 @@
-"""Public per-chip figures of Cloud TPU generations, for the roofline of `compiled_step.estimate`.
+"""Public per-chip figures of Cloud TPU generations and of the H100, for the roofline of `compiled_step.estimate`.
 
-Each figure is as the generation's Cloud TPU documentation page states it (units converted to bytes and FLOP/s).
+Each figure is as the generation's Cloud TPU documentation page, or NVIDIA's H100 datasheet, states it (units
+converted to bytes and FLOP/s).
 """
 
 import dataclasses
@@ -10,7 +11,7 @@ GB, GIB = 10**9, 2**30
 
 @dataclasses.dataclass(frozen=True)
 class Chip:
-  name: str  # Cloud TPU name: v4, v5e, v5p, v6e
+  name: str  # Cloud TPU name: v4, v5e, v5p, v6e; or the GPU's: h100
   device_kind: str  # jax Device.device_kind of its compile-only devices
   peak_bf16_flops: float  # FLOP/s, dense bf16
   hbm_bytes: float
@@ -18,6 +19,7 @@ class Chip:
   ici_bandwidth: float  # bytes/s per chip, bidirectional (both directions of all ports together)
   source: str  # the documentation page
   note: str = ''
+  interconnect: str = 'ICI'  # what ici_bandwidth is: the TPU's inter-chip links, or a GPU's NVLink
 
 
 CHIPS = {
@@ -37,5 +39,17 @@ CHIPS = {
     Chip('v5e', 'TPU v5 lite', 197e12, 16 * GB, 819 * GB, 400 * GB, 'https://cloud.google.com/tpu/docs/v5e'),
     Chip('v5p', 'TPU v5', 459e12, 95 * GIB, 2765 * GB, 1200 * GB, 'https://cloud.google.com/tpu/docs/v5p'),
     Chip('v6e', 'TPU v6 lite', 918e12, 32 * GB, 1638 * GB, 800 * GB, 'https://cloud.google.com/tpu/docs/v6e'),
+    Chip(
+      'h100',
+      'NVIDIA H100 80GB HBM3',
+      989e12,
+      80 * GB,
+      3350 * GB,
+      900 * GB,
+      'https://resources.nvidia.com/en-us-tensor-core/nvidia-tensor-core-gpu-datasheet',
+      'H100 SXM: dense bf16 Tensor Core rate (1979 TFLOP/s with sparsity), NVLink 900 GB/s between the GPUs of one '
+      'host',
+      'NVLink',
+    ),
   )
 }

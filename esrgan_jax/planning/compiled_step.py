@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from esrgan_jax.planning import hlo_collectives
+from esrgan_jax.planning import hlo_collectives, hlo_traffic
 from esrgan_jax.planning.chips import Chip
 from esrgan_jax.training import step_builder, steps
 
@@ -63,6 +63,17 @@ def unrolled_flops(config: ml_collections.ConfigDict, stage_name: str, devices: 
   )
   state, batch = step_builder.abstract_arguments(unrolled, stage_name, step, per_chip_batch * len(devices))
   return step.lower(state, batch).cost_analysis()['flops'] / len(devices)
+
+
+def hbm_bytes_accessed(cost: dict[str, float] | None, flops: float, hlo_text: str) -> float:
+  """HBM bytes per step per device. From the compiled program's cost analysis `cost`, which counts a loop's body
+  once: its 'bytes accessed' times (unrolled `flops` / its 'flops'). Without one (`cost` None: the CUDA plugin's
+  compile-only executables) from the optimised HLO `hlo_text`, each loop body counted per iteration
+  (`hlo_traffic.bytes_accessed`)."""
+  if cost is None:
+    return hlo_traffic.bytes_accessed(hlo_text)
+  loop_factor = max(1.0, flops / cost['flops']) if cost.get('flops') else 1.0
+  return cost.get('bytes accessed', 0.0) * loop_factor
 
 
 def memory(compiled: Any) -> dict[str, int]:

@@ -43,7 +43,12 @@ class Collective:
   @property
   def bytes(self) -> int:
     """Result bytes of one execution, per chip."""
-    return sum(DTYPE_BYTES.get(d, 4) * _prod(dims) for d, dims in self.shapes)
+    return array_bytes(self.shapes)
+
+
+def array_bytes(shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> int:
+  """Bytes of the arrays `parse_shapes` returns."""
+  return sum(DTYPE_BYTES.get(d, 4) * _prod(dims) for d, dims in shapes)
 
 
 def _prod(dims: tuple[int, ...]) -> int:
@@ -74,8 +79,8 @@ def trip_count(while_line: str, computations: dict[str, list[str]]) -> int:
   return 1
 
 
-def collectives(hlo_text: str) -> list[Collective]:
-  """Every collective of the module reachable from its ENTRY computation, with its executions per run."""
+def split_computations(hlo_text: str) -> tuple[dict[str, list[str]], str]:
+  """The module's computations ({name: its instruction lines}) and the name of its ENTRY computation."""
   computations: dict[str, list[str]] = {}
   entry, current = None, None
   for line in hlo_text.splitlines():
@@ -89,6 +94,12 @@ def collectives(hlo_text: str) -> list[Collective]:
       computations[current].append(line)
   if entry is None:
     raise ValueError('No ENTRY computation in the HLO text.')
+  return computations, entry
+
+
+def collectives(hlo_text: str) -> list[Collective]:
+  """Every collective of the module reachable from its ENTRY computation, with its executions per run."""
+  computations, entry = split_computations(hlo_text)
   multiplier: dict[str, int] = collections.defaultdict(int)
   pending = [(entry, 1)]
   while pending:  # computations are a DAG; a computation reached along several paths counts each path
@@ -109,13 +120,11 @@ def collectives(hlo_text: str) -> list[Collective]:
       if not match or match.group(2).removesuffix('-start') not in COLLECTIVES or match.group(2).endswith('-done'):
         continue
       op_name = re.search(r'op_name="([^"]*)"', line)
+      shapes = parse_shapes(match.group(1))
+      if match.group(2) == 'all-gather-start':  # its result is (operands..., gathered results...)
+        shapes = shapes[len(shapes) // 2 :]
       found.append(
-        Collective(
-          match.group(2).removesuffix('-start'),
-          parse_shapes(match.group(1)),
-          times,
-          op_name.group(1) if op_name else '',
-        )
+        Collective(match.group(2).removesuffix('-start'), shapes, times, op_name.group(1) if op_name else '')
       )
   return found
 

@@ -11,6 +11,9 @@ from esrgan_jax.planning import compiled_step, hlo_collectives, topology
 from esrgan_jax.planning.chips import CHIPS, GIB
 
 OUT_OF_MEMORY = ('RESOURCE_EXHAUSTED', 'Ran out of memory', 'exceeds the memory')  # compile errors: does not fit
+# float32 matrix products at jax's default precision: the roofline uses the bf16 peak either way
+FP32_MATMULS = {'tpu': 'fp32 (TPU default precision: one bf16 pass per matmul)',
+                'cuda': 'fp32 (GPU default precision: TF32 matmuls, half the bf16 Tensor Core rate)'}  # fmt: skip
 SCALING_TOLERANCE = 0.01  # per-chip memory may differ this much between chip counts (padding, code size)
 
 
@@ -34,9 +37,8 @@ def plan(
     hlo_path.write_text(hlo_text)
   found = hlo_collectives.collectives(hlo_text)
   flops = compiled_step.unrolled_flops(config, stage_name, devices, per_chip_batch)
-  cost = step.compiled.cost_analysis()
-  loop_factor = max(1.0, flops / cost['flops']) if cost.get('flops') else 1.0
-  hbm_accessed = cost.get('bytes accessed', 0.0) * loop_factor
+  cost = step.compiled.cost_analysis()  # None for the CUDA plugin's compile-only executables
+  hbm_accessed = compiled_step.hbm_bytes_accessed(cost, flops, hlo_text)
   roofline = compiled_step.estimate(flops, hbm_accessed, found, chip, len(devices))
   checks = {
     'fits_hbm': ([] if compiled_step.fits(mem, chip.hbm_bytes) else
@@ -55,13 +57,13 @@ def plan(
     'per_chip_batch': per_chip_batch,
     'global_batch': step.global_batch,
     'hr_patch': config[stage_name].gt_size,
-    'compute': 'bf16' if config.half_precision else 'fp32 (TPU default precision: one bf16 pass per matmul)',
+    'compute': 'bf16' if config.half_precision else FP32_MATMULS[slice_topology.platform],
     'scan_blocks': bool(config.get('scan_blocks')),
     'remat': bool(config.get('remat')),
     'memory_bytes': mem,
     'hbm_bytes': chip.hbm_bytes,
     'flops_per_chip': flops,
-    'xla_flops_per_chip': cost.get('flops'),  # loop bodies counted once
+    'xla_flops_per_chip': cost.get('flops') if cost else None,  # loop bodies counted once
     'hbm_bytes_accessed_per_chip': hbm_accessed,
     'gradient_bytes': step.gradient_bytes,
     'collectives': hlo_collectives.bytes_by_op(found),
@@ -71,6 +73,7 @@ def plan(
       'peak_bf16_flops': chip.peak_bf16_flops,
       'hbm_bandwidth': chip.hbm_bandwidth,
       'ici_bandwidth': chip.ici_bandwidth,
+      'interconnect': chip.interconnect,
       'source': chip.source,
       'note': chip.note,
     },
@@ -133,6 +136,9 @@ def _gib(n: float) -> str:
 def format_table(report: dict[str, Any]) -> str:
   """The report as aligned 'name  value' lines, collectives one per line, failed checks last."""
   m, r = report['memory_bytes'], report['roofline']
+  link = report['chip_figures']['interconnect']
+  xla_count = (f'XLA counts {report["xla_flops_per_chip"]:.3g} on the compiled one' if report['xla_flops_per_chip']
+               else 'the compiled one gives no XLA count')  # fmt: skip
   rows = [
     ('stage', f'{report["stage"]} (HR {report["hr_patch"]}, {report["compute"]}, scan_blocks {report["scan_blocks"]}, '
               f'remat {report["remat"]})'),
@@ -141,7 +147,7 @@ def format_table(report: dict[str, Any]) -> str:
     ('HBM per chip (GiB)', f'arguments {_gib(m["argument"])} / outputs {_gib(m["output"])} / temp {_gib(m["temp"])} '
                            f'/ aliased {_gib(m["alias"])} / total {_gib(m["total"])} of {_gib(report["hbm_bytes"])}'),
     ('FLOPs per step', f'{report["flops_per_chip"]:.3g} per chip, {report["flops_per_chip"] * report["chips"]:.3g} '
-                       f'in all (unrolled; XLA counts {report["xla_flops_per_chip"] or 0:.3g} on the compiled one)'),
+                       f'in all (unrolled; {xla_count})'),
   ]  # fmt: skip
   for op, row in sorted(report['collectives'].items()):
     rows.append((f'collective {op}', f'{row["ops"]} per step, {row["bytes"] / 2**20:.2f} MiB per chip'))
@@ -151,11 +157,11 @@ def format_table(report: dict[str, Any]) -> str:
     ('gradients', f'{report["gradient_bytes"] / 2**20:.2f} MiB as float32 (bf16 compute may reduce them in bf16)')
   )
   rows += [
-    ('roofline (s)', f'compute {r["compute_s"]:.4f} / HBM {r["hbm_s"]:.4f} / ICI {r["ici_s"]:.4f} -> '
+    ('roofline (s)', f'compute {r["compute_s"]:.4f} / HBM {r["hbm_s"]:.4f} / {link} {r["ici_s"]:.4f} -> '
                      f'{r["step_s"]:.4f} s per step ({r["bound"]}-bound)'),
     ('estimate', f'{report["hr_patches_per_s"]:.0f} HR patches/s (compiled-program estimate, not a measurement)'),
     ('chip figures', f'{report["chip"]}: {report["chip_figures"]["peak_bf16_flops"] / 1e12:.0f} TFLOP/s bf16, '
-                     f'HBM {report["chip_figures"]["hbm_bandwidth"] / 1e9:.0f} GB/s, ICI '
+                     f'HBM {report["chip_figures"]["hbm_bandwidth"] / 1e9:.0f} GB/s, {link} '
                      f'{report["chip_figures"]["ici_bandwidth"] / 1e9:.0f} GB/s ({report["chip_figures"]["source"]})'),
     ('compile', f'{report["compile_s"]:.0f} s on this host'),
   ]  # fmt: skip

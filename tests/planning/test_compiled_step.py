@@ -1,5 +1,7 @@
 """The data-parallelism check on collectives and the roofline, on hand-made collectives (no compilation)."""
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from esrgan_jax.planning import compiled_step
@@ -44,3 +46,13 @@ def test_roofline_is_the_slowest_of_compute_hbm_and_ici():
   # ring all-reduce: 2 (n-1)/n of the bytes each way, at half the bidirectional ICI bandwidth
   assert seconds['ici_s'] == pytest.approx(2 * 255 / 256 * GRADS / 200e9)
   assert seconds['step_s'] == pytest.approx(1.0) and seconds['bound'] == 'compute'
+
+
+def test_hbm_bytes_scale_by_the_unrolled_flops_or_come_from_the_hlo():
+  cost = {'flops': 1e9, 'bytes accessed': 3e6}  # a scanned program: loop body counted once
+  assert compiled_step.hbm_bytes_accessed(cost, 4e9, '') == pytest.approx(12e6)
+  assert compiled_step.hbm_bytes_accessed(cost, 0.5e9, '') == pytest.approx(3e6)  # never scaled down
+  # no cost analysis (GPU compile-only executables): XLA's analysis of the HLO text, every loop iteration counted
+  compiled = jax.jit(lambda x: jax.lax.fori_loop(0, 8, lambda i, x: jnp.sin(x), x)).lower(jnp.zeros(4096)).compile()
+  counted_once = compiled.cost_analysis()['bytes accessed']
+  assert compiled_step.hbm_bytes_accessed(None, 0.0, compiled.as_text()) > counted_once + 7 * 2 * 4 * 4096

@@ -41,6 +41,8 @@ ENTRY %main (a: f32[8], b: bf16[16,4,4,3]) -> f32[8] {
   %ars = (f32[8]{0:T(128)S(1)}, f32[4]{0}) all-reduce-start(%a, %a), channel_id=1, to_apply=%add
   %ard = (f32[8]{0}, f32[4]{0}) all-reduce-done(%ars)
   %ag = bf16[64,4,4,3]{3,2,1,0} all-gather(%b), channel_id=3, dimensions={0}, metadata={op_name="jit(step)/gather"}
+  %ags = (bf16[16,4,4,3]{3,2,1,0}, bf16[64,4,4,3]{3,2,1,0}) all-gather-start(%b), metadata={op_name="ag"}
+  %agd = bf16[64,4,4,3]{3,2,1,0} all-gather-done(%ags), metadata={op_name="ag"}
   %w = (s32[], f32[64,3]{1,0}) while(%init), condition=%cond, body=%body, backend_config={"known_trip_count":{"n":"23"}}
   %w2 = (s32[], f32[64,3]{1,0}) while(%init), condition=%tpu_cond, body=%tpu_body, metadata={op_name="while"}
   ROOT %r = f32[8]{0} add(%a, %a)
@@ -53,11 +55,13 @@ def test_counts_async_pairs_once_and_loop_bodies_per_iteration():
   assert set(found) == {
     'all-reduce:',
     'all-gather:jit(step)/gather',
+    'all-gather:ag',
     'all-reduce:jit(step)/body/grad',
     'all-reduce:jit(step)/tpu_body/grad',
   }
   assert found['all-reduce:'].bytes == (8 + 4) * 4 and found['all-reduce:'].count == 1
   assert found['all-gather:jit(step)/gather'].shapes == (('bf16', (64, 4, 4, 3)),)
+  assert found['all-gather:ag'].shapes == (('bf16', (64, 4, 4, 3)),)  # the async start's operand is not counted
   assert found['all-reduce:jit(step)/body/grad'].count == 23
   # libtpu's loops carry no known_trip_count: the bound of the condition's `i < N`
   assert found['all-reduce:jit(step)/tpu_body/grad'].count == 5
@@ -66,4 +70,4 @@ def test_counts_async_pairs_once_and_loop_bodies_per_iteration():
 def test_bytes_by_op_sums_executions():
   table = hlo_collectives.bytes_by_op(hlo_collectives.collectives(HLO))
   assert table['all-reduce'] == {'ops': 1 + 23 + 5, 'bytes': 48 + 23 * 64 * 3 * 4 + 5 * 2 * 3 * 4}
-  assert table['all-gather'] == {'ops': 1, 'bytes': 64 * 4 * 4 * 3 * 2}
+  assert table['all-gather'] == {'ops': 2, 'bytes': 2 * 64 * 4 * 4 * 3 * 2}

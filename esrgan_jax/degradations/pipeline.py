@@ -222,12 +222,19 @@ def batch_key(key: jax.Array, indices: jax.Array) -> jax.Array:
 
 
 def synthesize_batch(
-  key: jax.Array, indices: jax.Array, gt: jax.Array, options: DegradationOptions = DegradationOptions()
+  key: jax.Array,
+  indices: jax.Array,
+  gt: jax.Array,
+  options: DegradationOptions = DegradationOptions(),
+  shared_key: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
   """GT batch [B, H, W, 3] in [0, 1] and the examples' global indices [B] -> (LR [B, H/s, W/s, 3], the training
   target [B, H, W, 3]: the USM-sharpened GT when options.sharpen_gt, else the GT). Jit with options static.
-  With options.draws 'per_batch', pass the whole (global) batch: its BATCH_DRAWS choices are shared."""
-  shared = batch_key(key, indices) if options.draws == 'per_batch' else None
+  With options.draws 'per_batch' the BATCH_DRAWS choices are shared: pass the whole (global) batch, or one device's
+  slice with `shared_key`, the global batch's `batch_key`."""
+  shared = None
+  if options.draws == 'per_batch':
+    shared = batch_key(key, indices) if shared_key is None else shared_key
   lq = jax.vmap(degrade, (0, 0, None, None))(example_keys(key, indices), gt, options, shared)
   target = jax.vmap(usm_sharpen)(gt) if options.sharpen_gt else gt
   return lq, target

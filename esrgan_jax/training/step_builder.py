@@ -63,11 +63,12 @@ class TrainStep:
 def step_function(
   config: ml_collections.ConfigDict,
   stage_name: str,
+  mesh: jax.sharding.Mesh,
   optimizer: Callable[[float], optax.GradientTransformation] | None = None,
 ) -> Callable:
-  """`step(state, batch, *extra_args)` of the stage with its nets and optimisers bound; on GT patches
-  (`steps.on_gt_patches`) when `config.train_data.degradation` is 'realesrgan'. `optimizer(base_lr)` replaces
-  `create_optimizer(stage, base_lr)` (tests use SGD)."""
+  """`step(state, batch, *extra_args)` of the stage with its nets and optimisers bound, for a batch sharded on `mesh`;
+  on GT patches (`steps.on_gt_patches`) when `config.train_data.degradation` is 'realesrgan'. `optimizer(base_lr)`
+  replaces `create_optimizer(stage, base_lr)` (tests use SGD)."""
   stage = config[stage_name]
   optimizer = optimizer or functools.partial(create_optimizer, stage)
   if stage_name == 'psnr':
@@ -92,7 +93,7 @@ def step_function(
     )
   if config.train_data.degradation == 'realesrgan':
     options = degradation_options(config.scale, config.train_data)
-    step_fn = on_gt_patches(step_fn, degradation_key(config.seed, TRAIN_DEGRADATION), options)
+    step_fn = on_gt_patches(step_fn, degradation_key(config.seed, TRAIN_DEGRADATION), options, mesh)
   return step_fn
 
 
@@ -122,7 +123,7 @@ def build_train_step(
   if extra_args is None:
     extra_args = () if stage_name == 'psnr' else (jax.device_put(perceptual_params(config, stage_name), replicated),)
   jitted = jax.jit(
-    step_function(config, stage_name, optimizer),
+    step_function(config, stage_name, mesh, optimizer),
     in_shardings=(replicated, data) + (replicated,) * len(extra_args),
     out_shardings=(replicated, replicated),
     donate_argnums=0,

@@ -20,9 +20,11 @@ import numpy as np
 import optax
 from flax import struct
 from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from esrgan_jax import runtime
-from esrgan_jax.degradations.pipeline import DegradationOptions, synthesize_batch
+from esrgan_jax.degradations import pipeline
+from esrgan_jax.degradations.pipeline import DegradationOptions
 from esrgan_jax.models import rrdbnet
 from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 from esrgan_jax.models.unet_discriminator import UNetDiscriminatorSN
@@ -112,22 +114,34 @@ def degradation_key(seed: int, stream: int) -> jax.Array:
   return jax.random.fold_in(jax.random.key(seed), stream)
 
 
-def degraded_batch(batch: dict[str, jax.Array], key: jax.Array, options: DegradationOptions) -> dict[str, jax.Array]:
-  """GT patches {'hr': [B, H, W, 3] in [0, 1], 'index': int [B] global example indices} -> the step's batch: 'lr'
-  [B, H/s, W/s, 3] degraded from (key, index), 'hr' the pixel/perceptual target (USM-sharpened when
-  options.sharpen_gt) and 'gan_hr' D's real images (the GT as it is: Real-ESRGAN's gan_gt_usm False)."""
-  lr, target = synthesize_batch(key, batch['index'], batch['hr'], options)
+def degraded_batch(
+  batch: dict[str, jax.Array], key: jax.Array, options: DegradationOptions, mesh: jax.sharding.Mesh
+) -> dict[str, jax.Array]:
+  """GT patches {'hr': [B, H, W, 3] in [0, 1], 'index': int [B] global example indices}, sharded on `mesh`'s 'data'
+  axis -> the step's batch: 'lr' [B, H/s, W/s, 3] degraded from (key, index), 'hr' the pixel/perceptual target
+  (USM-sharpened when options.sharpen_gt) and 'gan_hr' D's real images (the GT as it is: Real-ESRGAN's gan_gt_usm
+  False). Each device degrades its own examples (`shard_map`): left to the partitioner, the GPU compiler gathered the
+  FFT blurs' inputs onto every device."""
+  args, specs = (batch['index'], batch['hr']), (P('data'), P('data'))
+  if options.draws == 'per_batch':  # the global batch's shared-draw key, replicated
+    args, specs = args + (pipeline.batch_key(key, batch['index']),), specs + (P(),)
+  per_device = lambda index, hr, *shared: pipeline.synthesize_batch(key, index, hr, options, *shared)
+  # check_vma off: lax.switch over the resize methods mixes replicated and per-device values (JAX asks for this)
+  lr, target = jax.shard_map(per_device, mesh=mesh, in_specs=specs, out_specs=(P('data'), P('data')), check_vma=False)(
+    *args
+  )
   return {'lr': lr, 'hr': target, 'gan_hr': batch['hr']}
 
 
-def on_gt_patches(step_fn: Callable, key: jax.Array, options: DegradationOptions) -> Callable:
-  """`step_fn(state, batch, *args)` on GT-patch batches ({'hr', 'index'}): `degraded_batch` first, same program.
+def on_gt_patches(step_fn: Callable, key: jax.Array, options: DegradationOptions, mesh: jax.sharding.Mesh) -> Callable:
+  """`step_fn(state, batch, *args)` on GT-patch batches ({'hr', 'index'}, sharded on `mesh`): `degraded_batch`
+  first, same program.
 
   Each example's LR input depends only on (key, its index, the batch's smallest index), bit for bit for a given
   per-device batch size, so a resumed run (same devices) repeats it exactly. Another per-device batch size may change
   float rounding in the batched ops, which the 8-bit and JPEG quantisation can turn into a few levels' difference in
   some examples."""
-  return lambda state, batch, *args: step_fn(state, degraded_batch(batch, key, options), *args)
+  return lambda state, batch, *args: step_fn(state, degraded_batch(batch, key, options, mesh), *args)
 
 
 def compute_dtype(config: ml_collections.ConfigDict) -> Any:

@@ -20,7 +20,7 @@ def gathered_batch_problems(config, devices) -> list[str]:
   """`collective_problems` of the PSNR step with its batch constrained to every chip (not data parallel)."""
   mesh = steps.create_mesh(devices)
   replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
-  step_fn = step_builder.step_function(config, 'psnr')
+  step_fn = step_builder.step_function(config, 'psnr', mesh)
   gathered = lambda state, batch: step_fn(state, jax.lax.with_sharding_constraint(batch, replicated))
   jitted = jax.jit(gathered, in_shardings=(replicated, data), out_shardings=(replicated, replicated), donate_argnums=0)
   step = step_builder.TrainStep(jitted, replicated, data, (), init=None)

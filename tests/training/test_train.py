@@ -508,7 +508,7 @@ def test_in_step_degradation_is_per_example_and_sharded_like_the_step():
   expected = [alone(jax.random.fold_in(key, i), x, options, jax.random.fold_in(key, 0)) for i, x in enumerate(hr)]
   mesh = steps.create_mesh(jax.devices()[:8])
   replicated, data = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
-  passthrough = steps.on_gt_patches(lambda state, batch: (state, batch), key, options)
+  passthrough = steps.on_gt_patches(lambda state, batch: (state, batch), key, options, mesh)
   step = jax.jit(passthrough, in_shardings=(replicated, data))
   perm = np.array([5, 0, 7, 1, 2, 6, 3, 4])
   for order in (np.arange(8), perm):

@@ -79,7 +79,11 @@ def run_child(argv: list[str]) -> int:
     for line in child.stderr:
       if not any(noise in line for noise in TPU_NOISE) and not line.startswith(('E0000 ', 'W0000 ', 'I0000 ')):
         sys.stderr.write(line)
-    return child.wait()
+    code = child.wait()
+    if code < 0:  # killed by a signal: a compiler crash (libtpu 0.0.42.1 segfaults on some steps and slices)
+      print(f'error: the compiling process died of {signal.Signals(-code).name}: the compiler crashed', file=sys.stderr)
+      return 1
+    return code
   finally:
     if child.poll() is None:
       child.kill()

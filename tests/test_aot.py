@@ -7,13 +7,14 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from esrgan_jax import extras
+from esrgan_jax import aot, extras
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBTPU_MISSING = 'libtpu is not installed (the [tpu] extra)'
@@ -138,3 +139,17 @@ def test_missing_cuda_plugin_is_one_line_exit_2():
   result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, env=env)
   assert result.returncode == 2, result.stderr[-3000:]
   assert result.stderr.strip().count('\n') == 0 and "pip install 'esrgan_jax[cuda]'" in result.stderr
+
+
+def test_a_compiler_crash_is_named_and_fails(tmp_path, monkeypatch, capsys):
+  """A child killed by a signal (libtpu segfaulted on one step and slice) exits 1 with one line naming the signal."""
+  crash = tmp_path / 'crash.sh'
+  crash.write_text('#!/bin/sh\nkill -SEGV $$\n')
+  crash.chmod(0o755)
+  monkeypatch.setattr(sys, 'executable', str(crash))
+  handler = signal.getsignal(signal.SIGTERM)
+  try:
+    assert aot.run_child(['aot']) == 1
+  finally:
+    signal.signal(signal.SIGTERM, handler)
+  assert 'error: the compiling process died of SIGSEGV' in capsys.readouterr().err

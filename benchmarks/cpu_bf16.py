@@ -99,6 +99,8 @@ def ours_upscaler(impl: str, folder: Path, tile: int | None):
   elif impl == OURS_XLA:  # XLA's convs: the path upscale takes where oneDNN is not chosen
     onednn_conv.choice = lambda: onednn_conv.Choice(False, "the benchmark measures XLA's bf16 path")
   apply_fn = apply.make_apply_fn(module, params)
+  del params  # as upscale: the apply function holds the params' one copy
+  runtime.release_free_memory()
   batch_tiles = 1 if tile is None else apply.tiles_per_call(module)
 
   def upscale(image: np.ndarray) -> np.ndarray:

@@ -246,6 +246,19 @@ def batch_split_compiler_options(xla_convs: bool | None = None) -> dict[str, str
   return dict(YNN_ELTWISE_COMPILER_OPTIONS) if (runs_xla_convs() if xla_convs is None else xla_convs) else {}
 
 
+def release_free_memory() -> bool:
+  """Gives the pages glibc's malloc holds free back to the OS (`malloc_trim(0)`); returns whether it could (glibc
+  only). Memory freed by the many small allocations of a weight load or an XLA compile otherwise stays in the
+  process's resident set, under the buffers allocated after it (docs/cpu_bf16.md, "Memory")."""
+  import ctypes  # pylint: disable=g-import-not-at-top
+
+  try:
+    ctypes.CDLL(None).malloc_trim(0)  # the process's own symbols, libc's among them
+  except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+    return False
+  return True
+
+
 def compile_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
   """Where `use_compile_cache` keeps compiled programs (see the module docstring); None when turned off."""
   environ = os.environ if environ is None else environ

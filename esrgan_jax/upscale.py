@@ -241,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'Cannot load --model: {e}', file=sys.stderr)
     return 2
   apply_fn = make_apply_fn(module, params)
+  # Videos take the network's levels in and out (on a copy of the params of their own); then the params are held
+  # only by the apply functions (one copy each).
+  apply_levels = make_apply_fn(module, params, quantized=True) if any(map(is_video, files)) else None
+  del params
+  runtime.release_free_memory()  # the load's temporaries
   # --tile auto: one window per call, the largest the budget holds (on CPU the faster one-device program; windows
   # split over devices would each get a share of the budget). --tile N: the fastest for the platform.
   batch_tiles = args.batch_tiles or (1 if args.tile is None else tiles_per_call(module))
@@ -257,7 +262,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for in_path in tqdm.tqdm(files, desc='images', unit='img', disable=len(files) == 1):
       try:
         if is_video(in_path):
-          apply_levels = make_apply_fn(module, params, quantized=True)
           out_path, pixel_count = _upscale_video(in_path, args, inputs, module, apply_levels, upscale)
         else:
           out_path, pixel_count = _upscale_file(in_path, args, inputs, upscale)

@@ -15,7 +15,7 @@ from esrgan_jax import runtime
 from esrgan_jax.cpu_kernels import onednn_conv
 from esrgan_jax.data.imresize import imresize
 from esrgan_jax.inference.tiling import ApplyFn, upscale_image
-from esrgan_jax.models.rrdbnet import RRDBNet, stack_blocks
+from esrgan_jax.models.rrdbnet import RRDBNet, stack_blocks, unstack_blocks
 from esrgan_jax.models.winograd import WinogradDenseBlock
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 RGB -> gray, as cv2.COLOR_RGB2GRAY
@@ -96,7 +96,9 @@ def tiles_per_call(
 def make_apply_fn(
   module: nn.Module, params: Any, devices: Sequence[jax.Device] | None = None, *, quantized: bool = False
 ) -> ApplyFn:
-  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32, with `params` moved to the devices on first use.
+  """[N, h, w, 3] float32 -> [N, h*scale, w*scale, 3] float32. `params` go to the first device at once, in the
+  layout its batches need (blocks stacked for `cpu_whole_batch_module`); the function keeps only that copy (on CPU in
+  host memory: a caller that drops its own holds the params once) and replicates it for the first split batch.
   With `quantized`: [N, h, w, 3] uint8 (or uint16) levels -> the clipped output in the same levels, converted on the
   devices (video frames: only integers move between host and device).
 
@@ -105,7 +107,8 @@ def make_apply_fn(
   batches whose convs run by oneDNN) run on the first device, on CPU as `cpu_whole_batch_module(module)`. On CPU
   with one device per core (`esrgan_jax.runtime.use_cpu_device_per_core`) that runs each part of a split batch on its
   own core, compiled with `runtime.batch_split_compiler_options()`. Equal module configs and input shapes compile
-  once per process.
+  once per process; the first call of a shape compiles before it runs and returns the compiler's freed memory to the
+  OS in between (`runtime.release_free_memory`), so the program's buffers do not come on top of it.
   """
   devices = list(jax.local_devices() if devices is None else devices)
   mesh = jax.sharding.Mesh(np.array(devices), ('batch',))
@@ -114,21 +117,28 @@ def make_apply_fn(
   split_forward = _split_forward(tuple(sorted((runtime.batch_split_compiler_options() if on_cpu else {}).items())))
   single_module = cpu_whole_batch_module(module) if on_cpu else module
 
-  @functools.cache
-  def replicated() -> Any:
-    return jax.device_put(params, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  stacked = single_module is not module  # cpu_whole_batch_module scanned the blocks
+  on_first = jax.device_put(stack_blocks(params, module.num_block) if stacked else params, devices[0])
 
   @functools.cache
-  def on_first() -> Any:
-    stacked = single_module is not module  # cpu_whole_batch_module scanned the blocks
-    return jax.device_put(stack_blocks(params, module.num_block) if stacked else params, devices[0])
+  def replicated() -> Any:
+    source = jax.jit(unstack_blocks)(on_first) if stacked else on_first  # on the first device, not kept
+    return jax.device_put(source, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
   splits = len(devices) > 1 and getattr(single_module, 'dense_block', None) is not onednn_conv.OneDNNDenseBlock
 
+  compiled = set()
+
   def apply_fn(x: np.ndarray) -> jax.Array:
     if splits and x.shape[0] % len(devices) == 0:
-      return split_forward(module, replicated(), jax.device_put(x, split), quantized)
-    return _forward(single_module, on_first(), jax.device_put(x, devices[0]), quantized)
+      forward, args = split_forward, (module, replicated(), jax.device_put(x, split), quantized)
+    else:
+      forward, args = _forward, (single_module, on_first, jax.device_put(x, devices[0]), quantized)
+    if (forward, x.shape, x.dtype) not in compiled:  # compile apart (the call below reuses the program), and give
+      forward.lower(*args).compile()  # the compiler's freed memory back before the program's buffers are allocated
+      runtime.release_free_memory()
+      compiled.add((forward, x.shape, x.dtype))
+    return forward(*args)
 
   return apply_fn
 

@@ -14,6 +14,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from esrgan_jax.models.layers import (
   Conv,
@@ -207,7 +208,8 @@ class RRDBNet(nn.Module):
 def stack_blocks(tree: dict[str, Any], num_block: int) -> dict[str, Any]:
   """One collection of RRDBNet variables (params or batch_stats) with `body_0`..`body_{num_block-1}` -> the
   `scan_blocks` layout: one `body` subtree whose leaves gain a leading [num_block] axis. A collection without blocks
-  (e.g. the empty batch_stats of a net without BatchNorm) comes back unchanged."""
+  (e.g. the empty batch_stats of a net without BatchNorm) comes back unchanged. Host (numpy) leaves are stacked by
+  numpy, on the host: no device programs compiled, no device copy."""
   names = [f'{BODY}_{i}' for i in range(num_block)]
   blocks = [k for k in tree if re.fullmatch(rf'{BODY}_\d+', k)]
   if not blocks:
@@ -218,7 +220,8 @@ def stack_blocks(tree: dict[str, Any], num_block: int) -> dict[str, Any]:
       f'Is num_block ({num_block}) right, or is the tree already stacked?'
     )
   rest = {k: v for k, v in tree.items() if k not in names}
-  return {**rest, BODY: jax.tree.map(lambda *leaves: jnp.stack(leaves), *(tree[name] for name in names))}
+  stack = lambda *leaves: np.stack(leaves) if all(isinstance(x, np.ndarray) for x in leaves) else jnp.stack(leaves)
+  return {**rest, BODY: jax.tree.map(stack, *(tree[name] for name in names))}
 
 
 def unstack_blocks(tree: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """esrgan_jax.inference.apply.make_apply_fn: a batch split over devices computes what one device computes, and
 batches on one CPU device run the scanned Winograd RRDBNet."""
 
+import gc
+import weakref
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,6 +68,23 @@ def test_one_device_runs_the_cpu_whole_batch_module_on_stacked_params(monkeypatc
   assert fast.dense_block is WinogradDenseBlock
   np.testing.assert_array_equal(out, apply._forward(fast, stack_blocks(params, module.num_block), x))
   np.testing.assert_allclose(out, apply._forward(module, params, x), atol=1e-5)
+
+
+def test_the_apply_fn_keeps_no_reference_to_the_callers_params(monkeypatch):
+  """Once the caller drops its params, the process holds them once: the stacked copy on the first device (the
+  upscale CLI's peak memory, benchmarks/cpu_bf16.py), which split batches replicate."""
+  monkeypatch.setattr(runtime, 'runs_xla_convs', lambda: True)  # the scanned Winograd net on one device
+  module, params = tiny_generator(4)
+  x = np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
+  single = apply._forward(apply.cpu_whole_batch_module(module), stack_blocks(params, module.num_block), x[:1])
+  split = apply._forward(module, params, x)
+  block_leaves = [weakref.ref(leaf) for leaf in jax.tree.leaves(params['body_0'])]
+  apply_fn = apply.make_apply_fn(module, params, jax.devices()[:2])
+  del params
+  gc.collect()
+  assert all(ref() is None for ref in block_leaves)
+  np.testing.assert_array_equal(np.asarray(apply_fn(x[:1])), single)  # one image: the first device
+  np.testing.assert_allclose(np.asarray(apply_fn(x)), split, atol=1e-5)  # split over both, from the replica
 
 
 def test_quantized_takes_and_gives_levels_rounded_as_written_images_are():

@@ -4,10 +4,10 @@ XLA:CPU (jaxlib 0.10) computes bf16 convolutions in float32; oneDNN runs them on
 AVX512-BF16 dot products) with float32 accumulation, reading NHWC activations and the HWIO kernel as they are.
 `onednn_conv` is the function, `OneDNNConv` the drop-in for `esrgan_jax.models.layers.Conv` (same fields, params and
 results up to bf16 rounding) and `OneDNNDenseBlock` RRDBNet's dense block on it. Whether a process uses it is decided
-once, by `choice()`, which logs one line saying which path and why: the oneDNN path needs the CPU backend, a CPU with
-`amx_bf16` or `avx512_bf16` (elsewhere oneDNN emulates bf16, slower than XLA's float32) and the library
-(`esrgan_jax.cpu_kernels.build`; built on first use when g++ and oneDNN are installed). Otherwise the convs run on
-XLA's path as before.
+once, by `choice()`, which logs one line saying which path and why: the oneDNN path needs the CPU backend, a CPU
+with `amx_bf16` or `avx512_bf16` (other AVX-512 CPUs: oneDNN emulates bf16, slower than XLA's float32; AVX2-only
+CPUs: it has no bf16 conv) and the library (`esrgan_jax.cpu_kernels.build`; built on first use when g++ and oneDNN
+are installed). Otherwise the convs run on XLA's path as before.
 """
 
 import ctypes

@@ -17,7 +17,7 @@ from PIL import Image
 
 from esrgan_jax.data import storage
 from esrgan_jax.data.atomic_write import atomic_path
-from esrgan_jax.data.quantize import levels_to_unit, quantize
+from esrgan_jax.data.quantize import levels_to_unit, unit_to_levels
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -276,10 +276,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
     raise ValueError(f'{path}: JPEG has no alpha channel; write .png instead.')
   max_value = 2**bit_depth - 1
   pixels = np.empty(image.shape, np.uint8 if bit_depth == 8 else np.uint16)
-  for top in range(0, image.shape[0], _QUANTIZE_ROWS):  # in bands: the float64 copies stay small
-    # scaled in float64, as `quantize.to_uint8` does: a float32 product can round across a level's .5 boundary
-    band = np.clip(np.asarray(image[top : top + _QUANTIZE_ROWS], np.float64), 0, 1)
-    pixels[top : top + _QUANTIZE_ROWS] = quantize(band * max_value, max_value)
+  for top in range(0, image.shape[0], _QUANTIZE_ROWS):  # in bands: quantize's float64 copies stay small
+    pixels[top : top + _QUANTIZE_ROWS] = unit_to_levels(image[top : top + _QUANTIZE_ROWS], max_value)
   encoded = io.BytesIO()  # then written in one piece, to a URL too
   if bit_depth == 8:
     Image.init()

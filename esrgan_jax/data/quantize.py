@@ -20,6 +20,12 @@ def levels_to_unit(pixels: np.ndarray) -> np.ndarray:
   return image
 
 
+def unit_to_levels(image: np.ndarray, max_value: int = 255) -> np.ndarray:
+  """Float image in [0, 1] (clipped) -> `quantize`d levels, scaled in the image's own precision (a float32 image as
+  the devices and BasicSR's `tensor2img` scale it): what files are written with, and what the web app shows."""
+  return quantize(np.clip(image, 0, 1) * max_value, max_value)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
   """Float image in [0, 1] (clipped) -> uint8 levels."""
   return quantize(np.clip(np.asarray(image, np.float64), 0.0, 1.0) * 255.0)

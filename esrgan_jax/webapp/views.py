@@ -5,7 +5,7 @@ from PIL import Image
 
 from esrgan_jax.data.image_io import to_rgb
 from esrgan_jax.data.imresize import imresize
-from esrgan_jax.data.quantize import to_uint8
+from esrgan_jax.data.quantize import unit_to_levels
 from esrgan_jax.inference import niqe
 
 ZOOM_DISPLAY = 384  # pixels on the longer side of a zoomed crop as sent to the page
@@ -19,7 +19,7 @@ def bicubic(image: np.ndarray, scale: int) -> np.ndarray:
 
 def display(image: np.ndarray) -> np.ndarray:
   """uint8 RGB HW3 of an HW/HWC float image in [0, 1] (gray repeated, alpha dropped): what the page shows."""
-  return to_rgb(to_uint8(image), warn=False)
+  return to_rgb(unit_to_levels(image), warn=False)  # the levels `write_image` writes
 
 
 def preview_factor(height: int, width: int, max_side: int | None = None) -> int:

@@ -18,7 +18,7 @@ from esrgan_jax.data.image_io import (
   read_image_size,
   write_image,
 )
-from esrgan_jax.data.quantize import to_uint8
+from esrgan_jax.data.quantize import unit_to_levels
 
 
 def _random(shape, seed=0):
@@ -201,12 +201,14 @@ def test_16bit_lzw_tiff_is_read():
   np.testing.assert_array_equal(decode_image_raw(encoded.getvalue(), 'lzw.tif')[0], pixels)
 
 
-def test_written_levels_are_the_displayed_levels(tmp_path):
+def test_written_levels_are_the_web_apps_and_the_devices(tmp_path):
   """float32 values whose float32 product with 255 rounds across a level's .5 boundary (the float64 one does not):
-  the file holds `to_uint8`'s levels, what the web app shows beside its download."""
+  the file holds the levels of `unit_to_levels` (the web app's display) and of the device's quantized output."""
   x = np.arange(0, 1, 2.0**-20, dtype=np.float32)
   boundary = x[np.floor(x * np.float32(255) + 0.5) != np.floor(x.astype(np.float64) * 255 + 0.5)]
   assert boundary.size >= 3
   image = np.repeat(boundary[:3, None, None], 3, axis=2).reshape(1, 3, 3)
   write_image(tmp_path / 'b.png', image)
-  np.testing.assert_array_equal(read_image_raw(tmp_path / 'b.png')[0], to_uint8(image))
+  written = read_image_raw(tmp_path / 'b.png')[0]
+  np.testing.assert_array_equal(written, unit_to_levels(image))
+  np.testing.assert_array_equal(written, np.floor(image * np.float32(255) + np.float32(0.5)).astype(np.uint8))

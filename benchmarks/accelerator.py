@@ -326,13 +326,15 @@ class TorchTrainStep:
       self.d.requires_grad_(True)
       self.opt_d.zero_grad(set_to_none=True)
       sr = sr.detach()
+      with self._autocast():  # BasicSR's D step: three passes, each half of the loss backpropagated on its own
+        fake = self.d(sr).float().detach()
+        real = self.d(self.hr).float()
+        l_d_real = 0.5 * bce(real - fake.mean(), torch.ones_like(real))
+      l_d_real.backward()
       with self._autocast():
-        real, fake = self.d(self.hr).float(), self.d(sr).float()
-        l_d = 0.5 * (
-          bce(real - fake.detach().mean(), torch.ones_like(real))
-          + bce(fake - real.detach().mean(), torch.zeros_like(fake))
-        )
-      l_d.backward()
+        fake = self.d(sr).float()
+        l_d_fake = 0.5 * bce(fake - real.detach().mean(), torch.zeros_like(fake))
+      l_d_fake.backward()
       self.opt_d.step()
     with torch.no_grad():
       for ema, p in zip(self.g_ema, self.g.parameters()):

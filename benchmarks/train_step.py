@@ -5,9 +5,10 @@
 psnr: RRDBNet forward, L1, backward, Adam, EMA of G. gan: as `esrgan_jax.training.steps.gan_train_step` -- G step (L1 +
 VGG19 conv5_4 perceptual + RaGAN, D frozen in train mode) and D step on the same SR output, Adam for both, EMA of G;
 D runs five times per step in both, as in BasicSR (real and fake in the G step; fake, real, fake in the D step).
-Ours is the step `main` runs (`step_builder.build_train_step` over every CPU device). The default config's x4 nets and
-loss weights; G and D start from the same weights in both frameworks, VGG19 weights are random (timing only).
-The FLOP count per step is XLA's cost analysis of our compiled step; both rates use it. --quick: batch 4.
+Ours is the step `main` runs (`step_builder.build_train_step`, on one device as the GPU check runs it). The
+default config's x4 nets and loss weights; G and D start from the same weights in both frameworks, VGG19 weights are
+random (timing only). The FLOP count per step is XLA's cost analysis of our compiled step; both rates use it.
+--quick: batch 4.
 """
 
 import argparse
@@ -17,18 +18,16 @@ from esrgan_jax import runtime
 
 runtime.use_fast_cpu_flags(training=True)
 
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import jax.numpy as jnp
+import accelerator  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax
 import numpy as np
 import timing
 import torch
 import torch.nn.functional as F
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.configs import default
 from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD
-from esrgan_jax.training import step_builder, steps
+from esrgan_jax.training import steps
 from esrgan_jax.weights import discriminator_state_dict, generator_state_dicts, perceptual
 
 TORCH_EAGER = 'torch eager fp32'
@@ -36,18 +35,9 @@ TORCH_EAGER = 'torch eager fp32'
 
 def ours_step(config, stage_name: str, batch: dict[str, np.ndarray]):
   """(call, initial state, FLOPs per step): `call()` runs one step of ours, as `main` builds it
-  (`step_builder.build_train_step` over every device), on `batch` and blocks; the first call donates the initial
-  state."""
-  mesh = steps.create_mesh()
-  extra_args = None
-  if stage_name == 'gan':  # random VGG19 weights (timing only), replicated as the builder places loaded ones
-    stage = config[stage_name]
-    vgg = steps.create_perceptual_network(config)
-    vgg_params = vgg.init(jax.random.key(1), jnp.zeros((1, stage.gt_size, stage.gt_size, 3)))['params']
-    extra_args = (jax.device_put(vgg_params, NamedSharding(mesh, P())),)
-  step = step_builder.build_train_step(config, stage_name, mesh, extra_args=extra_args)
-  state = step.init()
-  device_batch = step.place(batch)
+  (`accelerator.ours_train`: `step_builder.build_train_step`, random VGG19 weights), on `batch` and blocks; the first
+  call donates the initial state."""
+  step, state, device_batch = accelerator.ours_train(config, stage_name, batch)
   cost = step.lower(state, device_batch).cost_analysis()  # of the HLO before XLA's optimisations
   flops = (cost[0] if isinstance(cost, list) else cost)['flops']
   holder = {'state': state}

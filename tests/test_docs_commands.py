@@ -69,7 +69,6 @@ PARSED_ONLY = {
   'benchmarks/aot_pods.py',
   'benchmarks/input_pipeline.py',
   'benchmarks/compile_time.py',
-  'benchmarks/cpu_bf16.py',
   'docs/app_screenshot.py',
 }
 

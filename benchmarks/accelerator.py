@@ -261,13 +261,12 @@ def ours_train(config: Any, stage_name: str, batch: dict[str, np.ndarray]) -> tu
 
 class TorchTrainStep:
   """The same step of `config` in PyTorch from ours' initial weights (at the base learning rate: over tens of steps
-  the config's schedule stays there); `amp` = autocast dtype or None; channels_last."""
+  the config's schedule stays there); `amp` = autocast dtype or None; `memory` the tensors' and nets' layout."""
 
-  def __init__(self, config, stage_name, state, batch, device, amp):
+  def __init__(self, config, stage_name, state, batch, device, amp, memory=torch.channels_last):
     stage = config[stage_name]
     self.stage_name, self.stage, self.device, self.amp = stage_name, stage, device, amp
     self.ema_decay = config.ema_decay
-    memory = torch.channels_last
     to_torch = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(
       device, memory_format=memory
     )

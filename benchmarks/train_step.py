@@ -23,12 +23,8 @@ import jax
 import numpy as np
 import timing
 import torch
-import torch.nn.functional as F
 
 from esrgan_jax.configs import default
-from esrgan_jax.models.vgg import IMAGENET_MEAN, IMAGENET_STD
-from esrgan_jax.training import steps
-from esrgan_jax.weights import discriminator_state_dict, generator_state_dicts, perceptual
 
 TORCH_EAGER = 'torch eager fp32'
 
@@ -49,87 +45,6 @@ def ours_step(config, stage_name: str, batch: dict[str, np.ndarray]):
   return call, state, flops
 
 
-class TorchStep:
-  """The same step in PyTorch eager, from ours' initial G (and D) weights."""
-
-  def __init__(self, torch_archs, config, stage_name: str, state, batch: dict[str, np.ndarray]):
-    self.stage, self.stage_name, self.ema_decay = config[stage_name], stage_name, config.ema_decay
-    to_nchw = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    self.lr, self.hr = to_nchw(batch['lr']), to_nchw(batch['hr'])
-    self.g = torch_archs.TorchRRDBNet(
-      num_feat=config.model.num_feat, num_block=config.model.num_block, num_grow_ch=config.model.num_grow_ch
-    )
-    self.g.load_state_dict(
-      self._tensors(generator_state_dicts.generator_to_torch(steps.create_generator(config), state.g_params))
-    )
-    self.g_ema = [p.detach().clone() for p in self.g.parameters()]
-    lr_g = self.stage.lr if stage_name == 'psnr' else self.stage.lr_g
-    self.opt_g = torch.optim.Adam(self.g.parameters(), lr_g, betas=(self.stage.b1, self.stage.b2))
-    if stage_name == 'gan':
-      d_module = steps.create_discriminator(config)
-      self.d = torch_archs.TorchVGGStyleDiscriminator(
-        num_feat=config.discriminator.num_feat, input_size=self.stage.gt_size
-      )
-      self.d.load_state_dict(
-        self._tensors(
-          discriminator_state_dict.discriminator_to_torch(d_module, {'params': state.d_params, **state.d_collections})
-        )
-      )
-      self.opt_d = torch.optim.Adam(self.d.parameters(), self.stage.lr_d, betas=(self.stage.b1, self.stage.b2))
-      (layer,) = self.stage.perceptual_layers  # e.g. conv5_4: torchvision index of the conv, before its ReLU
-      self.layer_weight = self.stage.perceptual_layers[layer]
-      last = int(perceptual.torchvision_vgg19_module(layer).split('.')[1])
-      self.vgg = torch_archs.torch_vgg19_features()[: last + 1]
-      self.vgg.requires_grad_(False)
-      self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-      self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-
-  @staticmethod
-  def _tensors(state_dict):
-    return {k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()}
-
-  def _ema(self):
-    with torch.no_grad():
-      for ema, p in zip(self.g_ema, self.g.parameters()):
-        ema.mul_(self.ema_decay).add_(p, alpha=1 - self.ema_decay)
-
-  def __call__(self):
-    if self.stage_name == 'psnr':
-      self.opt_g.zero_grad(set_to_none=True)
-      loss = self.stage.pixel_weight * F.l1_loss(self.g(self.lr), self.hr)
-      loss.backward()
-      self.opt_g.step()
-      self._ema()
-      return
-    bce = F.binary_cross_entropy_with_logits
-    features = lambda x: self.vgg((x - self.mean) / self.std)
-    self.d.requires_grad_(False)
-    self.opt_g.zero_grad(set_to_none=True)
-    sr = self.g(self.lr)
-    l_pix = self.stage.pixel_weight * F.l1_loss(sr, self.hr)
-    with torch.no_grad():
-      hr_features = features(self.hr)
-    l_percep = self.stage.perceptual_weight * self.layer_weight * F.l1_loss(features(sr), hr_features)
-    real, fake = self.d(self.hr).detach(), self.d(sr)
-    l_gan = (
-      self.stage.gan_weight
-      * 0.5
-      * (bce(real - fake.mean(), torch.zeros_like(real)) + bce(fake - real.mean(), torch.ones_like(fake)))
-    )
-    (l_pix + l_percep + l_gan).backward()
-    self.opt_g.step()
-    self.d.requires_grad_(True)
-    self.opt_d.zero_grad(set_to_none=True)
-    sr = sr.detach()
-    fake = self.d(sr).detach()  # BasicSR's D step: three passes, each half of the loss backpropagated on its own
-    real = self.d(self.hr)
-    (0.5 * bce(real - fake.mean(), torch.ones_like(real))).backward()
-    fake = self.d(sr)
-    (0.5 * bce(fake - real.detach().mean(), torch.zeros_like(fake))).backward()
-    self.opt_d.step()
-    self._ema()
-
-
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--quick', action='store_true', help='batch 4 unless --batch is given')
@@ -140,7 +55,6 @@ def main() -> None:
   parser.add_argument('--json', default=None, help='write the result rows here')
   args = parser.parse_args()
   batch_size = args.batch or (4 if args.quick else 16)
-  torch_archs = timing.import_torch_reference()
   config = default.get_config()
   print(
     f'XLA_FLAGS={os.environ.get("XLA_FLAGS")!r}; {torch.get_num_threads()} torch threads; batch {batch_size}, '
@@ -157,7 +71,9 @@ def main() -> None:
     load = timing.OtherLoad()
     with load:
       ours, state, flops = ours_step(config, stage_name, batch)
-      torch_step = TorchStep(torch_archs, config, stage_name, jax.device_get(state), batch)
+      torch_step = accelerator.TorchTrainStep(  # NCHW fp32 eager, as BasicSR trains on a CPU
+        config, stage_name, jax.device_get(state), batch, torch.device('cpu'), amp=None, memory=torch.contiguous_format
+      )
       with timing.CompileCounter() as compiles:
         ours()
       torch_step()

@@ -106,8 +106,8 @@ def compile_and_report() -> int:
   for stage_name in config.stages:
     batch = config[stage_name].batch_size if batch_arg == 'config' else batch_arg
     if batch == 'auto':
-      chip = report.CHIPS[slice_topology.generation]
-      batch, tried = report.largest_batch(config, stage_name, topology.devices(slice_topology), chip.hbm_bytes)
+      usable, _ = report.usable_hbm_bytes(report.CHIPS[slice_topology.generation])
+      batch, tried = report.largest_batch(config, stage_name, topology.devices(slice_topology), usable)
       print(f'{stage_name}: per-chip batches tried: ' + ', '.join(f'{b}: {s}' for b, s in sorted(tried.items())))
       if not batch:
         print(f'{stage_name}: not even one HR patch per chip fits on {slice_topology}.')

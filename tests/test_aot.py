@@ -111,7 +111,9 @@ def test_gan_step_reduces_each_gradient_once():
 
 
 @needs_cuda_plugin
-def test_cli_compiles_for_h100s_of_one_host(tmp_path):
+def test_cli_compiles_for_h100s_of_one_host(tmp_path, monkeypatch):
+  for name in ('XLA_PYTHON_CLIENT_MEM_FRACTION', 'XLA_PYTHON_CLIENT_ALLOCATOR'):
+    monkeypatch.delenv(name, raising=False)
   out = tmp_path / 'plan.json'
   result = run_aot(*TINY, '--topology', 'h100:8', '--check_scaling', '--json', str(out))
   assert result.returncode == 0, result.stdout + result.stderr[-3000:]
@@ -126,6 +128,8 @@ def test_cli_compiles_for_h100s_of_one_host(tmp_path):
   assert report['hbm_bytes_accessed_per_chip'] > report['memory_bytes']['argument']
   assert report['roofline']['hbm_s'] > 0 and report['roofline']['ici_s'] > 0
   assert re.search(r'^roofline \(s\) +compute .* / NVLink ', result.stdout, re.MULTILINE), result.stdout
+  assert report['usable_hbm_bytes'] == pytest.approx(0.75 * report['hbm_bytes'])  # jax's default allocator share
+  assert ' of 74.51 (jax may use 55.88)' in result.stdout, result.stdout
 
 
 def test_missing_cuda_plugin_is_one_line_exit_2():

@@ -5,8 +5,12 @@ converted to bytes and FLOP/s).
 """
 
 import dataclasses
+import os
+from collections.abc import Mapping
 
 GB, GIB = 10**9, 2**30
+# the share of a GPU's memory jax's allocator takes unless XLA_PYTHON_CLIENT_MEM_FRACTION says otherwise
+JAX_GPU_MEMORY_FRACTION = 0.75
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +24,7 @@ class Chip:
   source: str  # the documentation page
   note: str = ''
   interconnect: str = 'ICI'  # what ici_bandwidth is: the TPU's inter-chip links, or a GPU's NVLink
+  gpu: bool = False  # jax's GPU allocator takes a share of hbm_bytes (see usable_hbm_bytes)
 
 
 CHIPS = {
@@ -50,6 +55,25 @@ CHIPS = {
       'H100 SXM: dense bf16 Tensor Core rate (1979 TFLOP/s with sparsity), NVLink 900 GB/s between the GPUs of one '
       'host',
       'NVLink',
+      gpu=True,
     ),
   )
 }
+
+
+def usable_hbm_bytes(chip: Chip, environ: Mapping[str, str] = os.environ) -> tuple[float, str]:
+  """The HBM one jax process can use on `chip`, and why: all of a TPU's; of a GPU's, the share jax's allocator takes
+  (XLA_PYTHON_CLIENT_MEM_FRACTION, 0.75 by default, read from `environ`, the planning process's environment, so plan
+  with the variables the run will have; all of it with XLA_PYTHON_CLIENT_ALLOCATOR=platform)."""
+  if not chip.gpu or environ.get('XLA_PYTHON_CLIENT_ALLOCATOR') == 'platform':
+    return chip.hbm_bytes, ''
+  text = environ.get('XLA_PYTHON_CLIENT_MEM_FRACTION', str(JAX_GPU_MEMORY_FRACTION))
+  try:
+    fraction = float(text)
+  except ValueError:
+    raise ValueError(
+      f'XLA_PYTHON_CLIENT_MEM_FRACTION={text} is not a number; set it to e.g. 0.9 or unset it.'
+    ) from None
+  if not 0 < fraction <= 1:
+    raise ValueError(f'XLA_PYTHON_CLIENT_MEM_FRACTION={text} is outside (0, 1]; set it to e.g. 0.9 or unset it.')
+  return chip.hbm_bytes * fraction, f'XLA_PYTHON_CLIENT_MEM_FRACTION={text}: jax uses that share of the GPU'

@@ -8,7 +8,7 @@ from typing import Any
 import ml_collections
 
 from esrgan_jax.planning import compiled_step, hlo_collectives, topology
-from esrgan_jax.planning.chips import CHIPS, GIB
+from esrgan_jax.planning.chips import CHIPS, GIB, usable_hbm_bytes
 
 OUT_OF_MEMORY = ('RESOURCE_EXHAUSTED', 'Ran out of memory', 'exceeds the memory')  # compile errors: does not fit
 # float32 matrix products at jax's default precision: the roofline uses the bf16 peak either way
@@ -29,6 +29,7 @@ def plan(
   `scaling_reference` (fewer chips of the same generation) the step is compiled there too at the same per-chip
   batch, and per-chip memory must not differ. `hlo_path`: where to write the optimised HLO text."""
   chip = CHIPS[slice_topology.generation]
+  usable, why = usable_hbm_bytes(chip)
   devices = topology.devices(slice_topology)
   step = compiled_step.compile_step(config, stage_name, devices, per_chip_batch)
   mem = compiled_step.memory(step.compiled)
@@ -41,8 +42,7 @@ def plan(
   hbm_accessed = compiled_step.hbm_bytes_accessed(cost, flops, hlo_text)
   roofline = compiled_step.estimate(flops, hbm_accessed, found, chip, len(devices))
   checks = {
-    'fits_hbm': ([] if compiled_step.fits(mem, chip.hbm_bytes) else
-                 [f'needs {mem["total"] / GIB:.2f} GiB per chip, the chip has {chip.hbm_bytes / GIB:.2f} GiB']),
+    'fits_hbm': [] if compiled_step.fits(mem, usable) else [_does_not_fit(mem, chip.hbm_bytes, usable, why)],
     'donated_state_aliased': [] if mem['alias'] > 0 else ['no aliased bytes: the donated state is copied'],
     'data_parallel_collectives': compiled_step.collective_problems(
       found, step.gradient_bytes, step.global_batch, len(devices), half=bool(config.half_precision)
@@ -62,6 +62,7 @@ def plan(
     'remat': bool(config.get('remat')),
     'memory_bytes': mem,
     'hbm_bytes': chip.hbm_bytes,
+    'usable_hbm_bytes': usable,  # less than hbm_bytes on a GPU: jax's allocator share (chips.usable_hbm_bytes)
     'flops_per_chip': flops,
     'xla_flops_per_chip': cost.get('flops') if cost else None,  # loop bodies counted once
     'hbm_bytes_accessed_per_chip': hbm_accessed,
@@ -86,6 +87,13 @@ def plan(
     checks['per_chip_memory_independent_of_chips'] = scaling_problems(mem, ref_mem, str(scaling_reference))
   report['checks'] = checks
   return report
+
+
+def _does_not_fit(memory: dict[str, int], hbm_bytes: float, usable: float, why: str) -> str:
+  if usable == hbm_bytes:
+    return f'needs {memory["total"] / GIB:.2f} GiB per chip, the chip has {hbm_bytes / GIB:.2f} GiB'
+  return (f'needs {memory["total"] / GIB:.2f} GiB per chip, jax may use {usable / GIB:.2f} of its '
+          f'{hbm_bytes / GIB:.2f} GiB ({why}; raise it or set XLA_PYTHON_CLIENT_ALLOCATOR=platform)')  # fmt: skip
 
 
 def scaling_problems(memory: dict[str, int], reference: dict[str, int], reference_name: str) -> list[str]:
@@ -133,6 +141,11 @@ def _gib(n: float) -> str:
   return f'{n / GIB:.2f}'
 
 
+def _usable_note(report: dict[str, Any]) -> str:
+  usable = report.get('usable_hbm_bytes', report['hbm_bytes'])
+  return '' if usable == report['hbm_bytes'] else f' (jax may use {_gib(usable)})'
+
+
 def format_table(report: dict[str, Any]) -> str:
   """The report as aligned 'name  value' lines, collectives one per line, failed checks last."""
   m, r = report['memory_bytes'], report['roofline']
@@ -145,7 +158,8 @@ def format_table(report: dict[str, Any]) -> str:
     ('topology', f'{report["topology"]}: {report["chips"]} chips, {report["hosts"]} hosts'),
     ('batch', f'{report["per_chip_batch"]} per chip, {report["global_batch"]} global'),
     ('HBM per chip (GiB)', f'arguments {_gib(m["argument"])} / outputs {_gib(m["output"])} / temp {_gib(m["temp"])} '
-                           f'/ aliased {_gib(m["alias"])} / total {_gib(m["total"])} of {_gib(report["hbm_bytes"])}'),
+                           f'/ aliased {_gib(m["alias"])} / total {_gib(m["total"])} of {_gib(report["hbm_bytes"])}'
+                           + _usable_note(report)),
     ('FLOPs per step', f'{report["flops_per_chip"]:.3g} per chip, {report["flops_per_chip"] * report["chips"]:.3g} '
                        f'in all (unrolled; {xla_count})'),
   ]  # fmt: skip

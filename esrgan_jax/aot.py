@@ -80,7 +80,7 @@ def run_child(argv: list[str]) -> int:
       if not any(noise in line for noise in TPU_NOISE) and not line.startswith(('E0000 ', 'W0000 ', 'I0000 ')):
         sys.stderr.write(line)
     code = child.wait()
-    if code < 0:  # killed by a signal: a compiler crash (libtpu 0.0.42.1 segfaults on some steps and slices)
+    if code < 0:  # killed by a signal: a compiler crash (libtpu 0.0.42.1 segfaulted on ESRGAN for v6e)
       print(f'error: the compiling process died of {signal.Signals(-code).name}: the compiler crashed', file=sys.stderr)
       return 1
     return code

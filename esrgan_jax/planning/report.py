@@ -91,9 +91,9 @@ def plan(
 
 def _does_not_fit(memory: dict[str, int], hbm_bytes: float, usable: float, why: str) -> str:
   if usable == hbm_bytes:
-    return f'needs {memory["total"] / GIB:.2f} GiB per chip, the chip has {hbm_bytes / GIB:.2f} GiB'
-  return (f'needs {memory["total"] / GIB:.2f} GiB per chip, jax may use {usable / GIB:.2f} of its '
-          f'{hbm_bytes / GIB:.2f} GiB ({why}; raise it or set XLA_PYTHON_CLIENT_ALLOCATOR=platform)')  # fmt: skip
+    return f'needs {_gib(memory["total"])} GiB per chip, the chip has {_gib(hbm_bytes)} GiB'
+  return (f'needs {_gib(memory["total"])} GiB per chip, jax may use {_gib(usable)} of its {_gib(hbm_bytes)} GiB '
+          f'({why}; raise it or set XLA_PYTHON_CLIENT_ALLOCATOR=platform)')  # fmt: skip
 
 
 def scaling_problems(memory: dict[str, int], reference: dict[str, int], reference_name: str) -> list[str]:

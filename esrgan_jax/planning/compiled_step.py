@@ -7,7 +7,9 @@ the analysis counts a while loop's body once, so a scanned program would under-c
 """
 
 import dataclasses
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -24,6 +26,7 @@ SMALL_COLLECTIVE_BYTES = 2**20  # losses, RaGAN means; anything batch-sized is f
 @dataclasses.dataclass
 class CompiledStep:
   compiled: Any  # jax.stages.Compiled
+  hlo_text: str  # the optimised HLO as the compiler wrote it (`optimized_hlo`)
   seconds: float  # lowering + compilation
   global_batch: int
   gradient_bytes: int  # G's params (+ D's in the GAN stage), float32: what the gradient all-reduces move
@@ -45,9 +48,21 @@ def compile_step(
   )
   global_batch = per_chip_batch * len(devices)
   state, batch = step_builder.abstract_arguments(config, stage_name, step, global_batch)
-  compiled = step.lower(state, batch).compile()
+  compiled, hlo_text = compile_with_hlo(step.lower(state, batch))
   gradient_bytes = tree_bytes(state.g_params) + (tree_bytes(state.d_params) if stage_name == 'gan' else 0)
-  return CompiledStep(compiled, time.monotonic() - start, global_batch, gradient_bytes)
+  return CompiledStep(compiled, hlo_text, time.monotonic() - start, global_batch, gradient_bytes)
+
+
+def compile_with_hlo(lowered: Any) -> tuple[Any, str]:
+  """`lowered.compile()` and the optimised HLO text the compiler itself dumped. Not `Compiled.as_text()`: that
+  re-reads the compiler's HLO proto with jaxlib's XLA, which rejects newer compilers' protos (libtpu 0.0.52 under
+  jaxlib 0.10.2: "async-update instruction should have 1 operands but sees 3" for Real-ESRGAN on v5p and v6e)."""
+  with tempfile.TemporaryDirectory(prefix='esrgan_jax_hlo_') as dump:
+    compiled = lowered.compile({'xla_dump_to': dump, 'xla_dump_hlo_as_text': True})
+    texts = sorted(Path(dump).glob('*after_optimizations.txt'))  # TPU: .after_optimizations.txt, CPU: .cpu_after_...
+    if len(texts) != 1:
+      raise RuntimeError(f'expected one optimised HLO dump from the compiler, found {[t.name for t in texts]}')
+    return compiled, texts[0].read_text()
 
 
 def unrolled_flops(config: ml_collections.ConfigDict, stage_name: str, devices: list, per_chip_batch: int) -> float:

@@ -2,13 +2,15 @@
 JSON-able dict, the largest per-chip batch that fits (bisection by compiling), and the table `esrgan_jax.aot`
 prints."""
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import ml_collections
 
 from esrgan_jax.planning import compiled_step, hlo_collectives, topology
-from esrgan_jax.planning.chips import CHIPS, GIB, usable_hbm_bytes
+from esrgan_jax.planning.chips import CHIPS, GIB, Chip, usable_hbm_bytes
 
 OUT_OF_MEMORY = ('RESOURCE_EXHAUSTED', 'Ran out of memory', 'exceeds the memory')  # compile errors: does not fit
 # float32 matrix products at jax's default precision: the roofline uses the bf16 peak either way
@@ -29,11 +31,10 @@ def plan(
   `scaling_reference` (fewer chips of the same generation) the step is compiled there too at the same per-chip
   batch, and per-chip memory must not differ. `hlo_path`: where to write the optimised HLO text."""
   chip = CHIPS[slice_topology.generation]
-  usable, why = usable_hbm_bytes(chip)
   devices = topology.devices(slice_topology)
   step = compiled_step.compile_step(config, stage_name, devices, per_chip_batch)
   mem = compiled_step.memory(step.compiled)
-  hlo_text = step.compiled.as_text()
+  hlo_text = step.hlo_text
   if hlo_path:
     hlo_path.write_text(hlo_text)
   found = hlo_collectives.collectives(hlo_text)
@@ -42,7 +43,7 @@ def plan(
   hbm_accessed = compiled_step.hbm_bytes_accessed(cost, flops, hlo_text)
   roofline = compiled_step.estimate(flops, hbm_accessed, found, chip, len(devices))
   checks = {
-    'fits_hbm': [] if compiled_step.fits(mem, usable) else [_does_not_fit(mem, chip.hbm_bytes, usable, why)],
+    'fits_hbm': fit_problems(mem, chip),
     'donated_state_aliased': [] if mem['alias'] > 0 else ['no aliased bytes: the donated state is copied'],
     'data_parallel_collectives': compiled_step.collective_problems(
       found, step.gradient_bytes, step.global_batch, len(devices), half=bool(config.half_precision)
@@ -62,7 +63,7 @@ def plan(
     'remat': bool(config.get('remat')),
     'memory_bytes': mem,
     'hbm_bytes': chip.hbm_bytes,
-    'usable_hbm_bytes': usable,  # less than hbm_bytes on a GPU: jax's allocator share (chips.usable_hbm_bytes)
+    'usable_hbm_bytes': usable_hbm_bytes(chip)[0],  # less than hbm_bytes on a GPU: jax's allocator share
     'flops_per_chip': flops,
     'xla_flops_per_chip': cost.get('flops') if cost else None,  # loop bodies counted once
     'hbm_bytes_accessed_per_chip': hbm_accessed,
@@ -89,11 +90,16 @@ def plan(
   return report
 
 
-def _does_not_fit(memory: dict[str, int], hbm_bytes: float, usable: float, why: str) -> str:
-  if usable == hbm_bytes:
-    return f'needs {_gib(memory["total"])} GiB per chip, the chip has {_gib(hbm_bytes)} GiB'
-  return (f'needs {_gib(memory["total"])} GiB per chip, jax may use {_gib(usable)} of its {_gib(hbm_bytes)} GiB '
-          f'({why}; raise it or set XLA_PYTHON_CLIENT_ALLOCATOR=platform)')  # fmt: skip
+def fit_problems(memory: dict[str, int], chip: Chip, environ: Mapping[str, str] = os.environ) -> list[str]:
+  """[] if the compiled step's per-chip `memory` fits in the HBM a jax process with `environ` may use on `chip`
+  (`usable_hbm_bytes`: a GPU's allocator share), else what it needs against what there is."""
+  usable, why = usable_hbm_bytes(chip, environ)
+  if compiled_step.fits(memory, usable):
+    return []
+  if usable == chip.hbm_bytes:
+    return [f'needs {_gib(memory["total"])} GiB per chip, the chip has {_gib(chip.hbm_bytes)} GiB']
+  return [f'needs {_gib(memory["total"])} GiB per chip, jax may use {_gib(usable)} of its {_gib(chip.hbm_bytes)} GiB '
+          f'({why}; raise it or set XLA_PYTHON_CLIENT_ALLOCATOR=platform)']  # fmt: skip
 
 
 def scaling_problems(memory: dict[str, int], reference: dict[str, int], reference_name: str) -> list[str]:

@@ -17,7 +17,7 @@ def main() -> None:
   config.half_precision = True
   devices = topology.devices(topology.parse('v5e:2x2'))
   step = compiled_step.compile_step(config, 'gan', devices, PER_CHIP_BATCH)
-  found = hlo_collectives.collectives(step.compiled.as_text())
+  found = hlo_collectives.collectives(step.hlo_text)
   mesh = steps.create_mesh(devices)
   train_step = step_builder.build_train_step(
     config, 'gan', mesh, extra_args=step_builder.abstract_extra_args(config, 'gan', mesh)

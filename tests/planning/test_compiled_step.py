@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from esrgan_jax.planning import compiled_step
+from esrgan_jax.planning import compiled_step, hlo_collectives, hlo_traffic
 from esrgan_jax.planning.chips import CHIPS
 from esrgan_jax.planning.hlo_collectives import Collective
 
@@ -56,3 +56,23 @@ def test_hbm_bytes_scale_by_the_unrolled_flops_or_come_from_the_hlo():
   compiled = jax.jit(lambda x: jax.lax.fori_loop(0, 8, lambda i, x: jnp.sin(x), x)).lower(jnp.zeros(4096)).compile()
   counted_once = compiled.cost_analysis()['bytes accessed']
   assert compiled_step.hbm_bytes_accessed(None, 0.0, compiled.as_text()) > counted_once + 7 * 2 * 4 * 4096
+
+
+def test_compiler_dumped_hlo_reads_as_the_compiled_text_does():
+  """The text `compile_with_hlo` takes from the compiler's dump gives the collectives and HBM bytes that jaxlib's
+  re-read (`as_text`) gives, for a sharded loop with an all-reduce (8 CPU devices)."""
+  mesh = jax.sharding.Mesh(jax.devices()[:8], ('data',))
+  sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
+
+  def step(x):
+    return jax.lax.fori_loop(0, 3, lambda i, x: jnp.sin(x) * jnp.mean(x), x)
+
+  lowered = jax.jit(step, in_shardings=sharded, out_shardings=sharded).lower(jnp.zeros((64, 128)))
+  compiled, text = compiled_step.compile_with_hlo(lowered)
+  assert compiled.memory_analysis() is not None and text != compiled.as_text()  # the compiler's own printing
+  found = hlo_collectives.collectives(text)
+  assert found and hlo_collectives.bytes_by_op(found) == hlo_collectives.bytes_by_op(
+    hlo_collectives.collectives(compiled.as_text())
+  )
+  assert 'all-reduce' in hlo_collectives.bytes_by_op(found)
+  assert hlo_traffic.bytes_accessed(text) == hlo_traffic.bytes_accessed(compiled.as_text())

@@ -26,7 +26,7 @@ SMALL_COLLECTIVE_BYTES = 2**20  # losses, RaGAN means; anything batch-sized is f
 @dataclasses.dataclass
 class CompiledStep:
   compiled: Any  # jax.stages.Compiled
-  hlo_text: str  # the optimised HLO as the compiler wrote it (`optimized_hlo`)
+  hlo_text: str  # the optimised HLO as the compiler dumped it (`compile_with_hlo`)
   seconds: float  # lowering + compilation
   global_batch: int
   gradient_bytes: int  # G's params (+ D's in the GAN stage), float32: what the gradient all-reduces move

@@ -1,0 +1,39 @@
+"""The HBM per chip libtpu assumes when it compiles for a TPU generation: compiles a one-device program whose output
+is N GiB for each N and prints libtpu's verdict (compiled, or its CompileTimeHbmOom message naming the available
+HBM), to compare with `esrgan_jax.planning.chips`' figures (docs/tpu_pods.md).
+
+    JAX_PLATFORMS=cpu TPU_SKIP_MDS_QUERY=1 python benchmarks/tpu_hbm_limit.py v5e:2x2 v6e:2x2 v4:2x2x1
+
+Needs libtpu (the [tpu] extra); compiles only, in seconds.
+"""
+
+import sys
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import topologies
+
+SIZES_GIB = (15, 16, 17, 40)
+
+
+def verdict(topology_name: str, gib: int) -> str:
+  """'compiled' or libtpu's first error line for a program writing `gib` GiB on one device of the topology."""
+  device = topologies.get_topology_desc(platform='tpu', topology_name=topology_name).devices[0]
+  replicated = jax.sharding.NamedSharding(jax.sharding.Mesh([device], ('d',)), jax.sharding.PartitionSpec())
+  n = gib * 2**30 // 4
+  step = jax.jit(lambda x: jnp.broadcast_to(x, (n,)) * 2.0, in_shardings=replicated, out_shardings=replicated)
+  try:
+    step.lower(jax.ShapeDtypeStruct((1,), jnp.float32, sharding=replicated)).compile()
+  except Exception as e:  # noqa: BLE001  (XlaRuntimeError: the verdict is the message)
+    return str(e).splitlines()[0]
+  return 'compiled'
+
+
+def main() -> None:
+  for topology_name in sys.argv[1:] or ['v5e:2x2']:
+    for gib in SIZES_GIB:
+      print(f'{topology_name} {gib} GiB: {verdict(topology_name, gib)}', flush=True)
+
+
+if __name__ == '__main__':
+  main()

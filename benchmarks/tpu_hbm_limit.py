@@ -2,7 +2,7 @@
 is N GiB for each N and prints libtpu's verdict (compiled, or its CompileTimeHbmOom message naming the available
 HBM), to compare with `esrgan_jax.planning.chips`' figures (docs/tpu_pods.md).
 
-    JAX_PLATFORMS=cpu TPU_SKIP_MDS_QUERY=1 python benchmarks/tpu_hbm_limit.py v5e:2x2 v6e:2x2 v4:2x2x1
+    JAX_PLATFORMS=cpu TPU_SKIP_MDS_QUERY=1 PYTHONPATH=. python benchmarks/tpu_hbm_limit.py v5e:2x2 v6e:2x2 v4:2x2x1 v5p:2x2x1
 
 Needs libtpu (the [tpu] extra); compiles only, in seconds.
 """
@@ -11,14 +11,16 @@ import sys
 
 import jax
 import jax.numpy as jnp
-from jax.experimental import topologies
 
-SIZES_GIB = (15, 16, 17, 40)
+from esrgan_jax.planning import topology
+
+SIZES_GIB = (15, 16, 17, 31, 32, 40, 95, 96)
 
 
 def verdict(topology_name: str, gib: int) -> str:
-  """'compiled' or libtpu's first error line for a program writing `gib` GiB on one device of the topology."""
-  device = topologies.get_topology_desc(platform='tpu', topology_name=topology_name).devices[0]
+  """'compiled' or libtpu's first error line for a program writing `gib` GiB on one chip of the topology (the
+  planner's devices: v4 and v5p chips as megacores)."""
+  device = topology.devices(topology.parse(topology_name))[0]
   replicated = jax.sharding.NamedSharding(jax.sharding.Mesh([device], ('d',)), jax.sharding.PartitionSpec())
   n = gib * 2**30 // 4
   step = jax.jit(lambda x: jnp.broadcast_to(x, (n,)) * 2.0, in_shardings=replicated, out_shardings=replicated)

@@ -2,7 +2,7 @@
 is N GiB for each N and prints libtpu's verdict (compiled, or its CompileTimeHbmOom message naming the available
 HBM), to compare with `esrgan_jax.planning.chips`' figures (docs/tpu_pods.md).
 
-    JAX_PLATFORMS=cpu TPU_SKIP_MDS_QUERY=1 PYTHONPATH=. python benchmarks/tpu_hbm_limit.py v5e:2x2 v6e:2x2 v4:2x2x1 v5p:2x2x1
+    JAX_PLATFORMS=cpu TPU_SKIP_MDS_QUERY=1 PYTHONPATH=. python benchmarks/tpu_hbm_limit.py v5e:2x2 v6e:2x2 v4:2x2x1
 
 Needs libtpu (the [tpu] extra); compiles only, in seconds.
 """

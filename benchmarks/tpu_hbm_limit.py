@@ -13,15 +13,14 @@ import jax
 import jax.numpy as jnp
 
 from esrgan_jax.planning import topology
+from esrgan_jax.training import steps
 
 SIZES_GIB = (15, 16, 17, 31, 32, 40, 95, 96)
 
 
-def verdict(topology_name: str, gib: int) -> str:
-  """'compiled' or libtpu's first error line for a program writing `gib` GiB on one chip of the topology (the
-  planner's devices: v4 and v5p chips as megacores)."""
-  device = topology.devices(topology.parse(topology_name))[0]
-  replicated = jax.sharding.NamedSharding(jax.sharding.Mesh([device], ('d',)), jax.sharding.PartitionSpec())
+def verdict(device: jax.Device, gib: int) -> str:
+  """'compiled' or libtpu's first error line for a program writing `gib` GiB on the compile-only `device`."""
+  replicated = jax.sharding.NamedSharding(steps.create_mesh([device]), jax.sharding.PartitionSpec())
   n = gib * 2**30 // 4
   step = jax.jit(lambda x: jnp.broadcast_to(x, (n,)) * 2.0, in_shardings=replicated, out_shardings=replicated)
   try:
@@ -33,8 +32,9 @@ def verdict(topology_name: str, gib: int) -> str:
 
 def main() -> None:
   for topology_name in sys.argv[1:] or ['v5e:2x2']:
+    chip = topology.devices(topology.parse(topology_name))[0]  # the planner's devices: v4 and v5p as megacores
     for gib in SIZES_GIB:
-      print(f'{topology_name} {gib} GiB: {verdict(topology_name, gib)}', flush=True)
+      print(f'{topology_name} {gib} GiB: {verdict(chip, gib)}', flush=True)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
-"""The collectives of an optimised HLO module (`Compiled.as_text()`), counted per execution of the program: a
-collective inside a while loop (a scan) counts once per iteration (`trip_count`)."""
+"""The collectives of an optimised HLO module (its text: `compiled_step.compile_with_hlo`), counted per execution of
+the program: a collective inside a while loop (a scan) counts once per iteration (`trip_count`)."""
 
 import collections
 import dataclasses

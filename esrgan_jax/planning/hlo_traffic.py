@@ -1,7 +1,7 @@
-"""HBM bytes an optimised HLO module (`Compiled.as_text()`) reads and writes per run, loops included: the route for
-GPU programs, whose compile-only executables give no cost analysis. Read from the text alone, by the rules of XLA's
-own analysis ('bytes accessed' of HloCostAnalysis), which counts a while loop's body once; here each loop body counts
-once per iteration (`hlo_collectives.trip_count`).
+"""HBM bytes an optimised HLO module (its text: `compiled_step.compile_with_hlo`) reads and writes per run, loops
+included: the route for GPU programs, whose compile-only executables give no cost analysis. Read from the text alone,
+by the rules of XLA's own analysis ('bytes accessed' of HloCostAnalysis), which counts a while loop's body once; here
+each loop body counts once per iteration (`hlo_collectives.trip_count`).
 
 Each top-level instruction (a fusion is one) moves its operands' and its result's bytes, except:
 - a fusion operand that the fused computation only slices moves the slices' bytes; a fusion output made by a
